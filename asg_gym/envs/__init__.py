@@ -1,0 +1,1 @@
+"""Environment classes; ids are registered in :mod:`asg_gym`."""

@@ -1,0 +1,72 @@
+"""Target-domain evaluation: real-image accuracy of the new head, and old-task retention."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import torch
+
+from asg_gym.data.tensor_source import normalize
+from asg_gym.optimizee import Optimizee
+
+
+def class_accuracies(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Per-class accuracy (NaN for classes absent from ``labels``)."""
+    correct = torch.zeros(num_classes, dtype=torch.float64)
+    total = torch.zeros(num_classes, dtype=torch.float64)
+    total.index_add_(0, labels.cpu(), torch.ones(len(labels), dtype=torch.float64))
+    correct.index_add_(0, labels.cpu(), (predictions.cpu() == labels.cpu()).double())
+    return torch.where(total > 0, correct / total.clamp(min=1), torch.full_like(total, float("nan")))
+
+
+def summarize(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, float]:
+    """Overall accuracy and the mean of per-class accuracies (VisDA's metric)."""
+    per_class = class_accuracies(predictions, labels, num_classes)
+    return {
+        "target_accuracy": float((predictions.cpu() == labels.cpu()).double().mean()),
+        "target_mean_class_accuracy": float(per_class[~per_class.isnan()].mean()),
+    }
+
+
+Batches = Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]]
+
+
+def evaluate_batches(optimizee: Optimizee, batches: Batches, num_classes: int, teacher_top1: list[torch.Tensor]
+                     ) -> dict[str, float]:
+    """Run the student over ``batches()``; ``teacher_top1`` caches the frozen teacher's top-1.
+
+    Returns target accuracy, mean class accuracy, and ``old_task_agreement``: how often the
+    student's ImageNet head agrees with the teacher's top-1 on the target images.
+    """
+    predictions, labels, old_top1 = [], [], []
+    fill_cache = not teacher_top1
+    for images, y in batches():
+        new_logits, old_logits = optimizee.predict(images)
+        predictions.append(new_logits.argmax(1).cpu())
+        old_top1.append(old_logits.argmax(1).cpu())
+        labels.append(y.cpu())
+        if fill_cache:
+            teacher_top1.append(optimizee.teacher_logits(images).argmax(1).cpu())
+    result = summarize(torch.cat(predictions), torch.cat(labels), num_classes)
+    result["old_task_agreement"] = float((torch.cat(old_top1) == torch.cat(teacher_top1)).double().mean())
+    return result
+
+
+class TensorEvaluation:
+    """Evaluates on a fixed in-memory set of real target images (uint8 ``(N, 3, H, W)``)."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                 mean: Sequence[float], std: Sequence[float], device: torch.device, batch_size: int = 250) -> None:
+        self.images, self.labels = images.to(device), labels.to(device)
+        self.num_classes = num_classes
+        self.mean, self.std = mean, std
+        self.batch_size = batch_size
+        self._teacher_top1: list[torch.Tensor] = []  # the teacher is frozen: compute once
+
+    def _batches(self) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+        for start in range(0, len(self.images), self.batch_size):
+            chunk = slice(start, start + self.batch_size)
+            yield normalize(self.images[chunk], self.mean, self.std), self.labels[chunk]
+
+    def __call__(self, optimizee: Optimizee) -> dict[str, float]:
+        return evaluate_batches(optimizee, self._batches, self.num_classes, self._teacher_top1)

@@ -1,0 +1,214 @@
+"""The optimizee: an ImageNet-pretrained CNN fine-tuned on synthetic images with proxy guidance.
+
+It knows nothing of reinforcement learning. The env (or a plain trainer) sets one learning-rate
+scale per optimization coordinate, asks for SGD updates, and reads loss statistics back.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from asg_gym.backbones.base import Backbone
+from asg_gym.proxy_guidance import proxy_guidance_kl
+
+NEW_HEAD = "new_head"
+
+
+@dataclass(frozen=True)
+class LossTerms:
+    """Loss L = L_XE + λ·L_KL (Eq. 2) of one minibatch, as Python floats."""
+
+    total: float
+    xe: float
+    kl: float
+
+    def is_finite(self) -> bool:
+        return all(v == v and abs(v) != float("inf") for v in (self.total, self.xe, self.kl))
+
+
+def build_new_head(feature_dim: int, num_classes: int, hidden: int) -> nn.Sequential:
+    """θ_n: Linear → ReLU → Linear on pooled last-stage features (as the reference code)."""
+    return nn.Sequential(nn.Linear(feature_dim, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+
+
+class Optimizee:
+    """Student θ_s + frozen θ_o + new head θ_n, a frozen teacher M_o, and per-coordinate SGD.
+
+    BatchNorm layers stay in eval mode throughout (frozen statistics, as the reference code), so
+    student and teacher compute the same function at reset and L_KL is exactly 0 there.
+
+    Args:
+        backbone: the pretrained network, split by :class:`~asg_gym.backbones.Backbone`.
+        num_classes: classes of the new (synthetic → real) task.
+        lam: λ, the weight of the proxy-guidance term. λ = 0 still *reports* L_KL.
+        base_lr: η_base; coordinate c trains at ``scale[c] * base_lr``.
+        momentum, weight_decay: SGD settings (paper: 0.9, 5e-4).
+        head_hidden: hidden width of θ_n (reference: 512).
+        device: where all tensors live.
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        num_classes: int,
+        *,
+        lam: float = 0.1,
+        base_lr: float = 1e-4,
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        head_hidden: int = 512,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        if lam < 0 or base_lr <= 0:
+            raise ValueError(f"need lam >= 0 and base_lr > 0, got lam={lam}, base_lr={base_lr}")
+        self.device = torch.device(device)
+        self.lam = float(lam)
+        self.base_lr = float(base_lr)
+        self.momentum = float(momentum)
+        self.weight_decay = float(weight_decay)
+        self.num_classes = int(num_classes)
+
+        self.backbone = backbone.to(self.device)
+        self.features = backbone.features.eval()
+        self.imagenet_head = backbone.imagenet_head.eval().requires_grad_(False)
+        self.teacher_features = copy.deepcopy(self.features).requires_grad_(False)
+        self.teacher_head = copy.deepcopy(self.imagenet_head)
+        self.new_head = build_new_head(backbone.feature_dim, num_classes, head_hidden).to(self.device)
+
+        self._groups = backbone.coordinate_parameters() + [(NEW_HEAD, list(self.new_head.parameters()))]
+        self.coordinate_names: tuple[str, ...] = tuple(name for name, _ in self._groups)
+        # reset() restores θ_s from memory, never from disk.
+        self._initial_features = {k: v.detach().clone() for k, v in self.features.state_dict().items()}
+        self.optimizer: torch.optim.SGD | None = None
+        self._teacher_cache: torch.Tensor | None = None
+        self._teacher_cached: torch.Tensor | None = None
+
+    @property
+    def num_coordinates(self) -> int:
+        return len(self._groups)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for _, params in self._groups for p in params]
+
+    # ----------------------------------------------------------------------------- episode
+    def reset(self, seed: int) -> None:
+        """Restore the pretrained θ_s, draw a fresh θ_n from ``seed``, and start a new SGD."""
+        with torch.no_grad():
+            self.features.load_state_dict(self._initial_features)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for layer in self.new_head:
+                if isinstance(layer, nn.Linear):
+                    layer.reset_parameters()
+        self.optimizer = torch.optim.SGD(
+            [{"params": params, "lr": self.base_lr, "name": name} for name, params in self._groups],
+            lr=self.base_lr,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+        )
+        self.zero_grad()
+
+    def set_scales(self, scales: Sequence[float]) -> list[float]:
+        """η_c = scale_c · η_base for every coordinate; returns the learning rates."""
+        optimizer = self._require_optimizer()
+        if len(scales) != self.num_coordinates:
+            raise ValueError(f"expected {self.num_coordinates} scales (one per coordinate), got {len(scales)}")
+        lrs = [float(s) * self.base_lr for s in scales]
+        for group, lr in zip(optimizer.param_groups, lrs):
+            group["lr"] = lr
+        return lrs
+
+    def zero_grad(self) -> None:
+        for p in self.trainable_parameters():
+            p.grad = None
+
+    def sgd_step(self) -> None:
+        """One SGD update from the gradients of the last :meth:`forward_backward`."""
+        optimizer = self._require_optimizer()
+        if any(p.grad is not None for p in self.new_head.parameters()):
+            optimizer.step()
+
+    def forward_backward(
+        self, images: torch.Tensor, labels: torch.Tensor, keys: torch.Tensor | None = None
+    ) -> LossTerms:
+        """Loss of one minibatch at the current weights, and its gradients (kept for the next step).
+
+        ``keys`` (sample ids) let the teacher's log-probabilities be cached: without random
+        augmentation they are a pure function of the image. Non-finite losses are returned but
+        not back-propagated.
+        """
+        self.zero_grad()
+        pooled = self.features(images).mean(dim=(2, 3))
+        xe = F.cross_entropy(self.new_head(pooled), labels)
+        kl = proxy_guidance_kl(self.imagenet_head(pooled), self.teacher_log_probs(images, keys))
+        total = xe + self.lam * kl if self.lam > 0 else xe
+        values = torch.stack([total.detach(), xe.detach(), kl.detach()]).tolist()
+        terms = LossTerms(*values)
+        if terms.is_finite():
+            total.backward()
+        return terms
+
+    # ----------------------------------------------------------------------------- teacher
+    def enable_teacher_cache(self, num_samples: int) -> None:
+        """Cache teacher log-probabilities for sample ids ``0 … num_samples-1``."""
+        classes = self.teacher_head.out_features
+        if self._teacher_cache is None or self._teacher_cache.shape[0] != num_samples:
+            self._teacher_cache = torch.empty(num_samples, classes, device=self.device)
+            self._teacher_cached = torch.zeros(num_samples, dtype=torch.bool, device=self.device)
+
+    @torch.no_grad()
+    def teacher_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """M_o(x): the frozen ImageNet model's logits."""
+        return self.teacher_head(self.teacher_features(images).mean(dim=(2, 3)))
+
+    @torch.no_grad()
+    def teacher_log_probs(self, images: torch.Tensor, keys: torch.Tensor | None = None) -> torch.Tensor:
+        if keys is None or self._teacher_cache is None:
+            return F.log_softmax(self.teacher_logits(images).float(), dim=1)
+        assert self._teacher_cached is not None
+        keys = keys.to(self.device)
+        missing = ~self._teacher_cached[keys]
+        if bool(missing.any()):
+            self._teacher_cache[keys[missing]] = F.log_softmax(self.teacher_logits(images[missing]).float(), dim=1)
+            self._teacher_cached[keys[missing]] = True
+        return self._teacher_cache[keys]
+
+    # ----------------------------------------------------------------------------- readouts
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(new-task logits, ImageNet-head logits) of the student, without gradients."""
+        pooled = self.features(images).mean(dim=(2, 3))
+        return self.new_head(pooled), self.imagenet_head(pooled)
+
+    @torch.no_grad()
+    def head_weight_stats(self) -> tuple[float, float]:
+        """Mean and std of the weights of θ_n's last linear layer (two observation features)."""
+        weight = self.new_head[-1].weight
+        std, mean = torch.std_mean(weight)
+        return float(mean), float(std)
+
+    def state_dict(self) -> dict:
+        """Everything needed to resume training: θ_s, θ_n and the optimizer."""
+        optimizer = self._require_optimizer()
+        return {
+            "features": self.features.state_dict(),
+            "new_head": self.new_head.state_dict(),
+            "optimizer": optimizer.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        optimizer = self._require_optimizer()
+        self.features.load_state_dict(state["features"])
+        self.new_head.load_state_dict(state["new_head"])
+        optimizer.load_state_dict(state["optimizer"])
+
+    def _require_optimizer(self) -> torch.optim.SGD:
+        if self.optimizer is None:
+            raise RuntimeError("call Optimizee.reset(seed) before training")
+        return self.optimizer
