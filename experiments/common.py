@@ -1,0 +1,136 @@
+"""Shared plumbing of the experiment scripts: provenance, resumable CSVs, episodes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def git_revision() -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True).stdout.strip()
+        return rev + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine() -> str:
+    import torch
+
+    return (f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+
+
+def write_provenance(folder: Path, **extra: Any) -> None:
+    """``folder/provenance.json``: the command, git revision, machine and time of this run."""
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {"command": "python " + " ".join(sys.argv), "git_revision": git_revision(), "machine": machine(),
+              "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), **extra}
+    (folder / "provenance.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+class ResumableCSV:
+    """Rows appended (and flushed) as they finish; ``done(key)`` tells which runs to skip."""
+
+    def __init__(self, path: Path, fields: list[str], key_fields: list[str]) -> None:
+        self.path, self.fields, self.key_fields = path, fields, key_fields
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.rows: list[dict[str, str]] = []
+        if path.exists():
+            with path.open(newline="") as f:
+                self.rows = list(csv.DictReader(f))
+        else:
+            with path.open("w", newline="") as f:
+                csv.DictWriter(f, fields).writeheader()
+
+    def key(self, row: dict[str, Any]) -> tuple[str, ...]:
+        return tuple(str(row[k]) for k in self.key_fields)
+
+    def done(self, **key: Any) -> bool:
+        wanted = self.key(key)
+        return any(self.key(r) == wanted for r in self.rows)
+
+    def append(self, row: dict[str, Any]) -> None:
+        with self.path.open("a", newline="") as f:
+            csv.DictWriter(f, self.fields).writerow(row)
+        self.rows.append({k: str(v) for k, v in row.items()})
+
+
+def run_episode(env: Any, agent: Any, seed: int, progress: Any = None) -> dict[str, Any]:
+    """One episode of ``agent`` on ``env``; returns totals and the evaluation curve."""
+    obs, info = env.reset(seed=seed)
+    state, start = None, np.array([True])
+    episode_return, curve, start_time = 0.0, [], time.perf_counter()
+    done, info = False, info
+    while not done:
+        action, state = agent.predict(obs, state=state, episode_start=start, deterministic=True)
+        obs, reward, terminated, truncated, info = env.step(action)
+        start = np.array([False])
+        episode_return += reward
+        done = terminated or truncated
+        if "target_accuracy" in info:
+            curve.append((info["sgd_step"], info["target_accuracy"], info["old_task_agreement"]))
+        if progress is not None:
+            progress.update(1)
+    return {
+        "return": episode_return,
+        "diverged": bool(info.get("diverged", False)),
+        "final_loss": info["loss"],
+        "final_loss_xe": info["loss_xe"],
+        "final_loss_kl": info["loss_kl"],
+        "target_accuracy": info["target_accuracy"],
+        "target_mean_class_accuracy": info["target_mean_class_accuracy"],
+        "old_task_agreement": info["old_task_agreement"],
+        "curve": curve,
+        "seconds": time.perf_counter() - start_time,
+    }
+
+
+def mean_std(values: Iterable[float]) -> str:
+    arr = np.asarray(list(values), dtype=float)
+    return f"{arr.mean():.3f} ± {arr.std(ddof=1) if len(arr) > 1 else 0.0:.3f}"
+
+
+def arg(default: Any, help: str) -> Any:
+    """A dataclass field whose ``help`` becomes the script's ``--help`` text."""
+    from dataclasses import field
+
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+def parse_args(cls: type, argv: list[str] | None = None) -> Any:
+    """Build an argparse CLI from a dataclass of ``arg(...)`` fields (lists take several values)."""
+    import argparse
+    import dataclasses
+
+    parser = argparse.ArgumentParser(description=cls.__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        name = "--" + f.name.replace("_", "-")
+        helptext = f.metadata.get("help", "")
+        if isinstance(default, bool):
+            parser.add_argument(name, action=argparse.BooleanOptionalAction, default=default, help=helptext)
+        elif isinstance(default, list):
+            kind = type(default[0]) if default else str
+            parser.add_argument(name, nargs="+", type=kind, default=default, help=helptext)
+        else:
+            kind = type(default) if default is not None else str
+            parser.add_argument(name, type=kind, default=default, help=helptext)
+    return cls(**vars(parser.parse_args(argv)))
