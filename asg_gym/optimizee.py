@@ -6,6 +6,7 @@ scale per optimization coordinate, asks for SGD updates, and reads loss statisti
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,6 +52,10 @@ class Optimizee:
         momentum, weight_decay: SGD settings (paper: 0.9, 5e-4).
         head_hidden: hidden width of θ_n (reference: 512).
         device: where all tensors live.
+        channels_last: keep the CNNs and their inputs in channels-last memory format (faster
+            convolutions on recent GPUs).
+        autocast_dtype: run the forward passes under ``torch.autocast`` with this dtype
+            (``torch.bfloat16``); losses are always computed in float32. ``None``: plain float32.
     """
 
     def __init__(
@@ -64,9 +69,18 @@ class Optimizee:
         weight_decay: float = 5e-4,
         head_hidden: int = 512,
         device: torch.device | str = "cpu",
+        channels_last: bool = False,
+        autocast_dtype: torch.dtype | None = None,
     ) -> None:
         if lam < 0 or base_lr <= 0:
             raise ValueError(f"need lam >= 0 and base_lr > 0, got lam={lam}, base_lr={base_lr}")
+        if autocast_dtype not in (None, torch.bfloat16):
+            raise ValueError(
+                f"autocast_dtype must be None or torch.bfloat16, got {autocast_dtype} (float16 would need "
+                "loss scaling, which the optimizee does not do)"
+            )
+        self.channels_last = bool(channels_last)
+        self.autocast_dtype = autocast_dtype
         self.device = torch.device(device)
         self.lam = float(lam)
         self.base_lr = float(base_lr)
@@ -80,6 +94,9 @@ class Optimizee:
         self.teacher_features = copy.deepcopy(self.features).requires_grad_(False)
         self.teacher_head = copy.deepcopy(self.imagenet_head)
         self.new_head = build_new_head(backbone.feature_dim, num_classes, head_hidden).to(self.device)
+        if self.channels_last:
+            self.features.to(memory_format=torch.channels_last)
+            self.teacher_features.to(memory_format=torch.channels_last)
 
         self._groups = backbone.coordinate_parameters() + [(NEW_HEAD, list(self.new_head.parameters()))]
         self.coordinate_names: tuple[str, ...] = tuple(name for name, _ in self._groups)
@@ -144,9 +161,12 @@ class Optimizee:
         not back-propagated.
         """
         self.zero_grad()
-        pooled = self.features(images).mean(dim=(2, 3))
-        xe = F.cross_entropy(self.new_head(pooled), labels)
-        kl = proxy_guidance_kl(self.imagenet_head(pooled), self.teacher_log_probs(images, keys))
+        images = self._prepare(images)
+        with self._autocast():
+            pooled = self.features(images).mean(dim=(2, 3))
+            new_logits, old_logits = self.new_head(pooled), self.imagenet_head(pooled)
+        xe = F.cross_entropy(new_logits.float(), labels)
+        kl = proxy_guidance_kl(old_logits, self.teacher_log_probs(images, keys))
         total = xe + self.lam * kl if self.lam > 0 else xe
         values = torch.stack([total.detach(), xe.detach(), kl.detach()]).tolist()
         terms = LossTerms(*values)
@@ -164,8 +184,10 @@ class Optimizee:
 
     @torch.no_grad()
     def teacher_logits(self, images: torch.Tensor) -> torch.Tensor:
-        """M_o(x): the frozen ImageNet model's logits."""
-        return self.teacher_head(self.teacher_features(images).mean(dim=(2, 3)))
+        """M_o(x): the frozen ImageNet model's logits (float32)."""
+        with self._autocast():
+            logits = self.teacher_head(self.teacher_features(self._prepare(images)).mean(dim=(2, 3)))
+        return logits.float()
 
     @torch.no_grad()
     def teacher_log_probs(self, images: torch.Tensor, keys: torch.Tensor | None = None) -> torch.Tensor:
@@ -182,9 +204,11 @@ class Optimizee:
     # ----------------------------------------------------------------------------- readouts
     @torch.no_grad()
     def predict(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(new-task logits, ImageNet-head logits) of the student, without gradients."""
-        pooled = self.features(images).mean(dim=(2, 3))
-        return self.new_head(pooled), self.imagenet_head(pooled)
+        """(new-task logits, ImageNet-head logits) of the student (float32), without gradients."""
+        with self._autocast():
+            pooled = self.features(self._prepare(images)).mean(dim=(2, 3))
+            new_logits, old_logits = self.new_head(pooled), self.imagenet_head(pooled)
+        return new_logits.float(), old_logits.float()
 
     @torch.no_grad()
     def head_weight_stats(self) -> tuple[float, float]:
@@ -207,6 +231,15 @@ class Optimizee:
         self.features.load_state_dict(state["features"])
         self.new_head.load_state_dict(state["new_head"])
         optimizer.load_state_dict(state["optimizer"])
+
+    def _prepare(self, images: torch.Tensor) -> torch.Tensor:
+        return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        # Mixed precision for the CNN forward only; the losses stay float32 (callers cast logits).
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
 
     def _require_optimizer(self) -> torch.optim.SGD:
         if self.optimizer is None:

@@ -15,6 +15,9 @@ from asg_gym.optimizee import LossTerms, Optimizee
 
 NUM_SCALES = 11  # a_c ∈ {0, 0.1, …, 1.0}
 NUM_LOSS_FEATURES = 5  # L_XE, L_KL, t/T, mean(θ_n), std(θ_n)
+# Observations are clipped to finite bounds far beyond any healthy run (losses ~1, weights ~0.01),
+# so spaces stay finite and a diverging run still yields a valid observation.
+OBS_LIMIT = 1e3
 
 
 class BatchSource(Protocol):
@@ -70,14 +73,15 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
 
     | index | observation | min | max |
     |---|---|---|---|
-    | 0 | L_XE, cross-entropy of the new head on the last batch(es) | 0 | inf |
-    | 1 | L_KL, proxy-guidance KL to the frozen ImageNet model | 0 | inf |
+    | 0 | L_XE, cross-entropy of the new head on the last batch(es) | 0 | 1e3 |
+    | 1 | L_KL, proxy-guidance KL to the frozen ImageNet model | 0 | 1e3 |
     | 2 | t / T, fraction of the episode's actions taken | 0 | 1 |
-    | 3 | mean of the weights of θ_n's last linear layer | -inf | inf |
-    | 4 | std of the weights of θ_n's last linear layer | 0 | inf |
+    | 3 | mean of the weights of θ_n's last linear layer | -1e3 | 1e3 |
+    | 4 | std of the weights of θ_n's last linear layer | 0 | 1e3 |
     | 5 … 4+C | previous scale a_{t-1,c} per coordinate (1.0 at reset) | 0 | 1 |
 
     With ``sgd_steps_per_action = k > 1`` the losses are means over the k SGD steps of the action.
+    Values are clipped to the bounds (only a diverging run reaches them).
 
     ## Rewards
 
@@ -142,9 +146,9 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
         self.coordinate_names = optimizee.coordinate_names
         c = len(self.coordinate_names)
         self.action_space = spaces.MultiDiscrete([NUM_SCALES] * c)
-        inf = np.inf
-        low = np.array([0, 0, 0, -inf, 0] + [0] * c, dtype=np.float32)
-        high = np.array([inf, inf, 1, inf, inf] + [1] * c, dtype=np.float32)
+        lim = OBS_LIMIT
+        low = np.array([0, 0, 0, -lim, 0] + [0] * c, dtype=np.float32)
+        high = np.array([lim, lim, 1, lim, lim] + [1] * c, dtype=np.float32)
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
 
         self._t = 0
@@ -225,8 +229,9 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
     def _observation(self) -> np.ndarray:
         assert self._loss is not None
         mean, std = self.optimizee.head_weight_stats()
-        obs = [self._loss.xe, max(self._loss.kl, 0.0), self._t / self.total_steps, mean, std, *self._scales]
-        return np.nan_to_num(np.asarray(obs, dtype=np.float32), nan=0.0, posinf=np.finfo(np.float32).max)
+        obs = np.array([self._loss.xe, self._loss.kl, self._t / self.total_steps, mean, std, *self._scales])
+        obs = np.nan_to_num(obs, nan=0.0, posinf=OBS_LIMIT, neginf=-OBS_LIMIT)
+        return np.clip(obs, self.observation_space.low, self.observation_space.high).astype(np.float32)
 
     def _info(self, loss: LossTerms, scales: np.ndarray) -> dict[str, Any]:
         base_lr = self.optimizee.base_lr
