@@ -7,6 +7,7 @@ __version__ = "0.1.0"
 # Registered by string entry point so that importing asg_gym stays cheap.
 _ENVS = {
     "ASG-Digits-v0": "asg_gym.envs.digits:DigitsEnv",
+    "ASG-VisDA-v0": "asg_gym.envs.visda:VisDAEnv",
 }
 
 for _env_id, _entry_point in _ENVS.items():

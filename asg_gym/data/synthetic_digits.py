@@ -37,6 +37,11 @@ def font_paths() -> list[Path]:
     return paths
 
 
+@functools.lru_cache(maxsize=512)
+def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(path), size)
+
+
 def _background(rng: np.random.Generator, size: int, colour: np.ndarray) -> np.ndarray:
     """A flat, gradient or noisy-texture background around ``colour``."""
     kind = rng.integers(3)
@@ -61,15 +66,14 @@ def render_digit(digit: int, image_size: int, rng: np.random.Generator, fonts: l
     fg = rng.uniform(0, 255, 3)
     while np.abs(fg - bg).sum() < 180:  # keep the digit legible
         fg = rng.uniform(0, 255, 3)
-    font = ImageFont.truetype(str(fonts[rng.integers(len(fonts))]), int(canvas * rng.uniform(0.55, 0.9)))
+    font = _font(fonts[rng.integers(len(fonts))], int(canvas * rng.uniform(0.55, 0.9)))
     stroke = int(rng.integers(0, max(1, canvas // 24) + 1))
-    glyph = Image.new("L", (canvas * 2, canvas * 2), 0)
-    ImageDraw.Draw(glyph).text(
-        (canvas, canvas), str(digit), fill=255, font=font, anchor="mm", stroke_width=stroke, stroke_fill=255
-    )
-    glyph = glyph.rotate(rng.uniform(-20, 20), resample=Image.BILINEAR)
-    box = glyph.getbbox() or (0, 0, canvas, canvas)
-    glyph = glyph.crop(box)
+    left, top, right, bottom = font.getbbox(str(digit), stroke_width=stroke)
+    glyph = Image.new("L", (right - left + 2, bottom - top + 2), 0)  # a tight canvas: cheap to rotate
+    ImageDraw.Draw(glyph).text((1 - left, 1 - top), str(digit), fill=255, font=font, stroke_width=stroke,
+                               stroke_fill=255)
+    glyph = glyph.rotate(rng.uniform(-20, 20), resample=Image.BILINEAR, expand=True)
+    glyph = glyph.crop(glyph.getbbox() or (0, 0, 1, 1))
     # Fit into the canvas with a random margin, then place at a random position.
     scale = rng.uniform(0.6, 0.95) * canvas / max(glyph.size)
     glyph = glyph.resize((max(1, int(glyph.width * scale)), max(1, int(glyph.height * scale))), Image.BILINEAR)

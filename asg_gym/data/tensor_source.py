@@ -77,6 +77,15 @@ class TensorSource:
             images = self._augment(images)
         return normalize(images, self.mean, self.std), self.labels[index], None if self.augment else keys
 
+    def state_dict(self) -> dict[str, torch.Tensor | int]:
+        """Generator state, current permutation and position: continues the same order exactly."""
+        return {"generator": self._generator.get_state(), "order": self._order.clone(), "cursor": self._cursor}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor | int]) -> None:
+        self._generator.set_state(state["generator"])  # type: ignore[arg-type]
+        self._order = state["order"].clone()  # type: ignore[union-attr]
+        self._cursor = int(state["cursor"])  # type: ignore[arg-type]
+
     def _augment(self, images: torch.Tensor) -> torch.Tensor:
         size = images.shape[-1]
         shift = max(1, size // 8)

@@ -50,6 +50,7 @@ class DigitsEnv(ASGTransferEnv):
     * ``target``: ``"mnist"`` (real MNIST-5k) or ``"uci"`` (UCI 8×8 digits, upsampled).
     * ``num_source_images``, ``source_seed``: size and seed of the rendered synthetic set.
     * ``augment``: random shifts/contrast of source images (disables the teacher cache).
+    * ``cache_teacher``: cache the frozen teacher's outputs per source image (default on).
     * ``device``: ``"auto"``, ``"cpu"`` or ``"cuda"``.
     """
 
@@ -74,6 +75,7 @@ class DigitsEnv(ASGTransferEnv):
         num_source_images: int = DEFAULTS["num_source_images"],
         source_seed: int = 0,
         augment: bool = False,
+        cache_teacher: bool = True,
         head_hidden: int = 512,
         data_root: str | Path | None = None,
         render_mode: str | None = None,
@@ -101,5 +103,5 @@ class DigitsEnv(ASGTransferEnv):
         super().__init__(
             optimizee=optimizee, source=source, evaluation=evaluation, total_steps=total_steps,
             sgd_steps_per_action=sgd_steps_per_action, eval_every=eval_every,
-            crash_penalty=crash_penalty, render_mode=render_mode,
+            crash_penalty=crash_penalty, cache_teacher=cache_teacher, render_mode=render_mode,
         )

@@ -123,6 +123,7 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
         sgd_steps_per_action: int = 1,
         eval_every: int = 0,
         crash_penalty: float = -10.0,
+        cache_teacher: bool = True,
         render_mode: str | None = None,
     ) -> None:
         if total_steps < 1 or sgd_steps_per_action < 1 or eval_every < 0:
@@ -140,7 +141,8 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
         self.eval_every = int(eval_every)
         self.crash_penalty = float(crash_penalty)
         self.render_mode = render_mode
-        if source.cacheable:
+        if cache_teacher and source.cacheable:
+            # Without random augmentation the teacher's output is a function of the sample id.
             optimizee.enable_teacher_cache(source.num_samples)
 
         self.coordinate_names = optimizee.coordinate_names
@@ -213,6 +215,47 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def close(self) -> None:
         self._done = True
+
+    # ------------------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """The mid-episode state, for an exact resume of a long run.
+
+        Optimizee weights and SGD momentum, the gradients of the last loss (the next action
+        applies them), the source's data order, and the step counters. Restore with
+        ``reset(seed=<same seed>)`` followed by :meth:`load_state_dict`.
+        """
+        if self._loss is None:
+            raise RuntimeError("call reset() before state_dict()")
+        if not hasattr(self.source, "state_dict"):
+            raise TypeError(f"{type(self.source).__name__} has no state_dict(); its data order cannot be saved")
+        gradients = [None if p.grad is None else p.grad.detach().clone() for p in self.optimizee.trainable_parameters()]
+        return {
+            "t": self._t,
+            "sgd_step": self._sgd_step,
+            "total_steps": self.total_steps,
+            "done": self._done,
+            "scales": [float(s) for s in self._scales],
+            "loss": [self._loss.total, self._loss.xe, self._loss.kl],
+            "optimizee": self.optimizee.state_dict(),
+            "gradients": gradients,
+            "source": self.source.state_dict(),  # type: ignore[attr-defined]
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict`; ``total_steps`` may have grown since it was saved."""
+        if self._loss is None:
+            raise RuntimeError("call reset(seed=...) before load_state_dict() (it builds the optimizer)")
+        self.optimizee.load_state_dict(state["optimizee"])
+        for param, grad in zip(self.optimizee.trainable_parameters(), state["gradients"]):
+            param.grad = None if grad is None else grad.to(param.device)
+        self.source.load_state_dict(state["source"])  # type: ignore[attr-defined]
+        self._t, self._sgd_step = int(state["t"]), int(state["sgd_step"])
+        self._scales = np.asarray(state["scales"], dtype=float)
+        self._loss = LossTerms(*state["loss"])
+        diverged = bool(state["done"]) and self._t < int(state["total_steps"])
+        self._done = diverged or self._t >= self.total_steps
+        self.history.clear()
+        self.history.record(self._t, self._loss, self._scales, None)
 
     # ----------------------------------------------------------------------------- helpers
     def _validate(self, action: Any) -> np.ndarray:

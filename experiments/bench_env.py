@@ -1,0 +1,145 @@
+"""Env overhead on ASG-Digits-v0, as ratios measured in one run (DESIGN.md §5).
+
+* env step ÷ bare PyTorch SGD step of the same student on the same batch (forward + backward +
+  update; no env, no teacher), with the teacher's outputs cached (warm) and not cached;
+* reset ÷ env step;
+* ms per step split into data, student forward/backward, teacher, optimizer and observation.
+
+Timings alternate between the contenders over several rounds and report medians, so a slow
+moment of the machine hits all of them alike. Run it alone: never beside another heavy job.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import asg_gym  # noqa: F401
+from experiments.common import REPO, arg, parse_args, write_provenance
+
+
+@dataclass
+class Args:
+    """Benchmark of one ASG-Digits-v0 step against a bare SGD step."""
+
+    backbone: str = arg("efficientnet_lite0", "backbone of ASG-Digits-v0")
+    image_size: int = arg(0, "image size (0 = the env default)")
+    batch_size: int = arg(0, "batch size (0 = the env default)")
+    steps: int = arg(20, "timed steps per contender and round")
+    rounds: int = arg(5, "alternating rounds (medians are reported)")
+    threads: int = arg(2, "torch CPU threads")
+    out: str = arg(str(REPO / "results" / "bench_env"), "output folder ('' = print only)")
+    quick: bool = arg(False, "toy backbone, 3 steps × 2 rounds: a smoke test")
+
+
+def timed(fn: Callable[[], object], n: int) -> float:
+    """Mean seconds per call of ``fn`` over ``n`` calls."""
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - start) / n
+
+
+def make_env(args: Args, **kwargs: object) -> gym.Env:
+    sizes = {k: v for k, v in (("image_size", args.image_size), ("batch_size", args.batch_size)) if v}
+    extra = {"num_source_images": 256, "eval_size": 100} if args.quick else {}
+    # A source of 20 batches: one warm-up epoch fills the teacher cache.
+    env = gym.make("ASG-Digits-v0", backbone=args.backbone, device="cpu", eval_every=0, total_steps=10**6,
+                   **{"num_source_images": 20 * (args.batch_size or 32), **extra, **sizes, **kwargs})
+    return env
+
+
+def bare_step_fn(env: gym.Env) -> Callable[[], None]:
+    """A plain PyTorch SGD step of the same student modules on one fixed batch."""
+    opt = env.unwrapped.optimizee
+    images, labels, _ = env.unwrapped.source.next_batch()
+    params = opt.trainable_parameters()
+    sgd = torch.optim.SGD(params, lr=1e-5, momentum=0.9, weight_decay=5e-4)
+
+    def step() -> None:
+        sgd.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(opt.new_head(opt.features(images).mean(dim=(2, 3))), labels)
+        loss.backward()
+        sgd.step()
+
+    return step
+
+
+def component_fns(env: gym.Env) -> dict[str, Callable[[], object]]:
+    """The pieces of one env step, each timed on its own."""
+    unwrapped = env.unwrapped
+    opt, source = unwrapped.optimizee, unwrapped.source
+    images, labels, _ = source.next_batch()
+    teacher = opt.teacher_log_probs(images)
+
+    def student() -> None:
+        opt.zero_grad()
+        pooled = opt.features(images).mean(dim=(2, 3))
+        loss = F.cross_entropy(opt.new_head(pooled), labels)
+        kl = F.kl_div(F.log_softmax(opt.imagenet_head(pooled), 1), teacher, log_target=True, reduction="batchmean")
+        (loss + opt.lam * kl).backward()
+
+    student()
+    return {
+        "data": source.next_batch,
+        "student_fwd_bwd": student,
+        "teacher": lambda: opt.teacher_log_probs(images),
+        "optimizer": opt.sgd_step,
+        "observation": unwrapped._observation,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(Args, argv)
+    if args.quick:
+        args.backbone, args.steps, args.rounds, args.image_size, args.out = "toy", 3, 2, 32, ""
+    torch.set_num_threads(args.threads)
+    action = np.array([1] * 6 + [10])  # hand-tuned: small backbone LR, large head LR
+    cached, uncached = make_env(args), make_env(args, cache_teacher=False)
+    for env in (cached, uncached):
+        env.reset(seed=0)
+    for _ in range(20):  # one epoch: afterwards every teacher output is cached
+        cached.step(action)
+    bare = bare_step_fn(cached)
+    contenders = {
+        "bare_sgd_step": bare,
+        "env_step_cached": lambda: cached.step(action),
+        "env_step_uncached": lambda: uncached.step(action),
+        "reset": lambda: cached.reset(seed=1),
+        **component_fns(uncached),
+    }
+    for fn in contenders.values():
+        fn()  # warm-up
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(args.rounds):
+        for name, fn in contenders.items():
+            n = 1 if name == "reset" else args.steps
+            samples[name].append(timed(fn, n))
+    ms = {name: 1000 * statistics.median(v) for name, v in samples.items()}
+    result = {
+        "ms": {k: round(v, 2) for k, v in ms.items()},
+        "env_cached_over_bare": round(ms["env_step_cached"] / ms["bare_sgd_step"], 3),
+        "env_uncached_over_bare": round(ms["env_step_uncached"] / ms["bare_sgd_step"], 3),
+        "reset_over_step": round(ms["reset"] / ms["env_step_cached"], 3),
+        "config": {"backbone": args.backbone, "image_size": cached.unwrapped.source.images.shape[-1],
+                   "batch_size": cached.unwrapped.source.batch_size, "threads": args.threads},
+    }
+    print(json.dumps(result, indent=2))
+    if args.out:
+        out = Path(args.out)
+        write_provenance(out, args=vars(args))
+        (out / "bench_env.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""Plain synthetic-to-real fine-tuning, without RL: fixed learning-rate scales per coordinate.
+
+The paper's heuristic baselines (Fig. 1, Fig. 5, Table 2) are constant policies: every
+coordinate at η_base ("all_large"), a small backbone LR with a large head LR ("hand_tuned"),
+or a frozen backbone ("head_only"), each with or without proxy guidance (λ). This script drives
+the same env the RL agents use with one constant action, so there is a single training loop:
+
+    python -m experiments.train_transfer --env ASG-Digits-v0 --policy hand_tuned --lam 0.1 \\
+        --epochs 5 --steps-per-epoch 100
+    python -m experiments.train_transfer --env ASG-VisDA-v0 --policy hand_tuned --lam 0.1 \\
+        --epochs 30 --steps-per-epoch 4762 --env-kwargs data_root=/data/visda17 bf16=True
+
+Each epoch (``--steps-per-epoch`` actions) ends with an evaluation on the real target images.
+Writes ``<out>/metrics.csv`` (one row per epoch), ``<out>/tb`` (TensorBoard), ``<out>/checkpoint.pt``
+(atomic, every epoch: weights, SGD momentum, gradients, data order, counters) and
+``<out>/provenance.json``. ``--resume`` continues from the checkpoint exactly where it stopped
+(bitwise on CPU without augmentation); ``--epochs`` may be raised to train longer.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+import asg_gym  # noqa: F401  (registers the ids)
+from agents import ConstantPolicy
+from asg_gym.checkpoint import load_checkpoint, save_checkpoint
+from asg_gym.errors import MissingDependencyError
+from experiments.common import REPO, ResumableCSV, arg, parse_args, write_provenance
+
+CHECKPOINT_KIND = "train_transfer"
+LOSSES = ("loss", "loss_xe", "loss_kl")
+METRICS = ("target_mean_class_accuracy", "target_accuracy", "old_task_agreement")
+# TensorBoard names of the main metrics; any other metric is logged as eval/<its info key>.
+TB_NAMES = {"target_mean_class_accuracy": "eval/target_mean_class_acc", "target_accuracy": "eval/target_acc",
+            "old_task_agreement": "eval/old_task_agreement"}
+
+
+@dataclass
+class Args:
+    """Fine-tune an ASG env's optimizee with constant per-coordinate learning-rate scales."""
+
+    env: str = arg("ASG-Digits-v0", "environment id (ASG-Digits-v0, ASG-VisDA-v0)")
+    policy: str = arg("hand_tuned", "constant preset: all_large, hand_tuned or head_only (ignored with --scales)")
+    scales: list = arg([], "explicit scales in {0, 0.1, …, 1}, one per coordinate (7 for ResNet), head last")
+    lam: float = arg(0.1, "λ, weight of the proxy-guidance loss L_KL (0 = no proxy guidance)")
+    base_lr: float = arg(0.0, "η_base; 0 keeps the env's default (Digits 1e-3, VisDA 1e-4)")
+    epochs: int = arg(3, "number of epochs; the target is evaluated after each")
+    steps_per_epoch: int = arg(100, "actions per epoch (VisDA-17, batch 32: 4762 is one pass)")
+    seed: int = arg(0, "episode seed (new head, data order)")
+    env_kwargs: list = arg([], "more env keywords as key=value, values as Python literals (weights=None)")
+    out: str = arg("", "output folder (default results/train_transfer/<env>_<policy>_lam<λ>_seed<seed>)")
+    resume: bool = arg(False, "continue from <out>/checkpoint.pt")
+    tensorboard: bool = arg(True, "write TensorBoard logs to <out>/tb")
+    log_every: int = arg(10, "log training losses and learning rates every this many actions")
+    progress: bool = arg(True, "show a tqdm progress bar")
+
+
+def parse_env_kwargs(pairs: list[str]) -> dict[str, Any]:
+    """``["backbone=toy", "eval_size=100"]`` → ``{"backbone": "toy", "eval_size": 100}``."""
+    kwargs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--env-kwargs takes key=value pairs, got {pair!r}")
+        try:
+            kwargs[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            kwargs[key] = text  # a bare string such as a path
+    return kwargs
+
+
+def tensorboard_writer(folder: Path, purge_step: int) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "TensorBoard logging needs the 'tensorboard' package: `pip install 'asg-gym[experiments]'`, "
+            "or pass --no-tensorboard"
+        ) from exc
+    # purge_step drops events a crashed run logged after its last checkpoint.
+    return SummaryWriter(str(folder), purge_step=purge_step or None)
+
+
+def run_config(args: Args, env_kwargs: dict[str, Any], scales: list[float]) -> dict[str, Any]:
+    """What must not change between a run and its resumption (``epochs`` may)."""
+    return {"env": args.env, "scales": scales, "lam": args.lam, "base_lr": args.base_lr,
+            "steps_per_epoch": args.steps_per_epoch, "seed": args.seed, "env_kwargs": repr(sorted(env_kwargs.items()))}
+
+
+def log_step(writer: Any, info: dict[str, Any], coordinates: tuple[str, ...]) -> None:
+    step = info["sgd_step"]
+    writer.add_scalar("loss/total", info["loss"], step)
+    writer.add_scalar("loss/xe", info["loss_xe"], step)
+    writer.add_scalar("loss/kl", info["loss_kl"], step)
+    for name, lr in zip(coordinates, info["lr"]):
+        writer.add_scalar(f"lr/{name}", lr, step)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Train; returns the last epoch's metrics row."""
+    from tqdm import tqdm
+
+    args = parse_args(Args, argv)
+    env_kwargs = parse_env_kwargs(args.env_kwargs)
+    if args.base_lr > 0:
+        env_kwargs["base_lr"] = args.base_lr
+    out = Path(args.out or REPO / "results" / "train_transfer" / f"{args.env}_{args.policy}_lam{args.lam}_seed{args.seed}")
+    steps = args.steps_per_epoch
+    if args.epochs < 1 or steps < 1:
+        raise SystemExit(f"need --epochs >= 1 and --steps-per-epoch >= 1, got {args.epochs}, {steps}")
+    env = gym.make(args.env, lam=args.lam, total_steps=args.epochs * steps, eval_every=steps, **env_kwargs)
+    core = env.unwrapped
+    coordinates = tuple(core.coordinate_names)
+    scales = [float(s) for s in args.scales] if args.scales else None
+    if scales is not None and len(scales) != len(coordinates):
+        raise SystemExit(f"--scales needs {len(coordinates)} values, one per coordinate {coordinates}; got {len(scales)}")
+    policy = ConstantPolicy(scales if scales is not None else args.policy, num_coordinates=len(coordinates))
+    config = run_config(args, env_kwargs, [a / 10 for a in policy.action.tolist()])
+
+    checkpoint = out / "checkpoint.pt"
+    obs, _ = env.reset(seed=args.seed)
+    start_epoch = 0
+    if checkpoint.exists() and not args.resume:
+        raise SystemExit(f"{checkpoint} exists: pass --resume to continue it, or choose another --out")
+    if args.resume and checkpoint.exists():
+        payload = load_checkpoint(checkpoint, CHECKPOINT_KIND)
+        changed = sorted(k for k in config if payload["config"].get(k) != config[k])
+        if changed:
+            raise SystemExit(f"cannot resume {checkpoint}: settings changed since it was written: {changed}")
+        if payload["diverged"]:
+            raise SystemExit(f"the run in {out} diverged in epoch {payload['epoch']}; there is nothing to resume")
+        core.load_state_dict(payload["env"])
+        start_epoch = int(payload["epoch"])
+    write_provenance(out, seed=args.seed, args=vars(args), resumed_from_epoch=start_epoch)
+
+    writer = tensorboard_writer(out / "tb", start_epoch * steps) if args.tensorboard else None
+    table: ResumableCSV | None = None
+    row: dict[str, Any] = {}
+    bar = tqdm(total=args.epochs * steps, initial=start_epoch * steps, disable=not args.progress, unit="step")
+    terminated = False
+    for epoch in range(start_epoch, args.epochs):
+        if terminated:
+            break
+        started, sums, count, info = time.perf_counter(), dict.fromkeys(LOSSES, 0.0), 0, {}
+        for _ in range(steps):
+            action, _ = policy.predict(obs, deterministic=True)
+            obs, _, terminated, truncated, info = env.step(action)
+            count += 1
+            for key in LOSSES:
+                sums[key] += info[key]
+            if writer is not None and ((epoch * steps + count) % args.log_every == 0 or terminated):
+                log_step(writer, info, coordinates)
+            bar.update(1)
+            bar.set_postfix(loss=f"{info['loss']:.4f}", epoch=epoch + 1)
+            if terminated or truncated:
+                break
+        metrics = {k: v for k, v in info.items() if k.startswith(("target_", "old_task_"))}
+        row = {"epoch": epoch + 1, "sgd_step": info["sgd_step"], "diverged": bool(info.get("diverged", False)),
+               **{f"train_{k}": v / count for k, v in sums.items()}, **metrics,
+               "seconds": round(time.perf_counter() - started, 3)}
+        if table is None:
+            extra = sorted(k for k in metrics if k not in METRICS)
+            fields = ["epoch", "sgd_step", "diverged", *(f"train_{k}" for k in LOSSES), *METRICS, *extra, "seconds"]
+            table = ResumableCSV(out / "metrics.csv", fields, ["epoch"])
+        if not table.done(epoch=epoch + 1):  # CSV first: a crash before the checkpoint only repeats the row
+            table.append(row)
+        if writer is not None:
+            for key, value in metrics.items():
+                writer.add_scalar(TB_NAMES.get(key, f"eval/{key}"), value, info["sgd_step"])
+            writer.flush()
+        save_checkpoint(checkpoint, CHECKPOINT_KIND, {"epoch": epoch + 1, "config": config, "diverged": bool(terminated),
+                                                         "env": core.state_dict()})
+        bar.write(f"epoch {epoch + 1}/{args.epochs}: " + ", ".join(
+            f"{k}={row[k]:.4f}" for k in ("train_loss", *METRICS) if isinstance(row.get(k), float)))
+        if terminated:
+            bar.write("the loss became non-finite: training stopped (lower --base-lr or the scales)")
+    bar.close()
+    if writer is not None:
+        writer.close()
+    env.close()
+    return row
+
+
+if __name__ == "__main__":
+    main()
