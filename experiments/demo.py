@@ -27,11 +27,14 @@ class Args:
     total_steps: int = arg(0, "actions per episode (0 = the env default)")
     seed: int = arg(0, "episode seed (same for every policy)")
     device: str = arg("auto", "auto | cpu | cuda")
+    quick: bool = arg(False, "toy backbone, 32-px images, 5 steps: a smoke test")
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(Args, argv)
     kwargs = {"device": args.device, **({"total_steps": args.total_steps} if args.total_steps else {})}
+    if args.quick:
+        kwargs.update(backbone="toy", image_size=32, num_source_images=256, eval_size=100, total_steps=5)
     env = gym.make("ASG-Digits-v0", **kwargs)
     steps = env.unwrapped.total_steps
     print(f"ASG-Digits-v0: {steps} SGD steps per episode, coordinates {', '.join(env.unwrapped.coordinate_names)}")

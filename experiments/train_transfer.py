@@ -110,7 +110,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     env_kwargs = parse_env_kwargs(args.env_kwargs)
     if args.base_lr > 0:
         env_kwargs["base_lr"] = args.base_lr
-    out = Path(args.out or REPO / "results" / "train_transfer" / f"{args.env}_{args.policy}_lam{args.lam}_seed{args.seed}")
     steps = args.steps_per_epoch
     if args.epochs < 1 or steps < 1:
         raise SystemExit(f"need --epochs >= 1 and --steps-per-epoch >= 1, got {args.epochs}, {steps}")
@@ -119,9 +118,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     coordinates = tuple(core.coordinate_names)
     scales = [float(s) for s in args.scales] if args.scales else None
     if scales is not None and len(scales) != len(coordinates):
-        raise SystemExit(f"--scales needs {len(coordinates)} values, one per coordinate {coordinates}; got {len(scales)}")
+        raise SystemExit(f"--scales needs one value per coordinate {coordinates}; got {len(scales)}")
     policy = ConstantPolicy(scales if scales is not None else args.policy, num_coordinates=len(coordinates))
     config = run_config(args, env_kwargs, [a / 10 for a in policy.action.tolist()])
+    run_name = f"{args.env}_{policy.name}_lam{args.lam}_seed{args.seed}"
+    out = Path(args.out or REPO / "results" / "train_transfer" / run_name)
 
     checkpoint = out / "checkpoint.pt"
     obs, _ = env.reset(seed=args.seed)
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             raise SystemExit(f"cannot resume {checkpoint}: settings changed since it was written: {changed}")
         if payload["diverged"]:
             raise SystemExit(f"the run in {out} diverged in epoch {payload['epoch']}; there is nothing to resume")
-        core.load_state_dict(payload["env"])
+        core.load_state_dict(payload["env"])  # `obs` stays the reset one: a constant policy ignores it
         start_epoch = int(payload["epoch"])
     write_provenance(out, seed=args.seed, args=vars(args), resumed_from_epoch=start_epoch)
 
@@ -174,8 +175,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for key, value in metrics.items():
                 writer.add_scalar(TB_NAMES.get(key, f"eval/{key}"), value, info["sgd_step"])
             writer.flush()
-        save_checkpoint(checkpoint, CHECKPOINT_KIND, {"epoch": epoch + 1, "config": config, "diverged": bool(terminated),
-                                                         "env": core.state_dict()})
+        state = {"epoch": epoch + 1, "config": config, "diverged": bool(terminated), "env": core.state_dict()}
+        save_checkpoint(checkpoint, CHECKPOINT_KIND, state)
         bar.write(f"epoch {epoch + 1}/{args.epochs}: " + ", ".join(
             f"{k}={row[k]:.4f}" for k in ("train_loss", *METRICS) if isinstance(row.get(k), float)))
         if terminated:

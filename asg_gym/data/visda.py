@@ -91,7 +91,9 @@ def read_visda_list(root: Path, split: str) -> list[ImageRecord]:
             where = f"{list_file} line {number}"
             parts = line.strip().rsplit(maxsplit=1)
             if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-                raise DatasetError(f"{where}: expected '<relative/path.jpg> <label>', got {line.strip()!r}. {VISDA_HELP}")
+                raise DatasetError(
+                    f"{where}: expected '<relative/path.jpg> <label>', got {line.strip()!r}. {VISDA_HELP}"
+                )
             label = int(parts[1])
             if not 0 <= label < len(VISDA_CLASSES):
                 raise DatasetError(
@@ -134,7 +136,9 @@ class VisDAEvaluation:
                  imagenet: ImageFileDataset | None = None) -> None:
         self.flip_tta = flip_tta
         self.target = LoaderBatches(target, batch_size, mean, std, device, num_workers)
-        self.imagenet = None if imagenet is None else LoaderBatches(imagenet, batch_size, mean, std, device, num_workers)
+        self.imagenet = None
+        if imagenet is not None:
+            self.imagenet = LoaderBatches(imagenet, batch_size, mean, std, device, num_workers)
         self._teacher_top1: torch.Tensor | None = None  # the teacher is frozen: compute once
 
     def __call__(self, optimizee: Optimizee) -> dict[str, float]:

@@ -1,0 +1,100 @@
+"""Evaluation curves: run (setting, λ, seed) episodes into a resumable CSV, summarise and plot."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.common import ResumableCSV, run_episode
+
+CURVE_FIELDS = ["setting", "lam", "seed", "sgd_step", "target_accuracy", "old_task_agreement", "diverged", "seconds"]
+METRICS = ("target_accuracy", "old_task_agreement")
+
+
+def run_curves(
+    table: ResumableCSV,
+    runs: Iterable[tuple[str, float, int]],
+    make_env: Callable[[str, float], Any],
+    make_agent: Callable[[str, Any], Any],
+) -> None:
+    """For each ``(setting, lam, seed)`` not yet in ``table``: one episode, one row per evaluation."""
+    for setting, lam, seed in runs:
+        if table.done(setting=setting, lam=lam, seed=seed):
+            continue
+        env = make_env(setting, lam)
+        result = run_episode(env, make_agent(setting, env), seed)
+        env.close()
+        for step, accuracy, agreement in result["curve"]:
+            table.append({"setting": setting, "lam": lam, "seed": seed, "sgd_step": step,
+                          "target_accuracy": accuracy, "old_task_agreement": agreement,
+                          "diverged": result["diverged"], "seconds": round(result["seconds"], 1)})
+        print(f"{setting} λ={lam} seed={seed}: target acc {result['target_accuracy']:.3f}, "
+              f"old-task agreement {result['old_task_agreement']:.3f}, {result['seconds']:.0f} s", flush=True)
+
+
+def load_curves(path: Path) -> dict[tuple[str, float], dict[int, list[tuple[int, float, float]]]]:
+    """``{(setting, lam): {seed: [(sgd_step, target_accuracy, old_task_agreement), …]}}``."""
+    curves: dict[tuple[str, float], dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            curves[(row["setting"], float(row["lam"]))][int(row["seed"])].append(
+                (int(row["sgd_step"]), float(row["target_accuracy"]), float(row["old_task_agreement"])))
+    return curves
+
+
+def final_table(curves: dict, label: Callable[[str, float], str]) -> list[dict[str, Any]]:
+    """Mean ± std over seeds of the final and the best-over-training values."""
+    rows = []
+    for (setting, lam), seeds in curves.items():
+        final = np.array([points[-1][1:] for points in seeds.values()])
+        best = np.array([max(p[1] for p in points) for points in seeds.values()])
+        rows.append({"setting": label(setting, lam), "seeds": len(seeds),
+                     "final_target": final[:, 0], "best_target": best, "final_agreement": final[:, 1]})
+    return rows
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    def fmt(values: np.ndarray) -> str:
+        std = values.std(ddof=1) if len(values) > 1 else 0.0
+        return f"{100 * values.mean():.1f} ± {100 * std:.1f}"
+
+    lines = ["| setting | seeds | final target acc. (%) | best target acc. during training (%) | "
+             "final old-task agreement (%) |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['setting']} | {r['seeds']} | {fmt(r['final_target'])} | {fmt(r['best_target'])} | "
+                     f"{fmt(r['final_agreement'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_curves(curves: dict, label: Callable[[str, float], str], path: Path, title: str) -> None:
+    """Target accuracy and old-task agreement over SGD steps: mean over seeds with a ±std band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for (setting, lam), seeds in sorted(curves.items()):
+        length = min(len(points) for points in seeds.values())
+        arr = np.array([points[:length] for points in seeds.values()])  # seeds × evals × 3
+        steps = arr[0, :, 0]
+        style = "-" if lam > 0 else "--"
+        for ax, index in zip(axes, (1, 2)):
+            mean, std = arr[:, :, index].mean(0), arr[:, :, index].std(0)
+            line, = ax.plot(steps, 100 * mean, style, label=label(setting, lam))
+            ax.fill_between(steps, 100 * (mean - std), 100 * (mean + std), alpha=0.15, color=line.get_color())
+    axes[0].set_ylabel("target accuracy on real digits (%)")
+    axes[1].set_ylabel("old-task agreement with teacher (%)")
+    for ax in axes:
+        ax.set_xlabel("SGD step")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,29 @@
+"""Every experiment script runs end to end in its --quick mode."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_sweep_defaults_quick(capsys):
+    from experiments import sweep_defaults
+
+    sweep_defaults.main(["--quick"])
+    assert "results in" in capsys.readouterr().out
+
+
+def test_bench_env_quick():
+    from experiments import bench_env
+
+    result = bench_env.main(["--quick"])
+    assert result["env_cached_over_bare"] > 0 and result["reset_over_step"] > 0
+    assert set(result["ms"]) >= {"data", "student_fwd_bwd", "teacher", "optimizer", "observation"}
+
+
+def test_demo_quick(capsys):
+    pytest.importorskip("agents.reinforce_lstm")
+    from experiments import demo
+
+    demo.main(["--quick"])
+    out = capsys.readouterr().out
+    assert "all_large" in out and "hand_tuned" in out and "target acc" in out
