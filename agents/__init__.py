@@ -1,8 +1,76 @@
 """Learning-rate controllers for the ASG environments, all behind one SB3-shaped interface."""
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
 from agents.base import Agent, scales_to_action
 from agents.baselines import PRESETS, ConstantPolicy, RandomInitPolicy, RandomPolicy, preset_scales
+from agents.reinforce_lstm import ReinforceLSTMAgent, ReinforceLSTMPolicy
+from agents.sb3_agents import A2CAgent, PPOAgent, RecurrentPPOAgent, SB3Agent
+from agents.training import StepCallback, StepRecord, asg_num_coordinates
+
+_SB3_AGENTS: dict[str, type[SB3Agent]] = {"ppo": PPOAgent, "a2c": A2CAgent, "recurrent_ppo": RecurrentPPOAgent}
+LEARNING_AGENTS = ("reinforce_lstm", *_SB3_AGENTS)
+"""Agents with ``learn``/``save``/``load``."""
+AGENT_NAMES = (*LEARNING_AGENTS, *PRESETS, "random", "random_init")
+"""Every name :func:`make_agent` knows."""
+
+POLICIES = Path(__file__).resolve().parent / "policies"
+_PRETRAINED = {"ASG-Digits-v0": "reinforce_lstm_digits.pt"}
+
+
+def make_agent(name: str, env: gym.Env, **kwargs: Any) -> Any:
+    """The agent called ``name`` (see :data:`AGENT_NAMES`) for ``env``'s C coordinates.
+
+    ``kwargs`` go to the agent's constructor; ``seed`` is accepted by every agent (ignored by
+    the constant presets).
+    """
+    c = asg_num_coordinates(env.observation_space, env.action_space)
+    if name == "reinforce_lstm":
+        return ReinforceLSTMAgent(env, **kwargs)
+    if name in _SB3_AGENTS:
+        return _SB3_AGENTS[name](env, **kwargs)
+    seed = kwargs.pop("seed", None)
+    if kwargs:
+        raise ValueError(f"agent {name!r} takes no options besides seed, got {sorted(kwargs)}")
+    if name in PRESETS:
+        return ConstantPolicy(name, num_coordinates=c)
+    if name == "random":
+        return RandomPolicy(c, seed=seed)
+    if name == "random_init":
+        return RandomInitPolicy(c, seed=seed)
+    raise ValueError(f"unknown agent {name!r}; choose one of {', '.join(AGENT_NAMES)}")
+
+
+def load_agent(name: str, path: str | Path, env: gym.Env | None = None) -> ReinforceLSTMAgent | SB3Agent:
+    """Load a learning agent saved by its ``save``; ``env`` to go on learning."""
+    if name == "reinforce_lstm":
+        return ReinforceLSTMAgent.load(path, env=env)
+    if name in _SB3_AGENTS:
+        return _SB3_AGENTS[name].load(path, env=env)
+    raise ValueError(f"only learning agents are saved; {name!r} is not one of {', '.join(LEARNING_AGENTS)}")
+
+
+def load_pretrained(env_id: str = "ASG-Digits-v0") -> ReinforceLSTMAgent:
+    """The shipped REINFORCE-LSTM policy trained on ``env_id`` (frozen use: ``predict``)."""
+    if env_id not in _PRETRAINED:
+        raise ValueError(f"no pretrained policy for {env_id!r}; shipped: {', '.join(_PRETRAINED)}")
+    path = POLICIES / _PRETRAINED[env_id]
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no pretrained policy at {path}; train it with: python -m experiments.train_policy "
+            f"--env {env_id} --save {path.relative_to(POLICIES.parent.parent)}"
+        )
+    return ReinforceLSTMAgent.load(path)
+
 
 __all__ = [
-    "Agent", "ConstantPolicy", "PRESETS", "RandomInitPolicy", "RandomPolicy", "preset_scales", "scales_to_action",
+    "A2CAgent", "AGENT_NAMES", "Agent", "ConstantPolicy", "LEARNING_AGENTS", "PPOAgent", "PRESETS", "RandomInitPolicy",
+    "RandomPolicy", "RecurrentPPOAgent", "ReinforceLSTMAgent", "ReinforceLSTMPolicy", "SB3Agent", "StepCallback",
+    "StepRecord", "asg_num_coordinates", "load_agent", "load_pretrained", "make_agent", "preset_scales",
+    "scales_to_action",
 ]

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-import asg_gym.backbones.resnet  # noqa: F401  (registers the ResNets)
 from asg_gym.backbones import build_backbone
 from asg_gym.optimizee import Optimizee, build_new_head
 from experiments.common import arg, parse_args

@@ -22,14 +22,25 @@ def _toy(weights: str | Path | None) -> Backbone:
     return build_toy(None if weights is None else str(weights))
 
 
+def _resnet(arch: str) -> BackboneBuilder:
+    def build(weights: str | Path | None) -> Backbone:
+        from asg_gym.backbones.resnet import build_resnet
+
+        return build_resnet(arch, weights)
+
+    return build
+
+
+# Builders import their module on first use, so `import asg_gym` stays cheap.
 BACKBONES: dict[str, BackboneBuilder] = {
     "efficientnet_lite0": _efficientnet_lite0,
     "toy": _toy,
+    **{arch: _resnet(arch) for arch in ("resnet18", "resnet50", "resnet101")},
 }
 
 
 def register_backbone(name: str, builder: BackboneBuilder) -> None:
-    """Make ``build_backbone(name, weights)`` available (used by the ResNet/FCN modules)."""
+    """Make ``build_backbone(name, weights)`` available for a user-defined backbone."""
     BACKBONES[name] = builder
 
 

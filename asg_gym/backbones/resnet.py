@@ -8,14 +8,12 @@ naming the exact file torchvision expects and the folder to put it in.
 from __future__ import annotations
 
 import os
-from functools import partial
 from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
 from torch import nn
 
-from asg_gym.backbones import register_backbone
 from asg_gym.backbones.base import Backbone
 from asg_gym.errors import MissingWeightsError
 
@@ -103,6 +101,3 @@ def build_resnet(arch: str, weights: str | Path | None = DEFAULT_WEIGHTS, seed: 
         std=IMAGENET_STD,
     )
 
-
-for _arch in ARCHITECTURES:
-    register_backbone(_arch, partial(build_resnet, _arch))

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import torch
 
-import asg_gym.backbones.resnet  # noqa: F401  (registers resnet18/50/101)
 from asg_gym.backbones import build_backbone
 from asg_gym.data.image_files import stratified_subset
 from asg_gym.data.loaders import LoaderSource, default_num_workers
