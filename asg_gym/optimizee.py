@@ -17,6 +17,7 @@ from torch import nn
 
 from asg_gym.backbones.base import Backbone
 from asg_gym.proxy_guidance import proxy_guidance_kl
+from asg_gym.regularisers import Regulariser
 
 NEW_HEAD = "new_head"
 
@@ -54,6 +55,7 @@ class Optimizee:
         device: where all tensors live.
         channels_last: keep the CNNs and their inputs in channels-last memory format (faster
             convolutions on recent GPUs).
+        regulariser: an optional lifelong-learning penalty on θ_s (Table 2 baselines), added to L.
         autocast_dtype: run the forward passes under ``torch.autocast`` with this dtype
             (``torch.bfloat16``); losses are always computed in float32. ``None``: plain float32.
     """
@@ -71,6 +73,7 @@ class Optimizee:
         device: torch.device | str = "cpu",
         channels_last: bool = False,
         autocast_dtype: torch.dtype | None = None,
+        regulariser: Regulariser | None = None,
     ) -> None:
         if lam < 0 or base_lr <= 0:
             raise ValueError(f"need lam >= 0 and base_lr > 0, got lam={lam}, base_lr={base_lr}")
@@ -87,6 +90,7 @@ class Optimizee:
         self.momentum = float(momentum)
         self.weight_decay = float(weight_decay)
         self.num_classes = int(num_classes)
+        self.regulariser = regulariser
 
         self.backbone = backbone.to(self.device)
         self.features = backbone.features.eval()
@@ -109,6 +113,10 @@ class Optimizee:
     @property
     def num_coordinates(self) -> int:
         return len(self._groups)
+
+    def backbone_parameters(self) -> list[nn.Parameter]:
+        """θ_s, in module order."""
+        return list(self.features.parameters())
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for _, params in self._groups for p in params]
@@ -168,6 +176,8 @@ class Optimizee:
         xe = F.cross_entropy(new_logits.float(), labels)
         kl = proxy_guidance_kl(old_logits, self.teacher_log_probs(images, keys))
         total = xe + self.lam * kl if self.lam > 0 else xe
+        if self.regulariser is not None:
+            total = total + self.regulariser.weight * self.regulariser.penalty(self, images, pooled)
         values = torch.stack([total.detach(), xe.detach(), kl.detach()]).tolist()
         terms = LossTerms(*values)
         if terms.is_finite():

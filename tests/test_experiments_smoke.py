@@ -27,3 +27,12 @@ def test_demo_quick(capsys):
     demo.main(["--quick"])
     out = capsys.readouterr().out
     assert "all_large" in out and "hand_tuned" in out and "target acc" in out
+
+
+@pytest.mark.parametrize("module", ["fig1_heuristics", "table1_lambda"])
+def test_curve_scripts_quick(module):
+    import importlib
+
+    out = importlib.import_module(f"experiments.{module}").main(["--quick"])
+    assert (out / "curves.csv").stat().st_size > 0 and (out / "curves.png").exists()
+    assert "|" in (out / "table.md").read_text()

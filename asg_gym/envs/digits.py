@@ -18,6 +18,7 @@ from asg_gym.data.tensor_source import TensorSource
 from asg_gym.envs.transfer import ASGTransferEnv, resolve_device
 from asg_gym.evaluation import TensorEvaluation
 from asg_gym.optimizee import Optimizee
+from asg_gym.regularisers import build_regulariser
 
 NUM_DIGIT_CLASSES = 10
 # Defaults chosen by experiments/sweep_defaults.py (README, "Choosing the defaults").
@@ -51,6 +52,9 @@ class DigitsEnv(ASGTransferEnv):
     * ``num_source_images``, ``source_seed``: size and seed of the rendered synthetic set.
     * ``augment``: random shifts/contrast of source images (disables the teacher cache).
     * ``cache_teacher``: cache the frozen teacher's outputs per source image (default on).
+    * ``regulariser``, ``regulariser_weight``: an extra lifelong-learning penalty on θ_s,
+      ``"weight_l2"``, ``"feature_l2"`` (ROAD-style) or ``"si"`` (Synaptic Intelligence); the
+      baselines of Table 2. Usually combined with ``lam=0``.
     * ``device``: ``"auto"``, ``"cpu"`` or ``"cuda"``.
     """
 
@@ -76,6 +80,8 @@ class DigitsEnv(ASGTransferEnv):
         source_seed: int = 0,
         augment: bool = False,
         cache_teacher: bool = True,
+        regulariser: str | None = None,
+        regulariser_weight: float = 1.0,
         head_hidden: int = 512,
         data_root: str | Path | None = None,
         render_mode: str | None = None,
@@ -89,6 +95,7 @@ class DigitsEnv(ASGTransferEnv):
         optimizee = Optimizee(
             net, NUM_DIGIT_CLASSES, lam=lam, base_lr=base_lr, momentum=momentum,
             weight_decay=weight_decay, head_hidden=head_hidden, device=torch_device,
+            regulariser=build_regulariser(regulariser, regulariser_weight),
         )
         images, labels = synthetic_digits(num_source_images, image_size, source_seed)
         source = TensorSource(images, labels, batch_size, net.mean, net.std, torch_device, augment=augment)

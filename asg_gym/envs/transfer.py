@@ -141,6 +141,8 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
         self.eval_every = int(eval_every)
         self.crash_penalty = float(crash_penalty)
         self.render_mode = render_mode
+        if optimizee.regulariser is not None:
+            optimizee.regulariser.prepare(optimizee, source.next_batch)
         if cache_teacher and source.cacheable:
             # Without random augmentation the teacher's output is a function of the sample id.
             optimizee.enable_teacher_cache(source.num_samples)
