@@ -9,7 +9,8 @@ import gymnasium as gym
 
 from agents.base import Agent, scales_to_action
 from agents.baselines import PRESETS, ConstantPolicy, RandomInitPolicy, RandomPolicy, preset_scales
-from agents.reinforce_lstm import ReinforceLSTMAgent, ReinforceLSTMPolicy
+from agents.lstm_policy import ReinforceLSTMPolicy
+from agents.reinforce_lstm import ReinforceLSTMAgent
 from agents.sb3_agents import A2CAgent, PPOAgent, RecurrentPPOAgent, SB3Agent
 from agents.training import StepCallback, StepRecord, asg_num_coordinates
 

@@ -72,14 +72,15 @@ class ResumableCSV:
 
 
 def run_episode(env: Any, agent: Any, seed: int, progress: Any = None) -> dict[str, Any]:
-    """One episode of ``agent`` on ``env``; returns totals and the evaluation curve."""
+    """One episode of ``agent`` (deterministic) on ``env``: totals, evaluation curve and actions."""
     obs, info = env.reset(seed=seed)
     state, start = None, np.array([True])
-    episode_return, curve, start_time = 0.0, [], time.perf_counter()
+    episode_return, curve, actions, start_time = 0.0, [], [], time.perf_counter()
     done, info = False, info
     while not done:
         action, state = agent.predict(obs, state=state, episode_start=start, deterministic=True)
         obs, reward, terminated, truncated, info = env.step(action)
+        actions.append(np.asarray(action).copy())
         start = np.array([False])
         episode_return += reward
         done = terminated or truncated
@@ -97,6 +98,7 @@ def run_episode(env: Any, agent: Any, seed: int, progress: Any = None) -> dict[s
         "target_mean_class_accuracy": info["target_mean_class_accuracy"],
         "old_task_agreement": info["old_task_agreement"],
         "curve": curve,
+        "actions": actions,
         "seconds": time.perf_counter() - start_time,
     }
 

@@ -21,14 +21,20 @@ def run_curves(
     runs: Iterable[tuple[str, float, int]],
     make_env: Callable[[str, float], Any],
     make_agent: Callable[[str, Any], Any],
+    on_episode: Callable[[str, float, int, dict[str, Any]], None] | None = None,
 ) -> None:
-    """For each ``(setting, lam, seed)`` not yet in ``table``: one episode, one row per evaluation."""
+    """For each ``(setting, lam, seed)`` not yet in ``table``: one episode, one row per evaluation.
+
+    ``on_episode(setting, lam, seed, result)`` sees each finished episode (e.g. to keep actions).
+    """
     for setting, lam, seed in runs:
         if table.done(setting=setting, lam=lam, seed=seed):
             continue
         env = make_env(setting, lam)
         result = run_episode(env, make_agent(setting, env), seed)
         env.close()
+        if on_episode is not None:
+            on_episode(setting, lam, seed, result)
         for step, accuracy, agreement in result["curve"]:
             table.append({"setting": setting, "lam": lam, "seed": seed, "sgd_step": step,
                           "target_accuracy": accuracy, "old_task_agreement": agreement,

@@ -227,24 +227,24 @@ def test_load_pretrained_names_the_training_command(monkeypatch: pytest.MonkeyPa
 
 def test_kill_and_resume_reproduces_the_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                           tiny_kwargs: dict) -> None:
-    # 6-step episodes, U = 5: updates after steps 5, 6, 11, 12, 17, 18; checkpoint after each.
-    common = ["--env-kwargs", json.dumps(tiny_kwargs), "--episodes", "3", "--seed", "3", "--checkpoint-every", "1",
+    # 6-step episodes, U = 5: updates after steps 5, 6, 11, 12; a checkpoint after each.
+    common = ["--env-kwargs", json.dumps(tiny_kwargs), "--episodes", "2", "--seed", "3", "--checkpoint-every", "1",
               "--no-tensorboard", "--no-progress"]
     full = train_policy.main([*common, "--out", str(tmp_path / "full")])
     make_env = train_policy.make_env
-    monkeypatch.setattr(train_policy, "make_env", lambda env_id, kwargs: Recorder(make_env(env_id, kwargs), 12))
+    monkeypatch.setattr(train_policy, "make_env", lambda env_id, kwargs: Recorder(make_env(env_id, kwargs), 6))
     with pytest.raises(KeyboardInterrupt):
         train_policy.main([*common, "--out", str(tmp_path / "cut")])
     monkeypatch.undo()
     last = load_checkpoint(tmp_path / "cut" / "checkpoint.pt", "reinforce_lstm")
-    assert last["counters"]["num_timesteps"] == 11 and len(last["episode"]["actions"]) == 5  # mid-episode
+    assert last["counters"]["num_timesteps"] == 5 and len(last["episode"]["actions"]) == 5  # mid-episode
     with pytest.raises(SystemExit, match="--resume"):
         train_policy.main([*common, "--out", str(tmp_path / "cut")])
     resumed = train_policy.main([*common, "--out", str(tmp_path / "cut"), "--resume"])
 
     a, b = ReinforceLSTMAgent.load(full), ReinforceLSTMAgent.load(resumed)
     assert (a.num_timesteps, a.num_updates, a.num_episodes) == (b.num_timesteps, b.num_updates, b.num_episodes) \
-        == (18, 6, 3)
+        == (12, 4, 2)
     for p, q in zip(a.policy.parameters(), b.policy.parameters()):
         assert torch.equal(p, q)
     for sa, sb in zip(a.optimizer.state_dict()["state"].values(), b.optimizer.state_dict()["state"].values()):
@@ -252,7 +252,7 @@ def test_kill_and_resume_reproduces_the_uninterrupted_run(tmp_path: Path, monkey
     initial = ReinforceLSTMAgent(num_coordinates=7, seed=3)
     assert not all(torch.equal(p, q) for p, q in zip(a.policy.parameters(), initial.policy.parameters()))
     rows = [list(csv.DictReader((tmp_path / run / "episodes.csv").open())) for run in ("full", "cut")]
-    assert rows[0] == rows[1] and len(rows[0]) == 3
+    assert rows[0] == rows[1] and len(rows[0]) == 2
 
 
 # ----------------------------------------------------------------------------- baselines

@@ -36,3 +36,12 @@ def test_curve_scripts_quick(module):
     out = importlib.import_module(f"experiments.{module}").main(["--quick"])
     assert (out / "curves.csv").stat().st_size > 0 and (out / "curves.png").exists()
     assert "|" in (out / "table.md").read_text()
+
+
+def test_fig6_then_fig8_quick(tmp_path):
+    from experiments import fig6_policies, fig8_policy_behaviour
+
+    out = fig6_policies.main(["--quick"])
+    assert {"rl_l2o", "hand_tuned", "random"} <= set((out / "curves.csv").read_text().replace(",", " ").split())
+    fig8 = fig8_policy_behaviour.main(["--actions", str(out / "actions.csv"), "--window", "2", "--out", str(tmp_path)])
+    assert (fig8 / "behaviour.png").exists() and "new_head" in (fig8 / "mean_scales.md").read_text()

@@ -1,0 +1,145 @@
+"""Stable-Baselines3 PPO and A2C and sb3-contrib RecurrentPPO behind the agents' shared interface.
+
+SB3 is an optional extra (``pip install -e .[sb3]``) and is imported only when such an agent is
+built. These agents save with SB3's own zip format (SB3 owns it and reads it back with its own
+checks) rather than :mod:`asg_gym.checkpoint`; resuming continues from the saved parameters and
+optimizer but not mid-rollout, so unlike :class:`~agents.reinforce_lstm.ReinforceLSTMAgent` a
+resumed run is not bitwise the uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+from agents.training import StepCallback, StepRecord, asg_num_coordinates
+
+_EPISODES_ATTRIBUTE = "asg_num_episodes"  # stored on the SB3 model, so it travels in its zip
+
+
+def _import(module: str, name: str) -> Any:
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError as exc:
+        raise ImportError(f"{name} needs the optional SB3 dependencies: pip install -e .[sb3] ({exc})") from exc
+
+
+def _callback_adapter(agent: SB3Agent, callback: StepCallback | None, bar: Any) -> Any:
+    """An SB3 ``BaseCallback`` that turns SB3's per-step locals into :class:`StepRecord` calls."""
+    base_callback = _import("stable_baselines3.common.callbacks", "BaseCallback")
+
+    class StepCallbackAdapter(base_callback):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            super().__init__()
+            self.rollouts = 0
+            self.pending_update: dict[str, float] | None = None
+
+        def _on_rollout_start(self) -> None:
+            # Called after each policy update: SB3's logger still holds that update's train/… values.
+            if self.rollouts:
+                values = self.model.logger.name_to_value
+                self.pending_update = {"losses/" + k.split("/", 1)[1]: float(v) for k, v in values.items()
+                                       if k.startswith("train/")}
+            self.rollouts += 1
+
+        def _on_step(self) -> bool:
+            done, info = bool(self.locals["dones"][0]), dict(self.locals["infos"][0])
+            agent.num_episodes += int(done)
+            episode = info.get("episode") if done else None  # written by SB3's Monitor wrapper
+            record = StepRecord(
+                self.model.num_timesteps, agent.num_episodes, float(self.locals["rewards"][0]), done, info,
+                episode_return=None if episode is None else float(episode["r"]),
+                episode_length=None if episode is None else int(episode["l"]),
+                update=self.pending_update, num_updates=max(self.rollouts - 1, 0),
+            )
+            self.pending_update = None
+            bar.update(1)
+            return callback is None or callback(record) is not False
+
+    return StepCallbackAdapter()
+
+
+class SB3Agent:
+    """One SB3 algorithm on an ASG-layout env; ``learn``/``predict``/``save``/``load`` as the other agents.
+
+    Defaults are sized for expensive envs (one step is one or more SGD steps of a CNN): short
+    rollouts, so the policy updates within the first episode. Any other keyword goes to the SB3
+    constructor. SB3 trains in whole rollouts, so ``learn(n)`` may take up to ``n_steps - 1`` more steps.
+    """
+
+    module: ClassVar[str]
+    algorithm: ClassVar[str]
+    policy_name: ClassVar[str]
+    defaults: ClassVar[dict[str, Any]]
+
+    def __init__(self, env: gym.Env, *, seed: int | None = None, **kwargs: Any) -> None:
+        asg_num_coordinates(env.observation_space, env.action_space)
+        algorithm = _import(self.module, self.algorithm)
+        self.model = algorithm(self.policy_name, env, seed=seed, **{"device": "cpu", **self.defaults, **kwargs})
+        self.num_episodes = 0
+
+    @property
+    def num_timesteps(self) -> int:
+        return int(self.model.num_timesteps)
+
+    def learn(self, total_timesteps: int, callback: StepCallback | None = None,
+              progress_bar: bool = False) -> SB3Agent:
+        """Train for ``total_timesteps`` more env steps; ``callback`` as in ``ReinforceLSTMAgent.learn``."""
+        from tqdm.auto import tqdm
+
+        with tqdm(total=total_timesteps, disable=not progress_bar, unit="step") as bar:
+            # reset_num_timesteps=False: counters carry over, as for the REINFORCE agent.
+            self.model.learn(total_timesteps, callback=_callback_adapter(self, callback, bar),
+                             reset_num_timesteps=False)
+        return self
+
+    def predict(self, observation: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = False) -> tuple[np.ndarray, Any]:
+        """SB3's ``predict`` (``state`` is the LSTM state for RecurrentPPO, ``None`` otherwise)."""
+        return self.model.predict(observation, state=state, episode_start=episode_start,
+                                  deterministic=deterministic)
+
+    def save(self, path: str | Path) -> Path:
+        """SB3's zip (parameters, optimizer, hyper-parameters); returns the written path."""
+        path = Path(path)
+        path = path if path.suffix == ".zip" else path.with_name(path.name + ".zip")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        setattr(self.model, _EPISODES_ATTRIBUTE, self.num_episodes)
+        self.model.save(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, env: gym.Env | None = None) -> SB3Agent:
+        """A new agent from :meth:`save`'s zip; pass ``env`` to go on learning."""
+        if env is not None:
+            asg_num_coordinates(env.observation_space, env.action_space)
+        algorithm = _import(cls.module, cls.algorithm)
+        agent = cls.__new__(cls)
+        agent.model = algorithm.load(path, env=env, device="cpu")
+        agent.num_episodes = int(getattr(agent.model, _EPISODES_ATTRIBUTE, 0))
+        return agent
+
+
+class PPOAgent(SB3Agent):
+    """SB3 PPO with an MLP policy."""
+
+    module, algorithm, policy_name = "stable_baselines3", "PPO", "MlpPolicy"
+    defaults: ClassVar[dict[str, Any]] = {"n_steps": 32, "batch_size": 32, "n_epochs": 4}
+
+
+class A2CAgent(SB3Agent):
+    """SB3 A2C with an MLP policy (SB3's default 5-step rollouts, like the paper's U = 5)."""
+
+    module, algorithm, policy_name = "stable_baselines3", "A2C", "MlpPolicy"
+    defaults: ClassVar[dict[str, Any]] = {"n_steps": 5}
+
+
+class RecurrentPPOAgent(SB3Agent):
+    """sb3-contrib RecurrentPPO with an LSTM policy: the closest SB3 relative of the paper's controller."""
+
+    module, algorithm, policy_name = "sb3_contrib", "RecurrentPPO", "MlpLstmPolicy"
+    defaults: ClassVar[dict[str, Any]] = {"n_steps": 32, "batch_size": 32, "n_epochs": 4}

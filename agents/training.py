@@ -1,0 +1,53 @@
+"""What every learning agent shares: the ASG space check and the per-step training callback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+NUM_SCALES = 11  # a_c ∈ {0, 0.1, …, 1.0}
+NUM_SCALAR_FEATURES = 5  # L_XE, L_KL, t/T, mean(θ_n), std(θ_n)
+
+
+def asg_num_coordinates(observation_space: spaces.Space, action_space: spaces.Space) -> int:
+    """C of an env with the ASG layout: ``Box(5 + C,)`` observations, ``MultiDiscrete([11] * C)`` actions.
+
+    Raises ``ValueError`` naming the expected layout for any other pair of spaces.
+    """
+    expected = "observation Box(5 + C,) and action MultiDiscrete([11] * C)"
+    if not isinstance(action_space, spaces.MultiDiscrete) or action_space.nvec.ndim != 1 \
+            or not np.all(action_space.nvec == NUM_SCALES):
+        raise ValueError(f"an ASG agent needs {expected}; got action space {action_space}")
+    c = int(action_space.nvec.shape[0])
+    if not isinstance(observation_space, spaces.Box) or observation_space.shape != (NUM_SCALAR_FEATURES + c,):
+        raise ValueError(f"an ASG agent needs {expected} with C = {c}; got observation space {observation_space}")
+    return c
+
+
+@dataclass
+class StepRecord:
+    """What a training callback sees after each environment step of ``learn``."""
+
+    num_timesteps: int
+    """Environment steps taken by the agent so far, across all ``learn`` calls."""
+    num_episodes: int
+    """Episodes finished so far (this step's episode included when ``done``)."""
+    reward: float
+    done: bool
+    """The episode ended at this step (terminated or truncated)."""
+    info: dict[str, Any]
+    episode_return: float | None = None
+    """The finished episode's return, when ``done``."""
+    episode_length: int | None = None
+    update: dict[str, float] | None = None
+    """Statistics of the policy update made at this step (``losses/…`` names), if one was made."""
+    num_updates: int = 0
+    """Policy updates made so far."""
+
+
+StepCallback = Callable[[StepRecord], "bool | None"]
+"""Called after every step of ``learn``; returning ``False`` stops training (as in SB3)."""

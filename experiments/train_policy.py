@@ -1,0 +1,171 @@
+"""Train a learning-rate controller on an ASG env: the paper's RL-L2O policy (Algorithm 1) by default.
+
+    python -m experiments.train_policy --env ASG-Digits-v0 --episodes 50 --seed 0 --out runs/policy \\
+        --env-kwargs '{"total_steps": 100}' --save agents/policies/reinforce_lstm_digits.pt
+    python -m experiments.train_policy --agent ppo --episodes 20 --env-kwargs backbone=toy total_steps=50
+
+Training episode k is reset with seed ``--seed + k`` (REINFORCE; SB3 agents seed only their first
+reset). Writes ``<out>/episodes.csv`` (one row per training episode), ``<out>/tb`` (TensorBoard:
+``charts/…``, ``losses/…``, ``eval/…``), ``<out>/checkpoint.pt`` (``.zip`` for SB3 agents; atomic,
+every ``--checkpoint-every`` policy updates and at the end) and ``<out>/provenance.json``; the
+final policy goes to ``--save``. ``--resume`` continues from the checkpoint: for
+``reinforce_lstm`` the episode in progress is replayed from its seed with the recorded actions,
+so the resumed run ends with the very parameters of an uninterrupted one (bitwise on CPU);
+SB3 agents resume from their last checkpoint with a fresh rollout.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+import asg_gym  # noqa: F401  (registers the ids)
+from agents import LEARNING_AGENTS, StepRecord, load_agent, make_agent
+from experiments.common import ResumableCSV, arg, parse_args, write_provenance
+from experiments.train_transfer import parse_env_kwargs, tensorboard_writer
+
+EVAL_KEYS = ("target_accuracy", "target_mean_class_accuracy", "old_task_agreement")
+EPISODE_FIELDS = ["episode", "num_timesteps", "return", "length", "diverged", *EVAL_KEYS]
+# Settings a resumed run must share with the run it continues (``--episodes`` may grow).
+RUN_KEYS = ("env", "env_kwargs", "agent", "agent_kwargs", "seed")
+
+
+@dataclass
+class Args:
+    """Train a learning-rate controller for N episodes of an ASG env."""
+
+    env: str = arg("ASG-Digits-v0", "environment id")
+    env_kwargs: list = arg([], "env keywords: one JSON dict, or key=value pairs (values as Python literals)")
+    agent: str = arg("reinforce_lstm", f"learning agent: {', '.join(LEARNING_AGENTS)}")
+    agent_kwargs: str = arg("{}", "JSON dict of agent constructor options, e.g. '{\"gamma\": 0.9}'")
+    episodes: int = arg(50, "training episodes (the paper trains its policy for 50 optimizee epochs)")
+    seed: int = arg(0, "agent seed; training episode k is reset with seed + k")
+    out: str = arg("runs/policy", "run folder: checkpoint, episodes.csv, TensorBoard events, provenance")
+    save: str = arg("", "final policy file (default <out>/policy.pt, .zip for SB3 agents)")
+    checkpoint_every: int = arg(20, "checkpoint every this many policy updates (REINFORCE) or rollouts (SB3)")
+    resume: bool = arg(False, "continue from <out>'s checkpoint")
+    tensorboard: bool = arg(True, "write TensorBoard logs to <out>/tb")
+    progress: bool = arg(True, "show a tqdm progress bar")
+
+
+def parse_json_dict(text: str, option: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"{option} must be a JSON dict, got {text!r} ({exc})") from exc
+    if not isinstance(value, dict):
+        raise SystemExit(f"{option} must be a JSON dict, got {text!r}")
+    return value
+
+
+def env_keywords(values: list[str]) -> dict[str, Any]:
+    """``['{"total_steps": 100}']`` or ``["total_steps=100", "backbone=toy"]`` → a dict."""
+    if len(values) == 1 and values[0].lstrip().startswith("{"):
+        return parse_json_dict(values[0], "--env-kwargs")
+    return parse_env_kwargs(values)
+
+
+def make_env(env_id: str, env_kwargs: dict[str, Any]) -> gym.Env:
+    """The training env (a seam for tests)."""
+    return gym.make(env_id, **env_kwargs)
+
+
+def episode_limit(env: gym.Env) -> int:
+    """Actions per episode: the ASG env's ``total_steps``, else the registered time limit."""
+    limit = getattr(env.unwrapped, "total_steps", None) or (env.spec.max_episode_steps if env.spec else None)
+    if not limit:
+        raise SystemExit("the env has neither total_steps nor max_episode_steps: its episode length is unknown")
+    return int(limit)
+
+
+class TrainingMonitor:
+    """The step callback: TensorBoard, episodes.csv, periodic checkpoints, and the stop after N episodes."""
+
+    def __init__(self, agent: Any, args: Args, checkpoint: Path, writer: Any, table: ResumableCSV) -> None:
+        self.agent, self.args, self.checkpoint, self.writer, self.table = agent, args, checkpoint, writer, table
+
+    def __call__(self, record: StepRecord) -> bool:
+        step, info = record.num_timesteps, record.info
+        if self.writer is not None:
+            self.writer.add_scalar("charts/optimizee_loss", info["loss"], step)
+            for key, value in (record.update or {}).items():
+                self.writer.add_scalar(key, value, step)
+            for key in EVAL_KEYS:
+                if key in info:
+                    self.writer.add_scalar(f"eval/{key}", info[key], step)
+        if record.done:
+            self._episode_end(record)
+        if record.update is not None and record.num_updates % self.args.checkpoint_every == 0:
+            self.agent.save(self.checkpoint)
+        return not (record.done and record.num_episodes >= self.args.episodes)
+
+    def _episode_end(self, record: StepRecord) -> None:
+        info = record.info
+        row = {"episode": record.num_episodes - 1, "num_timesteps": record.num_timesteps,
+               "return": record.episode_return, "length": record.episode_length,
+               "diverged": bool(info.get("diverged", False)), **{k: info.get(k, "") for k in EVAL_KEYS}}
+        if not self.table.done(episode=row["episode"]):  # a resumed run may repeat an episode's end
+            self.table.append(row)
+        if self.writer is not None:
+            self.writer.add_scalar("charts/episode_return", record.episode_return, record.num_timesteps)
+            self.writer.add_scalar("charts/episode_length", record.episode_length, record.num_timesteps)
+            self.writer.add_scalar("charts/diverged", float(row["diverged"]), record.num_timesteps)
+            self.writer.flush()
+
+
+def main(argv: list[str] | None = None) -> Path:
+    """Train; returns the path of the final policy."""
+    args = parse_args(Args, argv)
+    if args.agent not in LEARNING_AGENTS:
+        raise SystemExit(f"--agent must be a learning agent ({', '.join(LEARNING_AGENTS)}), got {args.agent!r}")
+    if args.episodes < 1 or args.checkpoint_every < 1:
+        raise SystemExit(f"need --episodes >= 1 and --checkpoint-every >= 1, got {args.episodes}, "
+                         f"{args.checkpoint_every}")
+    env_kwargs, agent_kwargs = env_keywords(args.env_kwargs), parse_json_dict(args.agent_kwargs, "--agent-kwargs")
+    out = Path(args.out)
+    suffix = ".pt" if args.agent == "reinforce_lstm" else ".zip"
+    checkpoint, final = out / f"checkpoint{suffix}", Path(args.save or out / f"policy{suffix}")
+    run = {"env": args.env, "env_kwargs": env_kwargs, "agent": args.agent, "agent_kwargs": agent_kwargs,
+           "seed": args.seed}
+    run_file = out / "run.json"
+
+    env = make_env(args.env, env_kwargs)
+    steps_per_episode = episode_limit(env)
+    if checkpoint.exists() and not args.resume:
+        raise SystemExit(f"{checkpoint} exists: pass --resume to continue it, or choose another --out")
+    if args.resume and checkpoint.exists():
+        saved = json.loads(run_file.read_text()) if run_file.exists() else {}
+        changed = sorted(k for k in RUN_KEYS if saved.get(k) != json.loads(json.dumps(run[k])))
+        if changed:
+            raise SystemExit(f"cannot resume {checkpoint}: settings changed since it was written: {changed}")
+        agent = load_agent(args.agent, checkpoint, env)
+    else:
+        agent = make_agent(args.agent, env, seed=args.seed, **agent_kwargs)
+        out.mkdir(parents=True, exist_ok=True)
+        run_file.write_text(json.dumps(run, indent=2) + "\n")
+    write_provenance(out, seed=args.seed, args=vars(args), resumed_from_timestep=agent.num_timesteps)
+
+    # Every remaining episode takes at most steps_per_episode actions; the monitor stops at the N-th end.
+    in_progress = getattr(agent, "episode_timesteps", 0)
+    budget = max((args.episodes - agent.num_episodes) * steps_per_episode - in_progress, 0)
+    writer = tensorboard_writer(out / "tb", agent.num_timesteps) if args.tensorboard else None
+    table = ResumableCSV(out / "episodes.csv", EPISODE_FIELDS, ["episode"])
+    try:
+        agent.learn(budget, callback=TrainingMonitor(agent, args, checkpoint, writer, table),
+                    progress_bar=args.progress)
+    finally:
+        if writer is not None:
+            writer.close()
+    agent.save(checkpoint)
+    path = agent.save(final)
+    env.close()
+    print(f"trained {agent.num_episodes} episodes ({agent.num_timesteps} steps); policy in {path}")
+    return path
+
+
+if __name__ == "__main__":
+    main()
