@@ -3,7 +3,9 @@
 Three stages, each a grid of episodes of two constant policies ("all_large": every coordinate
 at η_base; "hand_tuned": backbone 0.1·η_base, head η_base):
 
-1. image size (at ``--stage1-lr``): time per step and final target accuracy;
+1. image size (at ``--stage1-lr``): final target accuracy (time per step: ``bench_env.py``;
+   the ``ms_per_step`` column is wall time of the episode, only comparable between runs made
+   on an otherwise idle machine);
 2. base LR (at ``--size``): where does "all_large" become risky (diverges or generalises worse)?
 3. λ (at ``--size`` and ``--lr``).
 
@@ -65,6 +67,23 @@ def run_grid(args: Args, table: ResumableCSV) -> None:
                 print(", ".join(f"{k}={v}" for k, v in row.items()), flush=True)
 
 
+def write_table(table: ResumableCSV, path: Path) -> None:
+    """The sweep as a markdown table, one line per configuration, the two policies side by side."""
+    rows: dict[tuple[str, str, str], dict[str, dict[str, str]]] = {}
+    for r in table.rows:
+        rows.setdefault((r["image_size"], r["base_lr"], r["lam"]), {})[r["policy"]] = r
+    lines = ["| image size | base LR | λ | all_large: target acc. / old-task agr. | "
+             "hand_tuned: target acc. / old-task agr. |", "|---|---|---|---|---|"]
+    for (size, lr, lam), by_policy in sorted(rows.items(), key=lambda kv: tuple(float(v) for v in kv[0])):
+        cells = []
+        for policy in ("all_large", "hand_tuned"):
+            r = by_policy.get(policy)
+            cells.append("–" if r is None else ("diverged" if r["diverged"] == "True" else
+                         f"{100 * float(r['target_accuracy']):.1f} / {100 * float(r['old_task_agreement']):.1f}"))
+        lines.append(f"| {size} | {float(lr):g} | {float(lam):g} | {cells[0]} | {cells[1]} |")
+    path.write_text("\n".join(lines) + "\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(Args, argv)
     if args.quick:
@@ -75,7 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     # A configuration run in an earlier stage is not run again (the key leaves out the stage).
     table = ResumableCSV(out / "sweep.csv", FIELDS, ["image_size", "base_lr", "lam", "policy", "seed"])
     run_grid(args, table)
-    print(f"results in {out / 'sweep.csv'}")
+    write_table(table, out / "table.md")
+    print(f"results in {out / 'sweep.csv'} and {out / 'table.md'}")
 
 
 if __name__ == "__main__":

@@ -24,8 +24,8 @@ NUM_DIGIT_CLASSES = 10
 # Defaults chosen by experiments/sweep_defaults.py (README, "Choosing the defaults").
 DEFAULTS = {
     "lam": 0.1,
-    "base_lr": 1e-3,
-    "image_size": 64,
+    "base_lr": 1e-2,
+    "image_size": 48,
     "batch_size": 32,
     "total_steps": 300,
     "eval_every": 100,
