@@ -37,11 +37,25 @@ def machine() -> str:
 
 
 def write_provenance(folder: Path, **extra: Any) -> None:
-    """``folder/provenance.json``: the command, git revision, machine and time of this run."""
+    """Append this run's command, git revision, machine and time to ``folder/provenance.json``.
+
+    Results files are resumable, so one folder may hold rows from several invocations: each is
+    kept, in order.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    record = {"command": "python " + " ".join(sys.argv), "git_revision": git_revision(), "machine": machine(),
-              "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), **extra}
-    (folder / "provenance.json").write_text(json.dumps(record, indent=2) + "\n")
+    path = folder / "provenance.json"
+    record = {"command": " ".join([_module_command(), *sys.argv[1:]]), "git_revision": git_revision(),
+              "machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), **extra}
+    runs = json.loads(path.read_text()).get("runs", []) if path.exists() else []
+    path.write_text(json.dumps({"runs": [*runs, record]}, indent=2) + "\n")
+
+
+def _module_command() -> str:
+    """``python -m experiments.<script>`` for a script run as a module, else the plain argv[0]."""
+    script = Path(sys.argv[0])
+    if script.suffix == ".py" and script.parent.name == "experiments":
+        return f"python -m experiments.{script.stem}"
+    return f"python {sys.argv[0]}"
 
 
 class ResumableCSV:
