@@ -23,6 +23,9 @@ def save_checkpoint(path: str | Path, kind: str, payload: dict[str, Any]) -> Pat
     record = {"format": CHECKPOINT_FORMAT, "kind": kind, "payload": payload}
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual permissions
         with os.fdopen(fd, "wb") as f:
             torch.save(record, f)
             f.flush()
