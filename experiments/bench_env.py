@@ -3,7 +3,9 @@
 * env step ÷ bare PyTorch SGD step of the same student on the same batch (forward + backward +
   update; no env, no teacher), with the teacher's outputs cached (warm) and not cached;
 * reset ÷ env step;
-* ms per step split into data, student forward/backward, teacher, optimizer and observation.
+* ms per step split into data, student forward/backward, teacher, optimizer and observation;
+* policy overhead: the REINFORCE-LSTM agent's act + update per step (``learn`` on an env with the
+  same spaces whose steps cost nothing) ÷ env step.
 
 Timings alternate between the contenders over several rounds and report medians, so a slow
 moment of the machine hits all of them alike. Run it alone: never beside another heavy job.
@@ -74,6 +76,30 @@ def bare_step_fn(env: gym.Env) -> Callable[[], None]:
     return step
 
 
+class FreeStepEnv(gym.Env[np.ndarray, np.ndarray]):
+    """The spaces and one real observation of an ASG env, with steps that cost nothing."""
+
+    def __init__(self, env: gym.Env, observation: np.ndarray) -> None:
+        self.observation_space, self.action_space = env.observation_space, env.action_space
+        self._observation = observation
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        return self._observation, {}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        return self._observation, 0.01, False, False, {}
+
+
+def policy_fn(env: gym.Env) -> Callable[[], object]:
+    """One REINFORCE-LSTM training step (act, and every U = 5 steps an update) on free steps."""
+    from agents import ReinforceLSTMAgent
+
+    observation, _ = env.reset(seed=0)
+    agent = ReinforceLSTMAgent(FreeStepEnv(env, observation), seed=0)
+    return lambda: agent.learn(1)
+
+
 def component_fns(env: gym.Env) -> dict[str, Callable[[], object]]:
     """The pieces of one env step, each timed on its own."""
     unwrapped = env.unwrapped
@@ -116,6 +142,7 @@ def main(argv: list[str] | None = None) -> dict:
         "env_step_uncached": lambda: uncached.step(action),
         "reset": lambda: cached.reset(seed=1),
         **component_fns(uncached),
+        "policy_act_update": policy_fn(cached),
     }
     for fn in contenders.values():
         fn()  # warm-up
@@ -130,6 +157,7 @@ def main(argv: list[str] | None = None) -> dict:
         "env_cached_over_bare": round(ms["env_step_cached"] / ms["bare_sgd_step"], 3),
         "env_uncached_over_bare": round(ms["env_step_uncached"] / ms["bare_sgd_step"], 3),
         "reset_over_step": round(ms["reset"] / ms["env_step_cached"], 3),
+        "policy_over_step": round(ms["policy_act_update"] / ms["env_step_cached"], 4),
         "config": {"backbone": args.backbone, "image_size": cached.unwrapped.source.images.shape[-1],
                    "batch_size": cached.unwrapped.source.batch_size, "threads": args.threads},
     }

@@ -16,7 +16,7 @@ def test_bench_env_quick():
     from experiments import bench_env
 
     result = bench_env.main(["--quick"])
-    assert result["env_cached_over_bare"] > 0 and result["reset_over_step"] > 0
+    assert result["env_cached_over_bare"] > 0 and result["reset_over_step"] > 0 and result["policy_over_step"] > 0
     assert set(result["ms"]) >= {"data", "student_fwd_bwd", "teacher", "optimizer", "observation"}
 
 
