@@ -28,7 +28,7 @@ def test_demo_quick(capsys):
     assert "all_large" in out and "hand_tuned" in out and "target acc" in out
 
 
-@pytest.mark.parametrize("module", ["fig1_heuristics", "table1_lambda"])
+@pytest.mark.parametrize("module", ["fig1_heuristics", "table1_lambda", "table2_retention"])
 def test_curve_scripts_quick(module):
     import importlib
 
