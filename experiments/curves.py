@@ -104,3 +104,17 @@ def plot_curves(curves: dict, label: Callable[[str, float], str], path: Path, ti
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+# The --quick smoke configuration of every curve script: toy backbone, tiny images and sets.
+QUICK_ENV = {"backbone": "toy", "image_size": 32, "num_source_images": 256, "eval_size": 100}
+
+
+def write_outputs(out: Path, label: Callable[[str, float], str], title: str,
+                  sort_key: Callable[[dict[str, Any]], Any] | None = None) -> None:
+    """From ``out/curves.csv``: ``table.md`` (final and best values) and ``curves.png``; prints the table."""
+    curves = load_curves(out / "curves.csv")
+    rows = final_table(curves, label)
+    (out / "table.md").write_text(markdown_table(sorted(rows, key=sort_key) if sort_key else rows))
+    plot_curves(curves, label, out / "curves.png", title)
+    print((out / "table.md").read_text())

@@ -19,7 +19,7 @@ import gymnasium as gym
 import asg_gym  # noqa: F401
 from agents import ConstantPolicy
 from experiments.common import REPO, ResumableCSV, arg, parse_args, write_provenance
-from experiments.curves import CURVE_FIELDS, final_table, load_curves, markdown_table, plot_curves, run_curves
+from experiments.curves import CURVE_FIELDS, QUICK_ENV, run_curves, write_outputs
 
 
 @dataclass
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> Path:
     env_kwargs = json.loads(args.env_kwargs)
     if args.quick:
         args.seeds, args.total_steps, args.eval_every, args.out = [0], 4, 2, tempfile.mkdtemp(prefix="asg_fig1_")
-        env_kwargs.update(backbone="toy", image_size=32, num_source_images=256, eval_size=100)
+        env_kwargs.update(QUICK_ENV)
     out = Path(args.out)
     write_provenance(out, seeds=args.seeds, args=vars(args))
     table = ResumableCSV(out / "curves.csv", CURVE_FIELDS, ["setting", "lam", "seed"])
@@ -59,10 +59,7 @@ def main(argv: list[str] | None = None) -> Path:
                         **env_kwargs)
 
     run_curves(table, runs, make_env, lambda setting, env: ConstantPolicy(setting))
-    curves = load_curves(out / "curves.csv")
-    (out / "table.md").write_text(markdown_table(final_table(curves, label)))
-    plot_curves(curves, label, out / "curves.png", "ASG-Digits-v0: LR heuristics ± proxy guidance")
-    print((out / "table.md").read_text())
+    write_outputs(out, label, "ASG-Digits-v0: LR heuristics ± proxy guidance")
     return out
 
 

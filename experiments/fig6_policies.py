@@ -22,7 +22,7 @@ import gymnasium as gym
 import asg_gym  # noqa: F401
 from agents import ReinforceLSTMAgent, load_pretrained, make_agent
 from experiments.common import REPO, ResumableCSV, arg, parse_args, write_provenance
-from experiments.curves import CURVE_FIELDS, final_table, load_curves, markdown_table, plot_curves, run_curves
+from experiments.curves import CURVE_FIELDS, QUICK_ENV, run_curves, write_outputs
 
 
 @dataclass
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> Path:
         env_kwargs["total_steps"] = args.total_steps
     if args.quick:
         args.seeds, args.eval_every, args.out = [100], 2, tempfile.mkdtemp(prefix="asg_fig6_")
-        env_kwargs.update(backbone="toy", image_size=32, num_source_images=256, eval_size=100, total_steps=4)
+        env_kwargs.update(QUICK_ENV, total_steps=4)
     out = Path(args.out)
     write_provenance(out, seeds=args.seeds, args=vars(args))
 
@@ -84,12 +84,9 @@ def main(argv: list[str] | None = None) -> Path:
     table = ResumableCSV(out / "curves.csv", CURVE_FIELDS, ["setting", "lam", "seed"])
     runs = [(s, args.lam, seed) for s in (LEARNED, *args.baselines) for seed in args.seeds]
     run_curves(table, runs, make_env, agent_for, on_episode=keep_actions)
-    curves = load_curves(out / "curves.csv")
     name = {LEARNED: "RL-L2O (learned, frozen)", "hand_tuned": "hand-tuned", "random": "random"}
-    label = lambda s, lam: name.get(s, s)  # noqa: E731
-    (out / "table.md").write_text(markdown_table(final_table(curves, label)))
-    plot_curves(curves, label, out / "curves.png", f"ASG-Digits-v0: learned vs hand-tuned vs random (λ={args.lam:g})")
-    print((out / "table.md").read_text())
+    write_outputs(out, lambda s, lam: name.get(s, s),
+                  f"ASG-Digits-v0: learned vs hand-tuned vs random (λ={args.lam:g})")
     return out
 
 

@@ -18,7 +18,7 @@ import gymnasium as gym
 import asg_gym  # noqa: F401
 from agents import ConstantPolicy
 from experiments.common import REPO, ResumableCSV, arg, parse_args, write_provenance
-from experiments.curves import CURVE_FIELDS, final_table, load_curves, markdown_table, plot_curves, run_curves
+from experiments.curves import CURVE_FIELDS, QUICK_ENV, run_curves, write_outputs
 
 
 @dataclass
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> Path:
     if args.quick:
         args.seeds, args.lams, args.total_steps, args.eval_every = [0], [0.0, 0.1], 4, 2
         args.out = tempfile.mkdtemp(prefix="asg_table1_")
-        env_kwargs.update(backbone="toy", image_size=32, num_source_images=256, eval_size=100)
+        env_kwargs.update(QUICK_ENV)
     out = Path(args.out)
     write_provenance(out, seeds=args.seeds, args=vars(args))
     table = ResumableCSV(out / "curves.csv", CURVE_FIELDS, ["setting", "lam", "seed"])
@@ -52,11 +52,8 @@ def main(argv: list[str] | None = None) -> Path:
                         **env_kwargs)
 
     run_curves(table, runs, make_env, lambda setting, env: ConstantPolicy(setting))
-    curves = load_curves(out / "curves.csv")
-    rows = sorted(final_table(curves, lambda s, lam: f"λ = {lam:g}"), key=lambda r: float(r["setting"][4:]))
-    (out / "table.md").write_text(markdown_table(rows))
-    plot_curves(curves, lambda s, lam: f"λ = {lam:g}", out / "curves.png", f"ASG-Digits-v0: λ ablation ({args.policy})")
-    print((out / "table.md").read_text())
+    write_outputs(out, lambda s, lam: f"λ = {lam:g}", f"ASG-Digits-v0: λ ablation ({args.policy})",
+                  sort_key=lambda r: float(r["setting"][4:]))
     return out
 
 

@@ -23,7 +23,7 @@ import gymnasium as gym
 import asg_gym  # noqa: F401
 from agents import ConstantPolicy, ReinforceLSTMAgent, load_pretrained
 from experiments.common import REPO, ResumableCSV, arg, parse_args, write_provenance
-from experiments.curves import CURVE_FIELDS, final_table, load_curves, markdown_table, plot_curves, run_curves
+from experiments.curves import CURVE_FIELDS, QUICK_ENV, run_curves, write_outputs
 
 
 @dataclass
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> Path:
     if args.quick:
         args.seeds, args.total_steps, args.eval_every = [0], 4, 2
         args.out = tempfile.mkdtemp(prefix="asg_table2_")
-        env_kwargs.update(backbone="toy", image_size=32, num_source_images=256, eval_size=100)
+        env_kwargs.update(QUICK_ENV)
     out = Path(args.out)
     write_provenance(out, seeds=args.seeds, args=vars(args))
     settings = rows(args)
@@ -84,11 +84,8 @@ def main(argv: list[str] | None = None) -> Path:
 
     runs = [(name, lam, seed) for name, (_, lam, _) in settings.items() for seed in args.seeds]
     run_curves(table, runs, make_env, make_agent)
-    curves = load_curves(out / "curves.csv")
-    label = lambda setting, lam: setting.replace("_", " ", 1)  # noqa: E731
-    (out / "table.md").write_text(markdown_table(sorted(final_table(curves, label), key=lambda r: r["setting"])))
-    plot_curves(curves, label, out / "curves.png", "ASG-Digits-v0: retention vs generalisation (Table 2)")
-    print((out / "table.md").read_text())
+    write_outputs(out, lambda setting, lam: setting.replace("_", " ", 1),
+                  "ASG-Digits-v0: retention vs generalisation (Table 2)", sort_key=lambda r: r["setting"])
     return out
 
 
