@@ -8,6 +8,8 @@ __version__ = "0.1.0"
 _ENVS = {
     "ASG-Digits-v0": "asg_gym.envs.digits:DigitsEnv",
     "ASG-VisDA-v0": "asg_gym.envs.visda:VisDAEnv",
+    "ASG-DigitSeg-v0": "asg_gym.envs.digit_seg:DigitSegEnv",
+    "ASG-GTA5-v0": "asg_gym.envs.gta5:GTA5Env",
 }
 
 for _env_id, _entry_point in _ENVS.items():

@@ -52,21 +52,32 @@ def evaluate_batches(optimizee: Optimizee, batches: Batches, num_classes: int, t
     return result
 
 
+class TensorBatches:
+    """Fixed-order normalised minibatches of an in-memory uint8 image set ``(N, 3, H, W)`` and its labels."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, mean: Sequence[float], std: Sequence[float],
+                 device: torch.device, batch_size: int) -> None:
+        self.images, self.labels = images.to(device), labels.to(device)
+        self.mean, self.std = mean, std
+        self.batch_size = batch_size
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __call__(self) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+        for start in range(0, len(self.images), self.batch_size):
+            chunk = slice(start, start + self.batch_size)
+            yield normalize(self.images[chunk], self.mean, self.std), self.labels[chunk]
+
+
 class TensorEvaluation:
     """Evaluates on a fixed in-memory set of real target images (uint8 ``(N, 3, H, W)``)."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
                  mean: Sequence[float], std: Sequence[float], device: torch.device, batch_size: int = 250) -> None:
-        self.images, self.labels = images.to(device), labels.to(device)
+        self.batches = TensorBatches(images, labels, mean, std, device, batch_size)
         self.num_classes = num_classes
-        self.mean, self.std = mean, std
-        self.batch_size = batch_size
         self._teacher_top1: list[torch.Tensor] = []  # the teacher is frozen: compute once
 
-    def _batches(self) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
-        for start in range(0, len(self.images), self.batch_size):
-            chunk = slice(start, start + self.batch_size)
-            yield normalize(self.images[chunk], self.mean, self.std), self.labels[chunk]
-
     def __call__(self, optimizee: Optimizee) -> dict[str, float]:
-        return evaluate_batches(optimizee, self._batches, self.num_classes, self._teacher_top1)
+        return evaluate_batches(optimizee, self.batches, self.num_classes, self._teacher_top1)

@@ -39,7 +39,135 @@ def build_new_head(feature_dim: int, num_classes: int, hidden: int) -> nn.Sequen
     return nn.Sequential(nn.Linear(feature_dim, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
 
 
-class Optimizee:
+class CoordinateSGD:
+    """Per-coordinate SGD over a student network: the machinery every optimizee shares.
+
+    Subclasses build the student, then call :meth:`_init_coordinates` with its coordinates
+    (``(name, parameters)`` in input-to-output order, the new task head last), the module that
+    holds every trainable parameter, the freshly initialised layers (re-drawn from the seed at
+    each reset), and the head's output layer (its weight statistics enter the observation).
+    """
+
+    def __init__(
+        self,
+        *,
+        lam: float,
+        base_lr: float,
+        momentum: float,
+        weight_decay: float,
+        device: torch.device | str,
+        channels_last: bool,
+        autocast_dtype: torch.dtype | None,
+        regulariser: Regulariser | None = None,
+    ) -> None:
+        if lam < 0 or base_lr <= 0:
+            raise ValueError(f"need lam >= 0 and base_lr > 0, got lam={lam}, base_lr={base_lr}")
+        if autocast_dtype not in (None, torch.bfloat16):
+            raise ValueError(
+                f"autocast_dtype must be None or torch.bfloat16, got {autocast_dtype} (float16 would need "
+                "loss scaling, which the optimizee does not do)"
+            )
+        self.channels_last = bool(channels_last)
+        self.autocast_dtype = autocast_dtype
+        self.device = torch.device(device)
+        self.lam = float(lam)
+        self.base_lr = float(base_lr)
+        self.momentum = float(momentum)
+        self.weight_decay = float(weight_decay)
+        self.regulariser = regulariser
+        self.optimizer: torch.optim.SGD | None = None
+
+    def _init_coordinates(self, groups: list[tuple[str, list[nn.Parameter]]], student: nn.Module,
+                          new_layers: nn.Module, head_output: nn.Module) -> None:
+        self._groups = groups
+        self.coordinate_names: tuple[str, ...] = tuple(name for name, _ in groups)
+        self._student, self._new_layers, self._head_output = student, new_layers, head_output
+        # reset() restores the student from memory, never from disk.
+        self._initial_state = {k: v.detach().clone() for k, v in student.state_dict().items()}
+
+    @property
+    def num_coordinates(self) -> int:
+        return len(self._groups)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for _, params in self._groups for p in params]
+
+    def reset(self, seed: int) -> None:
+        """Restore the pretrained weights, draw fresh new layers from ``seed``, start a new SGD."""
+        with torch.no_grad():
+            self._student.load_state_dict(self._initial_state)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for layer in self._new_layers.modules():
+                if isinstance(layer, (nn.Linear, nn.Conv2d)):
+                    layer.reset_parameters()
+        self.optimizer = torch.optim.SGD(
+            [{"params": params, "lr": self.base_lr, "name": name} for name, params in self._groups],
+            lr=self.base_lr,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+        )
+        self.zero_grad()
+
+    def set_scales(self, scales: Sequence[float]) -> list[float]:
+        """η_c = scale_c · η_base for every coordinate; returns the learning rates."""
+        optimizer = self._require_optimizer()
+        if len(scales) != self.num_coordinates:
+            raise ValueError(f"expected {self.num_coordinates} scales (one per coordinate), got {len(scales)}")
+        lrs = [float(s) * self.base_lr for s in scales]
+        for group, lr in zip(optimizer.param_groups, lrs):
+            group["lr"] = lr
+        return lrs
+
+    def zero_grad(self) -> None:
+        for p in self.trainable_parameters():
+            p.grad = None
+
+    def sgd_step(self) -> None:
+        """One SGD update from the gradients of the last ``forward_backward``."""
+        optimizer = self._require_optimizer()
+        if any(p.grad is not None for p in self._new_layers.parameters()):
+            optimizer.step()
+
+    def _backward(self, total: torch.Tensor, xe: torch.Tensor, kl: torch.Tensor) -> LossTerms:
+        """The loss terms as floats; gradients only when all are finite (a NaN must not reach θ)."""
+        terms = LossTerms(*torch.stack([total.detach(), xe.detach(), kl.detach()]).tolist())
+        if terms.is_finite():
+            total.backward()
+        return terms
+
+    @torch.no_grad()
+    def head_weight_stats(self) -> tuple[float, float]:
+        """Mean and std of the weights of θ_n's output layer (two observation features)."""
+        std, mean = torch.std_mean(self._head_output.weight)
+        return float(mean), float(std)
+
+    def state_dict(self) -> dict:
+        """Everything needed to resume training: the student's weights and the optimizer."""
+        optimizer = self._require_optimizer()
+        return {"student": self._student.state_dict(), "optimizer": optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        optimizer = self._require_optimizer()
+        self._student.load_state_dict(state["student"])
+        optimizer.load_state_dict(state["optimizer"])
+
+    def _prepare(self, images: torch.Tensor) -> torch.Tensor:
+        return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        # Mixed precision for the CNN forward only; the losses stay float32 (callers cast logits).
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+
+    def _require_optimizer(self) -> torch.optim.SGD:
+        if self.optimizer is None:
+            raise RuntimeError("call reset(seed) before training")
+        return self.optimizer
+
+
+class Optimizee(CoordinateSGD):
     """Student θ_s + frozen θ_o + new head θ_n, a frozen teacher M_o, and per-coordinate SGD.
 
     BatchNorm layers stay in eval mode throughout (frozen statistics, as the reference code), so
@@ -75,23 +203,9 @@ class Optimizee:
         autocast_dtype: torch.dtype | None = None,
         regulariser: Regulariser | None = None,
     ) -> None:
-        if lam < 0 or base_lr <= 0:
-            raise ValueError(f"need lam >= 0 and base_lr > 0, got lam={lam}, base_lr={base_lr}")
-        if autocast_dtype not in (None, torch.bfloat16):
-            raise ValueError(
-                f"autocast_dtype must be None or torch.bfloat16, got {autocast_dtype} (float16 would need "
-                "loss scaling, which the optimizee does not do)"
-            )
-        self.channels_last = bool(channels_last)
-        self.autocast_dtype = autocast_dtype
-        self.device = torch.device(device)
-        self.lam = float(lam)
-        self.base_lr = float(base_lr)
-        self.momentum = float(momentum)
-        self.weight_decay = float(weight_decay)
+        super().__init__(lam=lam, base_lr=base_lr, momentum=momentum, weight_decay=weight_decay, device=device,
+                         channels_last=channels_last, autocast_dtype=autocast_dtype, regulariser=regulariser)
         self.num_classes = int(num_classes)
-        self.regulariser = regulariser
-
         self.backbone = backbone.to(self.device)
         self.features = backbone.features.eval()
         self.imagenet_head = backbone.imagenet_head.eval().requires_grad_(False)
@@ -102,62 +216,15 @@ class Optimizee:
             self.features.to(memory_format=torch.channels_last)
             self.teacher_features.to(memory_format=torch.channels_last)
 
-        self._groups = backbone.coordinate_parameters() + [(NEW_HEAD, list(self.new_head.parameters()))]
-        self.coordinate_names: tuple[str, ...] = tuple(name for name, _ in self._groups)
-        # reset() restores θ_s from memory, never from disk.
-        self._initial_features = {k: v.detach().clone() for k, v in self.features.state_dict().items()}
-        self.optimizer: torch.optim.SGD | None = None
+        groups = backbone.coordinate_parameters() + [(NEW_HEAD, list(self.new_head.parameters()))]
+        student = nn.ModuleDict({"features": self.features, "new_head": self.new_head})
+        self._init_coordinates(groups, student, self.new_head, head_output=self.new_head[-1])
         self._teacher_cache: torch.Tensor | None = None
         self._teacher_cached: torch.Tensor | None = None
-
-    @property
-    def num_coordinates(self) -> int:
-        return len(self._groups)
 
     def backbone_parameters(self) -> list[nn.Parameter]:
         """θ_s, in module order."""
         return list(self.features.parameters())
-
-    def trainable_parameters(self) -> list[nn.Parameter]:
-        return [p for _, params in self._groups for p in params]
-
-    # ----------------------------------------------------------------------------- episode
-    def reset(self, seed: int) -> None:
-        """Restore the pretrained θ_s, draw a fresh θ_n from ``seed``, and start a new SGD."""
-        with torch.no_grad():
-            self.features.load_state_dict(self._initial_features)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            for layer in self.new_head:
-                if isinstance(layer, nn.Linear):
-                    layer.reset_parameters()
-        self.optimizer = torch.optim.SGD(
-            [{"params": params, "lr": self.base_lr, "name": name} for name, params in self._groups],
-            lr=self.base_lr,
-            momentum=self.momentum,
-            weight_decay=self.weight_decay,
-        )
-        self.zero_grad()
-
-    def set_scales(self, scales: Sequence[float]) -> list[float]:
-        """η_c = scale_c · η_base for every coordinate; returns the learning rates."""
-        optimizer = self._require_optimizer()
-        if len(scales) != self.num_coordinates:
-            raise ValueError(f"expected {self.num_coordinates} scales (one per coordinate), got {len(scales)}")
-        lrs = [float(s) * self.base_lr for s in scales]
-        for group, lr in zip(optimizer.param_groups, lrs):
-            group["lr"] = lr
-        return lrs
-
-    def zero_grad(self) -> None:
-        for p in self.trainable_parameters():
-            p.grad = None
-
-    def sgd_step(self) -> None:
-        """One SGD update from the gradients of the last :meth:`forward_backward`."""
-        optimizer = self._require_optimizer()
-        if any(p.grad is not None for p in self.new_head.parameters()):
-            optimizer.step()
 
     def forward_backward(
         self, images: torch.Tensor, labels: torch.Tensor, keys: torch.Tensor | None = None
@@ -178,11 +245,7 @@ class Optimizee:
         total = xe + self.lam * kl if self.lam > 0 else xe
         if self.regulariser is not None:
             total = total + self.regulariser.weight * self.regulariser.penalty(self, images, pooled)
-        values = torch.stack([total.detach(), xe.detach(), kl.detach()]).tolist()
-        terms = LossTerms(*values)
-        if terms.is_finite():
-            total.backward()
-        return terms
+        return self._backward(total, xe, kl)
 
     # ----------------------------------------------------------------------------- teacher
     def enable_teacher_cache(self, num_samples: int) -> None:
@@ -219,39 +282,3 @@ class Optimizee:
             pooled = self.features(self._prepare(images)).mean(dim=(2, 3))
             new_logits, old_logits = self.new_head(pooled), self.imagenet_head(pooled)
         return new_logits.float(), old_logits.float()
-
-    @torch.no_grad()
-    def head_weight_stats(self) -> tuple[float, float]:
-        """Mean and std of the weights of θ_n's last linear layer (two observation features)."""
-        weight = self.new_head[-1].weight
-        std, mean = torch.std_mean(weight)
-        return float(mean), float(std)
-
-    def state_dict(self) -> dict:
-        """Everything needed to resume training: θ_s, θ_n and the optimizer."""
-        optimizer = self._require_optimizer()
-        return {
-            "features": self.features.state_dict(),
-            "new_head": self.new_head.state_dict(),
-            "optimizer": optimizer.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        optimizer = self._require_optimizer()
-        self.features.load_state_dict(state["features"])
-        self.new_head.load_state_dict(state["new_head"])
-        optimizer.load_state_dict(state["optimizer"])
-
-    def _prepare(self, images: torch.Tensor) -> torch.Tensor:
-        return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        # Mixed precision for the CNN forward only; the losses stay float32 (callers cast logits).
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
-
-    def _require_optimizer(self) -> torch.optim.SGD:
-        if self.optimizer is None:
-            raise RuntimeError("call Optimizee.reset(seed) before training")
-        return self.optimizer

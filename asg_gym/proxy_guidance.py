@@ -14,3 +14,34 @@ def proxy_guidance_kl(student_logits: torch.Tensor, teacher_log_probs: torch.Ten
     """
     student_log_probs = F.log_softmax(student_logits.float(), dim=1)
     return F.kl_div(student_log_probs, teacher_log_probs, log_target=True, reduction="batchmean")
+
+
+def patch_corners(map_size: tuple[int, int], num_patches: int, patch_size: int, generator: torch.Generator
+                  ) -> tuple[int, list[tuple[int, int]]]:
+    """``num_patches`` random square patches of a ``map_size`` feature map: (side, top-left corners).
+
+    The side is ``patch_size`` cells, shrunk to the map when the map is smaller.
+    """
+    height, width = map_size
+    side = min(patch_size, height, width)
+    tops = torch.randint(0, height - side + 1, (num_patches,), generator=generator).tolist()
+    lefts = torch.randint(0, width - side + 1, (num_patches,), generator=generator).tolist()
+    return side, list(zip(tops, lefts))
+
+
+def crop_patches(fmap: torch.Tensor, side: int, corners: list[tuple[int, int]]) -> torch.Tensor:
+    """``(B, C, h, w)`` → ``(N·B, C, side, side)``, patch-major."""
+    return torch.cat([fmap[:, :, top:top + side, left:left + side] for top, left in corners])
+
+
+def dense_proxy_guidance_kl(student_map: torch.Tensor, teacher_map: torch.Tensor, imagenet_head: torch.nn.Module,
+                            side: int, corners: list[tuple[int, int]]) -> torch.Tensor:
+    """Eq. 5: the KL of Eq. 4 on patches of the conv5 map, averaged over patches and batch.
+
+    The same patches are cut from the student's and the teacher's map and classified by the frozen
+    ImageNet classifier θ_o. With one patch covering the whole map it is the image-level KL.
+    """
+    student_logits = imagenet_head(crop_patches(student_map, side, corners))
+    with torch.no_grad():
+        teacher_log_probs = F.log_softmax(imagenet_head(crop_patches(teacher_map, side, corners)).float(), dim=1)
+    return proxy_guidance_kl(student_logits, teacher_log_probs)

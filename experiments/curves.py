@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -118,3 +119,41 @@ def write_outputs(out: Path, label: Callable[[str, float], str], title: str,
     (out / "table.md").write_text(markdown_table(sorted(rows, key=sort_key) if sort_key else rows))
     plot_curves(curves, label, out / "curves.png", title)
     print((out / "table.md").read_text())
+
+
+def copy_prefix(donor_dir: Path, table: ResumableCSV, donors: dict[tuple[str, float], tuple[str, float]],
+                seeds: Iterable[int], total_steps: int, eval_every: int, env_kwargs: dict[str, Any]) -> list[str]:
+    """Fill ``table`` with the first ``total_steps`` of episodes already run by another script.
+
+    Sound only for policies that ignore the observation's t/T (constant policies): then the first
+    ``total_steps`` SGD steps of a longer episode *are* the shorter episode, bit for bit on CPU.
+    ``donors`` maps ``(setting, lam)`` here to ``(setting, lam)`` in ``donor_dir/curves.csv``; the
+    donor must have used the same env keywords and evaluated at every step we evaluate at.
+    Returns the settings copied.
+    """
+    csv_path, provenance = donor_dir / "curves.csv", donor_dir / "provenance.json"
+    if not csv_path.exists() or not provenance.exists():
+        return []
+    donor_args = json.loads(provenance.read_text())["runs"][-1]["args"]
+    if (json.loads(donor_args["env_kwargs"]) != env_kwargs or donor_args["total_steps"] < total_steps
+            or eval_every % donor_args["eval_every"]):
+        return []
+    with csv_path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    copied = []
+    for (setting, lam), (donor_setting, donor_lam) in donors.items():
+        episodes = {seed: [r for r in rows if r["setting"] == donor_setting and float(r["lam"]) == donor_lam
+                           and int(r["seed"]) == seed] for seed in seeds}
+        if not all(episodes.values()):
+            continue
+        for seed, points in episodes.items():
+            if table.done(setting=setting, lam=lam, seed=seed):
+                continue
+            last = int(points[-1]["sgd_step"])
+            diverged = points[-1]["diverged"] == "True" and last <= total_steps  # within our horizon?
+            for r in points:
+                step = int(r["sgd_step"])
+                if step <= total_steps and (step % eval_every == 0 or (diverged and step == last)):
+                    table.append({**r, "setting": setting, "lam": lam, "diverged": diverged, "seconds": "copied"})
+        copied.append(setting)
+    return copied

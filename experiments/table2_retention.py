@@ -23,7 +23,7 @@ import gymnasium as gym
 import asg_gym  # noqa: F401
 from agents import ConstantPolicy, ReinforceLSTMAgent, load_pretrained
 from experiments.common import REPO, ResumableCSV, arg, parse_args, write_provenance
-from experiments.curves import CURVE_FIELDS, QUICK_ENV, run_curves, write_outputs
+from experiments.curves import CURVE_FIELDS, QUICK_ENV, copy_prefix, run_curves, write_outputs
 
 
 @dataclass
@@ -39,6 +39,8 @@ class Args:
     total_steps: int = arg(300, "SGD steps per episode")
     eval_every: int = arg(100, "evaluate every this many steps")
     env_kwargs: str = arg("{}", "extra gym.make keywords as JSON")
+    reuse: str = arg(str(REPO / "results" / "fig1_heuristics"),
+                     "take rows 1–5 from this Fig. 1 folder when it ran them with the same env ('' = run them)")
     out: str = arg(str(REPO / "results" / "table2_retention"), "output folder")
     quick: bool = arg(False, "toy backbone, 4 steps, one seed: a smoke test")
 
@@ -82,6 +84,13 @@ def main(argv: list[str] | None = None) -> Path:
             return ReinforceLSTMAgent(env, seed=0)
         return ReinforceLSTMAgent.load(args.policy) if args.policy else load_pretrained("ASG-Digits-v0")
 
+    if args.reuse and not args.quick:
+        # Rows 1–5 are constant policies of Fig. 1 (same seeds, env): their first total_steps are these rows.
+        donors = {(name, lam): (policy, lam) for name, (policy, lam, extra) in settings.items()
+                  if policy != "learned" and not extra}
+        copied = copy_prefix(Path(args.reuse), table, donors, args.seeds, args.total_steps, args.eval_every, env_kwargs)
+        if copied:
+            write_provenance(out, copied_from=args.reuse, copied_rows=copied)
     runs = [(name, lam, seed) for name, (_, lam, _) in settings.items() for seed in args.seeds]
     run_curves(table, runs, make_env, make_agent)
     write_outputs(out, lambda setting, lam: setting.replace("_", " ", 1),

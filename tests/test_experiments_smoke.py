@@ -44,3 +44,46 @@ def test_fig6_then_fig8_quick(tmp_path):
     assert {"rl_l2o", "hand_tuned", "random"} <= set((out / "curves.csv").read_text().replace(",", " ").split())
     fig8 = fig8_policy_behaviour.main(["--actions", str(out / "actions.csv"), "--window", "2", "--out", str(tmp_path)])
     assert (fig8 / "behaviour.png").exists() and "new_head" in (fig8 / "mean_scales.md").read_text()
+
+
+def test_constant_policy_prefix_of_a_longer_episode_is_the_shorter_episode():
+    """What lets Table 2 reuse Fig. 1's runs: t/T changes, a constant policy's trajectory does not."""
+    import gymnasium as gym
+    from agents import ConstantPolicy
+    from experiments.common import run_episode
+    from experiments.curves import QUICK_ENV
+
+    curves = []
+    for total_steps in (4, 8):
+        env = gym.make("ASG-Digits-v0", total_steps=total_steps, eval_every=2, **QUICK_ENV)
+        curves.append(run_episode(env, ConstantPolicy("hand_tuned"), seed=3)["curve"])
+    assert curves[0] == curves[1][:2]
+
+
+def test_copy_prefix_takes_matching_evaluations(tmp_path):
+    import csv
+    import json
+
+    from experiments.common import ResumableCSV
+    from experiments.curves import CURVE_FIELDS, copy_prefix
+
+    donor = tmp_path / "fig1"
+    donor.mkdir()
+    args = {"env_kwargs": "{}", "total_steps": 600, "eval_every": 50}
+    (donor / "provenance.json").write_text(json.dumps({"runs": [{"args": args}]}))
+    with (donor / "curves.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, CURVE_FIELDS)
+        writer.writeheader()
+        for seed in (0, 1):
+            for step in range(50, 601, 50):
+                writer.writerow({"setting": "hand_tuned", "lam": 0.1, "seed": seed, "sgd_step": step,
+                                 "target_accuracy": step / 1000, "old_task_agreement": 0.5, "diverged": False,
+                                 "seconds": 1})
+    table = ResumableCSV(tmp_path / "t2" / "curves.csv", CURVE_FIELDS, ["setting", "lam", "seed"])
+    donors = {("4_hand_tuned+PG", 0.1): ("hand_tuned", 0.1), ("2_all_large+PG", 0.1): ("all_large", 0.1)}
+    copied = copy_prefix(donor, table, donors, [0, 1], 300, 100, {})
+    assert copied == ["4_hand_tuned+PG"]  # all_large is not in the donor: it must be run
+    assert [int(r["sgd_step"]) for r in table.rows if r["seed"] == "0"] == [100, 200, 300]
+    assert float(table.rows[2]["target_accuracy"]) == 0.3
+    assert copy_prefix(donor, table, donors, [0, 1], 300, 100, {"image_size": 32}) == []  # other env: refused
+    assert copy_prefix(donor, table, donors, [0, 1], 900, 100, {}) == []  # donor too short: refused

@@ -42,7 +42,7 @@ def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(path), size)
 
 
-def _background(rng: np.random.Generator, size: int, colour: np.ndarray) -> np.ndarray:
+def background(rng: np.random.Generator, size: int, colour: np.ndarray) -> np.ndarray:
     """A flat, gradient or noisy-texture background around ``colour``."""
     kind = rng.integers(3)
     base = np.broadcast_to(colour, (size, size, 3)).astype(np.float32)
@@ -59,13 +59,9 @@ def _background(rng: np.random.Generator, size: int, colour: np.ndarray) -> np.n
     return base
 
 
-def render_digit(digit: int, image_size: int, rng: np.random.Generator, fonts: list[Path]) -> np.ndarray:
-    """One ``(image_size, image_size, 3)`` uint8 image of ``digit``."""
-    canvas = image_size * _SUPERSAMPLE
-    bg = rng.uniform(0, 255, 3)
-    fg = rng.uniform(0, 255, 3)
-    while np.abs(fg - bg).sum() < 180:  # keep the digit legible
-        fg = rng.uniform(0, 255, 3)
+def render_glyph(digit: int, canvas: int, rng: np.random.Generator, fonts: list[Path]) -> Image.Image:
+    """A tight greyscale mask of ``digit`` (random font, size, stroke, rotation) that fits a
+    ``canvas`` × ``canvas`` square with a random margin."""
     font = _font(fonts[rng.integers(len(fonts))], int(canvas * rng.uniform(0.55, 0.9)))
     stroke = int(rng.integers(0, max(1, canvas // 24) + 1))
     left, top, right, bottom = font.getbbox(str(digit), stroke_width=stroke)
@@ -74,9 +70,29 @@ def render_digit(digit: int, image_size: int, rng: np.random.Generator, fonts: l
                                stroke_fill=255)
     glyph = glyph.rotate(rng.uniform(-20, 20), resample=Image.BILINEAR, expand=True)
     glyph = glyph.crop(glyph.getbbox() or (0, 0, 1, 1))
-    # Fit into the canvas with a random margin, then place at a random position.
     scale = rng.uniform(0.6, 0.95) * canvas / max(glyph.size)
-    glyph = glyph.resize((max(1, int(glyph.width * scale)), max(1, int(glyph.height * scale))), Image.BILINEAR)
+    return glyph.resize((max(1, int(glyph.width * scale)), max(1, int(glyph.height * scale))), Image.BILINEAR)
+
+
+def legible_colours(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random (background, foreground) colour pair that differs enough to read the digit."""
+    bg = rng.uniform(0, 255, 3)
+    return bg, legible_foreground(rng, bg)
+
+
+def legible_foreground(rng: np.random.Generator, bg: np.ndarray) -> np.ndarray:
+    """A random foreground colour that differs enough from ``bg`` to read a digit on it."""
+    fg = rng.uniform(0, 255, 3)
+    while np.abs(fg - bg).sum() < 180:
+        fg = rng.uniform(0, 255, 3)
+    return fg
+
+
+def render_digit(digit: int, image_size: int, rng: np.random.Generator, fonts: list[Path]) -> np.ndarray:
+    """One ``(image_size, image_size, 3)`` uint8 image of ``digit``."""
+    canvas = image_size * _SUPERSAMPLE
+    bg, fg = legible_colours(rng)
+    glyph = render_glyph(digit, canvas, rng, fonts)
     mask = Image.new("L", (canvas, canvas), 0)
     x = int(rng.integers(0, canvas - glyph.width + 1))
     y = int(rng.integers(0, canvas - glyph.height + 1))
@@ -85,7 +101,7 @@ def render_digit(digit: int, image_size: int, rng: np.random.Generator, fonts: l
         mask = mask.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.5) * _SUPERSAMPLE))
     mask = mask.resize((image_size, image_size), Image.LANCZOS)
     alpha = np.asarray(mask, dtype=np.float32)[..., None] / 255.0
-    image = _background(rng, image_size, bg) * (1 - alpha) + fg * alpha
+    image = background(rng, image_size, bg) * (1 - alpha) + fg * alpha
     image = image + rng.normal(0, rng.uniform(0, 12), image.shape)
     return image.clip(0, 255).astype(np.uint8)
 

@@ -15,14 +15,15 @@ class EpisodeHistory:
     """What happened so far in the episode, one row per action."""
 
     coordinate_names: Sequence[str]
+    metric: str = "target_accuracy"  # the info key of the target-domain score (segmentation: target_miou)
     steps: list[int] = field(default_factory=list)
     losses: list[LossTerms] = field(default_factory=list)
     scales: list[np.ndarray] = field(default_factory=list)
     eval_steps: list[int] = field(default_factory=list)
-    target_accuracy: list[float] = field(default_factory=list)
+    target_scores: list[float] = field(default_factory=list)
 
     def clear(self) -> None:
-        for values in (self.steps, self.losses, self.scales, self.eval_steps, self.target_accuracy):
+        for values in (self.steps, self.losses, self.scales, self.eval_steps, self.target_scores):
             values.clear()
 
     def record(self, t: int, loss: LossTerms, scales: np.ndarray, metrics: dict[str, float] | None) -> None:
@@ -31,16 +32,16 @@ class EpisodeHistory:
         self.scales.append(np.asarray(scales, dtype=float).copy())
         if metrics is not None:
             self.eval_steps.append(t)
-            self.target_accuracy.append(metrics["target_accuracy"])
+            self.target_scores.append(metrics[self.metric])
 
 
 def render_ansi(history: EpisodeHistory, total_steps: int) -> str:
-    """One line: step, losses, scales, and the latest target accuracy."""
+    """One line: step, losses, scales, and the latest target score."""
     if not history.steps:
         return "(call reset() first)"
     loss = history.losses[-1]
     scales = " ".join(f"{s:.1f}" for s in history.scales[-1])
-    acc = f" target_acc={history.target_accuracy[-1]:.3f}" if history.target_accuracy else ""
+    acc = f" {history.metric}={history.target_scores[-1]:.3f}" if history.target_scores else ""
     return (
         f"t={history.steps[-1]:>4}/{total_steps} L={loss.total:.4f} L_XE={loss.xe:.4f} "
         f"L_KL={loss.kl:.4f} scales=[{scales}]{acc}"
@@ -48,7 +49,7 @@ def render_ansi(history: EpisodeHistory, total_steps: int) -> str:
 
 
 def render_rgb_array(history: EpisodeHistory, total_steps: int) -> np.ndarray:
-    """Scales per coordinate over time (heatmap), losses, and target accuracy, as an RGB image."""
+    """Scales per coordinate over time (heatmap), losses, and the target score, as an RGB image."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -67,8 +68,8 @@ def render_rgb_array(history: EpisodeHistory, total_steps: int) -> np.ndarray:
     ax_loss.plot(history.steps, [l.kl for l in history.losses], label="L_KL")
     ax_loss.legend(fontsize=7, loc="upper right")
     ax_loss.set_ylabel("loss")
-    ax_acc.plot(history.eval_steps, history.target_accuracy, marker="o")
-    ax_acc.set_ylabel("target acc.")
+    ax_acc.plot(history.eval_steps, history.target_scores, marker="o")
+    ax_acc.set_ylabel(history.metric.replace("_", " "))
     ax_acc.set_xlabel("step")
     ax_acc.set_xlim(-0.5, max(total_steps, 1))
     fig.tight_layout()

@@ -124,6 +124,7 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
         eval_every: int = 0,
         crash_penalty: float = -10.0,
         cache_teacher: bool = True,
+        target_metric: str = "target_accuracy",
         render_mode: str | None = None,
     ) -> None:
         if total_steps < 1 or sgd_steps_per_action < 1 or eval_every < 0:
@@ -160,7 +161,7 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
         self._loss: LossTerms | None = None
         self._scales = np.ones(c)
         self._done = True
-        self.history = EpisodeHistory(self.coordinate_names)
+        self.history = EpisodeHistory(self.coordinate_names, target_metric)
 
     # --------------------------------------------------------------------------------- API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:

@@ -1,0 +1,115 @@
+"""``ASG-DigitSeg-v0``: segmentation of synthetic digit scenes → scenes of real digits, on any CPU.
+
+The embedded counterpart of ``ASG-GTA5-v0``: an FCN on the embedded EfficientNet-Lite0, dense
+proxy guidance (Eq. 5), and mIoU on scenes composed from real MNIST-5k digits. Everything comes
+from PyPI packages; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+
+from asg_gym.data.digit_scenes import NUM_SCENE_CLASSES, real_scenes, synthetic_scenes
+from asg_gym.data.tensor_source import TensorSource
+from asg_gym.envs.transfer import ASGTransferEnv, resolve_device
+from asg_gym.evaluation import TensorBatches
+from asg_gym.segmentation.evaluation import SegmentationEvaluation
+from asg_gym.segmentation.models import build_segmentation_network
+from asg_gym.segmentation.optimizee import SegmentationOptimizee
+
+# Chosen by experiments/sweep_digitseg.py (README, "ASG-DigitSeg-v0").
+DEFAULTS = {
+    "lam": 1.0,
+    "base_lr": 1e-2,
+    "scene_size": 96,
+    "batch_size": 8,
+    "num_patches": 4,
+    "patch_size": 2,
+    "total_steps": 300,
+    "eval_every": 100,
+    "eval_size": 200,
+    "num_source_scenes": 2000,
+    "max_digits": 3,
+}
+_EVAL_SEED = 1  # target scenes: a fixed set, independent of the episode seed and of the source
+
+
+class DigitSegEnv(ASGTransferEnv):
+    __doc__ = ASGTransferEnv.__doc__ + """
+    ## Segmentation (``ASG-DigitSeg-v0``)
+
+    Labels are per pixel: digits 0…9 and 10 = background. L_XE is the per-pixel cross-entropy
+    and L_KL the dense proxy guidance of Eq. 5 (patches of the conv5 map). θ_n is the FCN
+    decoder; observation features 3–4 are the statistics of its last (classifier) layer. The info
+    reports ``target_miou``, ``target_iou`` (per class), ``target_pixel_accuracy`` and
+    ``old_task_agreement`` (image-level ImageNet top-1 agreement with the frozen teacher).
+
+    ```python
+    import gymnasium as gym, asg_gym
+    env = gym.make("ASG-DigitSeg-v0", total_steps=300)
+    ```
+
+    * ``network``: ``"fcn_efficientnet_lite0"`` (embedded ImageNet weights) or ``"fcn_toy"``.
+    * ``weights``: ``"imagenet"``, a path to a state dict, or ``None`` (random).
+    * ``lam``, ``base_lr``, ``momentum``, ``weight_decay``: loss and SGD settings.
+    * ``num_patches``, ``patch_size``: N patches per image and their side in conv5 cells (Eq. 5).
+    * ``batch_size``, ``scene_size``: source minibatch and the square scene side in pixels.
+    * ``total_steps``, ``sgd_steps_per_action``, ``eval_every``, ``eval_size``, ``crash_penalty``.
+    * ``num_source_scenes``, ``max_digits``, ``source_seed``: the rendered synthetic set.
+    * ``cache_teacher``: cache the teacher's conv5 maps per source scene (default on).
+    * ``device``: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    """
+
+    def __init__(
+        self,
+        *,
+        network: str = "fcn_efficientnet_lite0",
+        weights: str | Path | None = "imagenet",
+        lam: float = DEFAULTS["lam"],
+        base_lr: float = DEFAULTS["base_lr"],
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        num_patches: int = DEFAULTS["num_patches"],
+        patch_size: int = DEFAULTS["patch_size"],
+        batch_size: int = DEFAULTS["batch_size"],
+        scene_size: int = DEFAULTS["scene_size"],
+        total_steps: int = DEFAULTS["total_steps"],
+        sgd_steps_per_action: int = 1,
+        eval_every: int = DEFAULTS["eval_every"],
+        eval_size: int = DEFAULTS["eval_size"],
+        crash_penalty: float = -10.0,
+        num_source_scenes: int = DEFAULTS["num_source_scenes"],
+        max_digits: int = DEFAULTS["max_digits"],
+        source_seed: int = 0,
+        cache_teacher: bool = True,
+        device: str = "auto",
+        data_root: str | Path | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        if data_root is not None:
+            warnings.warn("ASG-DigitSeg-v0 ships its data; data_root is ignored", stacklevel=2)
+        if scene_size < 32 or max_digits < 1 or eval_size < 1:
+            raise ValueError(
+                f"need scene_size >= 32, max_digits >= 1 and eval_size >= 1; got {scene_size}, {max_digits}, {eval_size}"
+            )
+        torch_device = resolve_device(device)
+        net = build_segmentation_network(network, weights, NUM_SCENE_CLASSES)
+        optimizee = SegmentationOptimizee(
+            net, lam=lam, base_lr=base_lr, num_patches=num_patches, patch_size=patch_size, momentum=momentum,
+            weight_decay=weight_decay, device=torch_device,
+        )
+        images, labels = synthetic_scenes(num_source_scenes, scene_size, max_digits, source_seed)
+        source = TensorSource(images, labels, batch_size, net.mean, net.std, torch_device)
+        target_images, target_labels = real_scenes(eval_size, scene_size, max_digits, _EVAL_SEED)
+        evaluation = SegmentationEvaluation(
+            TensorBatches(target_images, target_labels, net.mean, net.std, torch_device, batch_size=50)
+        )
+        super().__init__(
+            optimizee=optimizee, source=source, evaluation=evaluation, total_steps=total_steps,  # type: ignore[arg-type]
+            sgd_steps_per_action=sgd_steps_per_action, eval_every=eval_every,
+            crash_penalty=crash_penalty, cache_teacher=cache_teacher, target_metric="target_miou",
+            render_mode=render_mode,
+        )
