@@ -9,8 +9,11 @@ the same env the RL agents use with one constant action, so there is a single tr
         --epochs 5 --steps-per-epoch 100
     python -m experiments.train_transfer --env ASG-VisDA-v0 --policy hand_tuned --lam 0.1 \\
         --epochs 30 --steps-per-epoch 4762 --env-kwargs data_root=/data/visda17 bf16=True
+    python -m experiments.train_transfer --env ASG-GTA5-v0 --policy hand_tuned --lam 75 \\
+        --epochs 20 --steps-per-epoch 1000 --env-kwargs data_root=/data/gta5 cityscapes_root=/data/cityscapes
 
-Each epoch (``--steps-per-epoch`` actions) ends with an evaluation on the real target images.
+Each epoch (``--steps-per-epoch`` actions) ends with an evaluation on the real target images
+(accuracy for classification, mIoU and per-class IoU for segmentation).
 Writes ``<out>/metrics.csv`` (one row per epoch), ``<out>/tb`` (TensorBoard), ``<out>/checkpoint.pt``
 (atomic, every epoch: weights, SGD momentum, gradients, data order, counters) and
 ``<out>/provenance.json``. ``--resume`` continues from the checkpoint exactly where it stopped
@@ -35,9 +38,9 @@ from experiments.common import REPO, ResumableCSV, arg, parse_args, write_proven
 
 CHECKPOINT_KIND = "train_transfer"
 LOSSES = ("loss", "loss_xe", "loss_kl")
-METRICS = ("target_mean_class_accuracy", "target_accuracy", "old_task_agreement")
+METRICS = ("target_miou", "target_mean_class_accuracy", "target_accuracy", "old_task_agreement")
 # TensorBoard names of the main metrics; any other metric is logged as eval/<its info key>.
-TB_NAMES = {"target_mean_class_accuracy": "eval/target_mean_class_acc", "target_accuracy": "eval/target_acc",
+TB_NAMES = {"target_miou": "eval/target_miou", "target_mean_class_accuracy": "eval/target_mean_class_acc", "target_accuracy": "eval/target_acc",
             "old_task_agreement": "eval/old_task_agreement"}
 
 
@@ -45,11 +48,11 @@ TB_NAMES = {"target_mean_class_accuracy": "eval/target_mean_class_acc", "target_
 class Args:
     """Fine-tune an ASG env's optimizee with constant per-coordinate learning-rate scales."""
 
-    env: str = arg("ASG-Digits-v0", "environment id (ASG-Digits-v0, ASG-VisDA-v0)")
+    env: str = arg("ASG-Digits-v0", "environment id (ASG-Digits-v0, ASG-VisDA-v0, ASG-DigitSeg-v0, ASG-GTA5-v0)")
     policy: str = arg("hand_tuned", "constant preset: all_large, hand_tuned or head_only (ignored with --scales)")
     scales: list = arg([], "explicit scales in {0, 0.1, …, 1}, one per coordinate (7 for ResNet), head last")
-    lam: float = arg(0.1, "λ, weight of the proxy-guidance loss L_KL (0 = no proxy guidance)")
-    base_lr: float = arg(0.0, "η_base; 0 keeps the env's default (Digits 1e-3, VisDA 1e-4)")
+    lam: float = arg(-1.0, "λ, weight of the proxy-guidance loss L_KL (0 = none; -1 = the env's default)")
+    base_lr: float = arg(0.0, "η_base; 0 keeps the env's default")
     epochs: int = arg(3, "number of epochs; the target is evaluated after each")
     steps_per_epoch: int = arg(100, "actions per epoch (VisDA-17, batch 32: 4762 is one pass)")
     seed: int = arg(0, "episode seed (new head, data order)")
@@ -110,10 +113,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     env_kwargs = parse_env_kwargs(args.env_kwargs)
     if args.base_lr > 0:
         env_kwargs["base_lr"] = args.base_lr
+    if args.lam >= 0:
+        env_kwargs["lam"] = args.lam
     steps = args.steps_per_epoch
     if args.epochs < 1 or steps < 1:
         raise SystemExit(f"need --epochs >= 1 and --steps-per-epoch >= 1, got {args.epochs}, {steps}")
-    env = gym.make(args.env, lam=args.lam, total_steps=args.epochs * steps, eval_every=steps, **env_kwargs)
+    env = gym.make(args.env, total_steps=args.epochs * steps, eval_every=steps, **env_kwargs)
     core = env.unwrapped
     coordinates = tuple(core.coordinate_names)
     scales = [float(s) for s in args.scales] if args.scales else None
@@ -121,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise SystemExit(f"--scales needs one value per coordinate {coordinates}; got {len(scales)}")
     policy = ConstantPolicy(scales if scales is not None else args.policy, num_coordinates=len(coordinates))
     config = run_config(args, env_kwargs, [a / 10 for a in policy.action.tolist()])
-    run_name = f"{args.env}_{policy.name}_lam{args.lam}_seed{args.seed}"
+    run_name = f"{args.env}_{policy.name}_lam{core.optimizee.lam:g}_seed{args.seed}"
     out = Path(args.out or REPO / "results" / "train_transfer" / run_name)
 
     checkpoint = out / "checkpoint.pt"
@@ -161,13 +166,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             bar.set_postfix(loss=f"{info['loss']:.4f}", epoch=epoch + 1)
             if terminated or truncated:
                 break
-        metrics = {k: v for k, v in info.items() if k.startswith(("target_", "old_task_"))}
+        metrics = {k: v for k, v in info.items() if k.startswith(("target_", "old_task_")) and isinstance(v, float)}
         row = {"epoch": epoch + 1, "sgd_step": info["sgd_step"], "diverged": bool(info.get("diverged", False)),
                **{f"train_{k}": v / count for k, v in sums.items()}, **metrics,
                "seconds": round(time.perf_counter() - started, 3)}
         if table is None:
+            main_metrics = [k for k in METRICS if k in metrics]
             extra = sorted(k for k in metrics if k not in METRICS)
-            fields = ["epoch", "sgd_step", "diverged", *(f"train_{k}" for k in LOSSES), *METRICS, *extra, "seconds"]
+            fields = ["epoch", "sgd_step", "diverged", *(f"train_{k}" for k in LOSSES), *main_metrics, *extra,
+                      "seconds"]
             table = ResumableCSV(out / "metrics.csv", fields, ["epoch"])
         if not table.done(epoch=epoch + 1):  # CSV first: a crash before the checkpoint only repeats the row
             table.append(row)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -239,7 +240,7 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
             "done": self._done,
             "scales": [float(s) for s in self._scales],
             "loss": [self._loss.total, self._loss.xe, self._loss.kl],
-            "optimizee": self.optimizee.state_dict(),
+            "optimizee": copy.deepcopy(self.optimizee.state_dict()),  # a snapshot, not views of live weights
             "gradients": gradients,
             "source": self.source.state_dict(),  # type: ignore[attr-defined]
         }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 import torch
 
@@ -41,9 +43,13 @@ def evaluate_segmentation(optimizee: SegmentationOptimizee, batches: Batches, te
 class SegmentationEvaluation:
     """Evaluates an optimizee on fixed real batches (e.g. :class:`~asg_gym.evaluation.TensorBatches`)."""
 
-    def __init__(self, batches: Batches) -> None:
+    def __init__(self, batches: Batches, class_names: Sequence[str] = ()) -> None:
         self.batches = batches
+        self.class_names = tuple(class_names)  # given: also report target_iou_<class> (for TensorBoard)
         self._teacher_top1: list[torch.Tensor] = []  # the teacher is frozen: compute once
 
     def __call__(self, optimizee: SegmentationOptimizee) -> dict[str, float | list[float]]:
-        return evaluate_segmentation(optimizee, self.batches, self._teacher_top1)
+        result = evaluate_segmentation(optimizee, self.batches, self._teacher_top1)
+        for name, iou in zip(self.class_names, result["target_iou"]):  # type: ignore[arg-type]
+            result[f"target_iou_{name.replace(' ', '_')}"] = iou
+        return result
