@@ -86,7 +86,12 @@ class ResumableCSV:
 
 
 def run_episode(env: Any, agent: Any, seed: int, progress: Any = None) -> dict[str, Any]:
-    """One episode of ``agent`` (deterministic) on ``env``: totals, evaluation curve and actions."""
+    """One episode of ``agent`` (deterministic) on ``env``: totals, evaluation curve and actions.
+
+    The curve holds ``(sgd_step, target score, old-task agreement)`` at every evaluation, the
+    score being the env's ``target_metric`` (``target_accuracy``; ``target_miou`` for segmentation).
+    """
+    metric = getattr(env.unwrapped, "target_metric", "target_accuracy")
     obs, info = env.reset(seed=seed)
     state, start = None, np.array([True])
     episode_return, curve, actions, start_time = 0.0, [], [], time.perf_counter()
@@ -98,18 +103,19 @@ def run_episode(env: Any, agent: Any, seed: int, progress: Any = None) -> dict[s
         start = np.array([False])
         episode_return += reward
         done = terminated or truncated
-        if "target_accuracy" in info:
-            curve.append((info["sgd_step"], info["target_accuracy"], info["old_task_agreement"]))
+        if metric in info:
+            curve.append((info["sgd_step"], info[metric], info["old_task_agreement"]))
         if progress is not None:
             progress.update(1)
+    scores = {k: v for k, v in info.items() if k.startswith("target_") and isinstance(v, float)}
     return {
         "return": episode_return,
         "diverged": bool(info.get("diverged", False)),
         "final_loss": info["loss"],
         "final_loss_xe": info["loss_xe"],
         "final_loss_kl": info["loss_kl"],
-        "target_accuracy": info["target_accuracy"],
-        "target_mean_class_accuracy": info["target_mean_class_accuracy"],
+        **scores,
+        "target_score": info[metric],
         "old_task_agreement": info["old_task_agreement"],
         "curve": curve,
         "actions": actions,

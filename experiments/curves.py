@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,15 @@ import numpy as np
 
 from experiments.common import ResumableCSV, run_episode
 
-CURVE_FIELDS = ["setting", "lam", "seed", "sgd_step", "target_accuracy", "old_task_agreement", "diverged", "seconds"]
-METRICS = ("target_accuracy", "old_task_agreement")
+SCORE_NAMES = {"target_accuracy": "target acc.", "target_miou": "target mIoU"}  # the env's target_metric
+
+
+def curve_fields(metric: str = "target_accuracy") -> list[str]:
+    """Columns of a curves CSV; the fifth is the target score (accuracy, or mIoU for segmentation)."""
+    return ["setting", "lam", "seed", "sgd_step", metric, "old_task_agreement", "diverged", "seconds"]
+
+
+CURVE_FIELDS = curve_fields()
 
 
 def run_curves(
@@ -36,22 +43,31 @@ def run_curves(
         env.close()
         if on_episode is not None:
             on_episode(setting, lam, seed, result)
-        for step, accuracy, agreement in result["curve"]:
+        metric = table.fields[4]
+        for step, score, agreement in result["curve"]:
             table.append({"setting": setting, "lam": lam, "seed": seed, "sgd_step": step,
-                          "target_accuracy": accuracy, "old_task_agreement": agreement,
+                          metric: score, "old_task_agreement": agreement,
                           "diverged": result["diverged"], "seconds": round(result["seconds"], 1)})
-        print(f"{setting} λ={lam} seed={seed}: target acc {result['target_accuracy']:.3f}, "
+        print(f"{setting} λ={lam} seed={seed}: {SCORE_NAMES.get(metric, metric)} {result['target_score']:.3f}, "
               f"old-task agreement {result['old_task_agreement']:.3f}, {result['seconds']:.0f} s", flush=True)
 
 
 def load_curves(path: Path) -> dict[tuple[str, float], dict[int, list[tuple[int, float, float]]]]:
-    """``{(setting, lam): {seed: [(sgd_step, target_accuracy, old_task_agreement), …]}}``."""
+    """``{(setting, lam): {seed: [(sgd_step, target score, old_task_agreement), …]}}``."""
     curves: dict[tuple[str, float], dict[int, list]] = defaultdict(lambda: defaultdict(list))
     with path.open(newline="") as f:
-        for row in csv.DictReader(f):
+        reader = csv.DictReader(f)
+        metric = score_field(reader.fieldnames)
+        for row in reader:
             curves[(row["setting"], float(row["lam"]))][int(row["seed"])].append(
-                (int(row["sgd_step"]), float(row["target_accuracy"]), float(row["old_task_agreement"])))
+                (int(row["sgd_step"]), float(row[metric]), float(row["old_task_agreement"])))
     return curves
+
+
+def score_field(fieldnames: Sequence[str] | None) -> str:
+    if not fieldnames or len(fieldnames) < 5:
+        raise ValueError(f"not a curves CSV (columns {fieldnames})")
+    return fieldnames[4]
 
 
 def final_table(curves: dict, label: Callable[[str, float], str]) -> list[dict[str, Any]]:
@@ -65,12 +81,12 @@ def final_table(curves: dict, label: Callable[[str, float], str]) -> list[dict[s
     return rows
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
+def markdown_table(rows: list[dict[str, Any]], score: str = "target acc.") -> str:
     def fmt(values: np.ndarray) -> str:
         std = values.std(ddof=1) if len(values) > 1 else 0.0
         return f"{100 * values.mean():.1f} ± {100 * std:.1f}"
 
-    lines = ["| setting | seeds | final target acc. (%) | best target acc. during training (%) | "
+    lines = [f"| setting | seeds | final {score} (%) | best {score} during training (%) | "
              "final old-task agreement (%) |", "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['setting']} | {r['seeds']} | {fmt(r['final_target'])} | {fmt(r['best_target'])} | "
@@ -78,8 +94,9 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_curves(curves: dict, label: Callable[[str, float], str], path: Path, title: str) -> None:
-    """Target accuracy and old-task agreement over SGD steps: mean over seeds with a ±std band."""
+def plot_curves(curves: dict, label: Callable[[str, float], str], path: Path, title: str,
+                score: str = "target accuracy on real digits") -> None:
+    """Target score and old-task agreement over SGD steps: mean over seeds with a ±std band."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -95,7 +112,7 @@ def plot_curves(curves: dict, label: Callable[[str, float], str], path: Path, ti
             mean, std = arr[:, :, index].mean(0), arr[:, :, index].std(0)
             line, = ax.plot(steps, 100 * mean, style, label=label(setting, lam))
             ax.fill_between(steps, 100 * (mean - std), 100 * (mean + std), alpha=0.15, color=line.get_color())
-    axes[0].set_ylabel("target accuracy on real digits (%)")
+    axes[0].set_ylabel(f"{score} (%)")
     axes[1].set_ylabel("old-task agreement with teacher (%)")
     for ax in axes:
         ax.set_xlabel("SGD step")
@@ -115,9 +132,13 @@ def write_outputs(out: Path, label: Callable[[str, float], str], title: str,
                   sort_key: Callable[[dict[str, Any]], Any] | None = None) -> None:
     """From ``out/curves.csv``: ``table.md`` (final and best values) and ``curves.png``; prints the table."""
     curves = load_curves(out / "curves.csv")
+    with (out / "curves.csv").open(newline="") as f:
+        metric = score_field(csv.DictReader(f).fieldnames)
+    score = SCORE_NAMES.get(metric, metric)
     rows = final_table(curves, label)
-    (out / "table.md").write_text(markdown_table(sorted(rows, key=sort_key) if sort_key else rows))
-    plot_curves(curves, label, out / "curves.png", title)
+    (out / "table.md").write_text(markdown_table(sorted(rows, key=sort_key) if sort_key else rows, score))
+    plot_curves(curves, label, out / "curves.png", title,
+                "target accuracy on real digits" if metric == "target_accuracy" else f"{score} on real scenes")
     print((out / "table.md").read_text())
 
 

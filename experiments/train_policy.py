@@ -28,7 +28,7 @@ from agents import LEARNING_AGENTS, StepRecord, load_agent, make_agent
 from experiments.common import ResumableCSV, arg, parse_args, write_provenance
 from experiments.train_transfer import parse_env_kwargs, tensorboard_writer
 
-EVAL_KEYS = ("target_accuracy", "target_mean_class_accuracy", "old_task_agreement")
+EVAL_KEYS = ("target_accuracy", "target_mean_class_accuracy", "target_miou", "old_task_agreement")
 EPISODE_FIELDS = ["episode", "num_timesteps", "return", "length", "diverged", *EVAL_KEYS]
 # Settings a resumed run must share with the run it continues (``--episodes`` may grow).
 RUN_KEYS = ("env", "env_kwargs", "agent", "agent_kwargs", "seed")

@@ -40,8 +40,8 @@ CHECKPOINT_KIND = "train_transfer"
 LOSSES = ("loss", "loss_xe", "loss_kl")
 METRICS = ("target_miou", "target_mean_class_accuracy", "target_accuracy", "old_task_agreement")
 # TensorBoard names of the main metrics; any other metric is logged as eval/<its info key>.
-TB_NAMES = {"target_miou": "eval/target_miou", "target_mean_class_accuracy": "eval/target_mean_class_acc", "target_accuracy": "eval/target_acc",
-            "old_task_agreement": "eval/old_task_agreement"}
+TB_NAMES = {"target_miou": "eval/target_miou", "target_mean_class_accuracy": "eval/target_mean_class_acc",
+            "target_accuracy": "eval/target_acc", "old_task_agreement": "eval/old_task_agreement"}
 
 
 @dataclass

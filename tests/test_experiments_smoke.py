@@ -87,3 +87,13 @@ def test_copy_prefix_takes_matching_evaluations(tmp_path):
     assert float(table.rows[2]["target_accuracy"]) == 0.3
     assert copy_prefix(donor, table, donors, [0, 1], 300, 100, {"image_size": 32}) == []  # other env: refused
     assert copy_prefix(donor, table, donors, [0, 1], 900, 100, {}) == []  # donor too short: refused
+
+
+@pytest.mark.parametrize("module", ["sweep_digitseg", "fig7_segmentation"])
+def test_segmentation_scripts_quick(module):
+    import importlib
+
+    out = importlib.import_module(f"experiments.{module}").main(["--quick"])
+    header = (out / "curves.csv").read_text().splitlines()[0]
+    assert "target_miou" in header and (out / "curves.png").exists()
+    assert "mIoU" in (out / "table.md").read_text()

@@ -143,6 +143,7 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
         self.eval_every = int(eval_every)
         self.crash_penalty = float(crash_penalty)
         self.render_mode = render_mode
+        self.target_metric = target_metric  # the info key of the target-domain score
         if optimizee.regulariser is not None:
             optimizee.regulariser.prepare(optimizee, source.next_batch)
         if cache_teacher and source.cacheable:
