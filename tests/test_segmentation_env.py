@@ -198,3 +198,16 @@ def test_trainer_runs_segmentation(tmp_path):
     assert 0.0 <= row["target_miou"] <= 1.0
     header = (tmp_path / "metrics.csv").read_text().splitlines()[0]
     assert "target_miou" in header and "target_accuracy" not in header
+
+
+def test_bf16_autocast_trains_in_float32_losses():
+    optimizee = SegmentationOptimizee(build_segmentation_network("fcn_toy", None, 5), lam=1.0, patch_size=1,
+                                      autocast_dtype=torch.bfloat16)
+    optimizee.reset(0)
+    optimizee.set_scales([1.0] * 7)
+    images, labels = torch.randn(2, 3, 64, 64), torch.randint(0, 5, (2, 64, 64))
+    for _ in range(2):
+        terms = optimizee.forward_backward(images, labels)
+        optimizee.sgd_step()
+    assert terms.is_finite()  # before the fix, θ_o (float32) on a bf16 conv5 map raised a dtype error
+    assert all(p.grad.dtype == torch.float32 for p in optimizee.trainable_parameters() if p.grad is not None)

@@ -82,8 +82,9 @@ class SegmentationOptimizee(CoordinateSGD):
         valid = (labels != IGNORE_INDEX).sum().clamp(min=1)
         # Sum over valid pixels / their count: a crop that is all "ignore" gives 0, not NaN.
         xe = F.cross_entropy(logits.float(), labels, ignore_index=IGNORE_INDEX, reduction="sum") / valid
-        side, corners = patch_corners(maps[-1].shape[-2:], self.num_patches, self.patch_size, self._patches)
-        kl = dense_proxy_guidance_kl(maps[-1], self.teacher_map(images, keys), self.imagenet_head, side, corners)
+        conv5 = maps[-1].float()  # θ_o runs in float32, like the loss
+        side, corners = patch_corners(conv5.shape[-2:], self.num_patches, self.patch_size, self._patches)
+        kl = dense_proxy_guidance_kl(conv5, self.teacher_map(images, keys), self.imagenet_head, side, corners)
         total = xe + self.lam * kl if self.lam > 0 else xe
         return self._backward(total, xe, kl)
 
