@@ -70,14 +70,28 @@ def score_field(fieldnames: Sequence[str] | None) -> str:
     return fieldnames[4]
 
 
-def final_table(curves: dict, label: Callable[[str, float], str]) -> list[dict[str, Any]]:
-    """Mean ± std over seeds of the final and the best-over-training values."""
+Reference = Callable[[str, float], "tuple[str, float] | None"]
+
+
+def final_table(curves: dict, label: Callable[[str, float], str], reference: Reference | None = None
+                ) -> list[dict[str, Any]]:
+    """Mean ± std over seeds of the final and the best-over-training values.
+
+    ``reference(setting, lam)`` names the run to compare with: ``delta`` holds the per-seed
+    differences of the final target score (same seeds, so the seed's own luck cancels out).
+    """
     rows = []
     for (setting, lam), seeds in curves.items():
         final = np.array([points[-1][1:] for points in seeds.values()])
         best = np.array([max(p[1] for p in points) for points in seeds.values()])
-        rows.append({"setting": label(setting, lam), "seeds": len(seeds),
-                     "final_target": final[:, 0], "best_target": best, "final_agreement": final[:, 1]})
+        row = {"setting": label(setting, lam), "seeds": len(seeds),
+               "final_target": final[:, 0], "best_target": best, "final_agreement": final[:, 1]}
+        other = reference(setting, lam) if reference else None
+        if other is not None and other != (setting, lam) and other in curves:
+            common = sorted(set(seeds) & set(curves[other]))
+            row["delta"] = np.array([seeds[s][-1][1] - curves[other][s][-1][1] for s in common])
+            row["reference"] = label(*other)
+        rows.append(row)
     return rows
 
 
@@ -86,11 +100,16 @@ def markdown_table(rows: list[dict[str, Any]], score: str = "target acc.") -> st
         std = values.std(ddof=1) if len(values) > 1 else 0.0
         return f"{100 * values.mean():.1f} ± {100 * std:.1f}"
 
+    paired = any("delta" in r for r in rows)
     lines = [f"| setting | seeds | final {score} (%) | best {score} during training (%) | "
-             "final old-task agreement (%) |", "|---|---|---|---|---|"]
+             "final old-task agreement (%) |" + (" Δ final vs reference, paired by seed (pp) |" if paired else ""),
+             "|---|---|---|---|---|" + ("---|" if paired else "")]
     for r in rows:
-        lines.append(f"| {r['setting']} | {r['seeds']} | {fmt(r['final_target'])} | {fmt(r['best_target'])} | "
-                     f"{fmt(r['final_agreement'])} |")
+        cells = f"| {r['setting']} | {r['seeds']} | {fmt(r['final_target'])} | {fmt(r['best_target'])} | " \
+                f"{fmt(r['final_agreement'])} |"
+        if paired:
+            cells += f" {fmt(r['delta'])} vs {r['reference']} |" if "delta" in r else " – |"
+        lines.append(cells)
     return "\n".join(lines) + "\n"
 
 
@@ -129,13 +148,14 @@ QUICK_ENV = {"backbone": "toy", "image_size": 32, "num_source_images": 256, "eva
 
 
 def write_outputs(out: Path, label: Callable[[str, float], str], title: str,
-                  sort_key: Callable[[dict[str, Any]], Any] | None = None) -> None:
+                  sort_key: Callable[[dict[str, Any]], Any] | None = None, reference: Reference | None = None
+                  ) -> None:
     """From ``out/curves.csv``: ``table.md`` (final and best values) and ``curves.png``; prints the table."""
     curves = load_curves(out / "curves.csv")
     with (out / "curves.csv").open(newline="") as f:
         metric = score_field(csv.DictReader(f).fieldnames)
     score = SCORE_NAMES.get(metric, metric)
-    rows = final_table(curves, label)
+    rows = final_table(curves, label, reference)
     (out / "table.md").write_text(markdown_table(sorted(rows, key=sort_key) if sort_key else rows, score))
     plot_curves(curves, label, out / "curves.png", title,
                 "target accuracy on real digits" if metric == "target_accuracy" else f"{score} on real scenes")

@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> Path:
                         **env_kwargs)
 
     run_curves(table, runs, make_env, lambda setting, env: ConstantPolicy(setting))
-    write_outputs(out, label, "ASG-Digits-v0: LR heuristics ± proxy guidance")
+    write_outputs(out, label, "ASG-Digits-v0: LR heuristics ± proxy guidance",
+                  reference=lambda s, lam: (s, 0.0))  # each heuristic with guidance vs without
     return out
 
 

@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> Path:
     run_curves(table, runs, make_env, agent_for, on_episode=keep_actions)
     name = {LEARNED: "RL-L2O (learned, frozen)", "hand_tuned": "hand-tuned", "random": "random"}
     write_outputs(out, lambda s, lam: name.get(s, s),
-                  f"ASG-Digits-v0: learned vs hand-tuned vs random (λ={args.lam:g})")
+                  f"ASG-Digits-v0: learned vs hand-tuned vs random (λ={args.lam:g})",
+                  reference=lambda s, lam: ("hand_tuned", lam))
     return out
 
 

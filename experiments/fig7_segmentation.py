@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> Path:
     run_curves(table, [(s, lam, seed) for s, lam in settings for seed in args.seeds], make_env, agent_for)
     names = {LEARNED: "RL-L2O (learned, frozen)", "hand_tuned": "hand-tuned", "random": "random"}
     write_outputs(out, lambda s, lam: f"{names.get(s, s)}, " + (f"λ={lam:g}" if lam > 0 else "no guidance"),
-                  "ASG-DigitSeg-v0: mIoU with and without dense proxy guidance")
+                  "ASG-DigitSeg-v0: mIoU with and without dense proxy guidance", reference=lambda s, lam: ("hand_tuned", 0.0))
     return out
 
 

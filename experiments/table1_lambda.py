@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> Path:
 
     run_curves(table, runs, make_env, lambda setting, env: ConstantPolicy(setting))
     write_outputs(out, lambda s, lam: f"λ = {lam:g}", f"ASG-Digits-v0: λ ablation ({args.policy})",
-                  sort_key=lambda r: float(r["setting"][4:]))
+                  sort_key=lambda r: float(r["setting"][4:]), reference=lambda s, lam: (s, 0.0))
     return out
 
 

@@ -34,7 +34,8 @@ def test_curve_scripts_quick(module):
 
     out = importlib.import_module(f"experiments.{module}").main(["--quick"])
     assert (out / "curves.csv").stat().st_size > 0 and (out / "curves.png").exists()
-    assert "|" in (out / "table.md").read_text()
+    table = (out / "table.md").read_text()
+    assert "|" in table and "Δ final" in table  # paired differences against each script's reference
 
 
 def test_fig6_then_fig8_quick(tmp_path):
