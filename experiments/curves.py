@@ -113,6 +113,20 @@ def markdown_table(rows: list[dict[str, Any]], score: str = "target acc.") -> st
     return "\n".join(lines) + "\n"
 
 
+def mean_curves_table(curves: dict, label: Callable[[str, float], str], score: str) -> str:
+    """The target score (%), mean over seeds, at every evaluation step: the curves as numbers."""
+    steps = sorted({p[0] for seeds in curves.values() for points in seeds.values() for p in points})
+    lines = [f"| mean {score} (%) at step | " + " | ".join(map(str, steps)) + " |", "|---" * (len(steps) + 1) + "|"]
+    for (setting, lam), seeds in curves.items():
+        by_step: dict[int, list[float]] = defaultdict(list)
+        for points in seeds.values():
+            for step, value, _ in points:
+                by_step[step].append(value)
+        cells = [f"{100 * np.mean(by_step[t]):.1f}" if by_step[t] else "–" for t in steps]
+        lines.append(f"| {label(setting, lam)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def plot_curves(curves: dict, label: Callable[[str, float], str], path: Path, title: str,
                 score: str = "target accuracy on real digits") -> None:
     """Target score and old-task agreement over SGD steps: mean over seeds with a ±std band."""
@@ -157,6 +171,7 @@ def write_outputs(out: Path, label: Callable[[str, float], str], title: str,
     score = SCORE_NAMES.get(metric, metric)
     rows = final_table(curves, label, reference)
     (out / "table.md").write_text(markdown_table(sorted(rows, key=sort_key) if sort_key else rows, score))
+    (out / "mean_curves.md").write_text(mean_curves_table(curves, label, score))
     plot_curves(curves, label, out / "curves.png", title,
                 "target accuracy on real digits" if metric == "target_accuracy" else f"{score} on real scenes")
     print((out / "table.md").read_text())

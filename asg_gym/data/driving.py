@@ -36,6 +36,7 @@ from torch.utils.data import Dataset
 
 from asg_gym.data.loaders import EpochBatchSampler, LoaderSource
 from asg_gym.errors import DatasetError
+from asg_gym.segmentation.metrics import IGNORE_INDEX
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -44,7 +45,6 @@ CITYSCAPES_CLASSES = (
     "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign", "vegetation",
     "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle",
 )
-IGNORE_INDEX = 255
 GTA5_ROOT_ENV = "ASG_GTA5_ROOT"
 CITYSCAPES_ROOT_ENV = "ASG_CITYSCAPES_ROOT"
 # Cityscapes label id → train id of the 19 evaluated classes; every other id is ignored.

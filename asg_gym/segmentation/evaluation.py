@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import torch
 
 from asg_gym.evaluation import Batches
-from asg_gym.segmentation.metrics import ConfusionMatrix
-from asg_gym.segmentation.optimizee import IGNORE_INDEX, SegmentationOptimizee
+from asg_gym.segmentation.metrics import IGNORE_INDEX, ConfusionMatrix
+from asg_gym.segmentation.optimizee import SegmentationOptimizee
 
 
 @torch.no_grad()

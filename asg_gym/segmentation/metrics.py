@@ -11,9 +11,11 @@ import math
 
 import torch
 
+IGNORE_INDEX = 255  # label of pixels that no class claims (Cityscapes' convention)
+
 
 def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int,
-                     ignore_index: int = 255) -> torch.Tensor:
+                     ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
     """int64 ``(K, K)`` on the CPU: entry ``[t, p]`` counts pixels of true class t predicted as p.
 
     ``predictions`` and ``labels`` are class ids of one shape, on any device (counted there with
@@ -54,7 +56,7 @@ def pixel_accuracy(matrix: torch.Tensor) -> float:
 class ConfusionMatrix:
     """Accumulates :func:`confusion_matrix` over evaluation batches."""
 
-    def __init__(self, num_classes: int, ignore_index: int = 255) -> None:
+    def __init__(self, num_classes: int, ignore_index: int = IGNORE_INDEX) -> None:
         self.num_classes, self.ignore_index = num_classes, ignore_index
         self.matrix = torch.zeros(num_classes, num_classes, dtype=torch.int64)
 

@@ -10,9 +10,8 @@ from torch import nn
 
 from asg_gym.optimizee import CoordinateSGD, LossTerms
 from asg_gym.proxy_guidance import dense_proxy_guidance_kl, patch_corners
+from asg_gym.segmentation.metrics import IGNORE_INDEX
 from asg_gym.segmentation.network import SegmentationNetwork
-
-IGNORE_INDEX = 255
 
 
 class SegmentationOptimizee(CoordinateSGD):
