@@ -43,6 +43,7 @@ class Args:
                      "take rows 1–5 from this Fig. 1 folder when it ran them with the same env ('' = run them)")
     out: str = arg(str(REPO / "results" / "table2_retention"), "output folder")
     quick: bool = arg(False, "toy backbone, 4 steps, one seed: a smoke test")
+    report_only: bool = arg(False, "only rewrite table.md and the plots from the rows already in curves.csv")
 
 
 def rows(args: Args) -> dict[str, tuple[str, float, dict[str, Any]]]:
@@ -92,7 +93,8 @@ def main(argv: list[str] | None = None) -> Path:
         if copied:
             write_provenance(out, copied_from=args.reuse, copied_rows=copied)
     runs = [(name, lam, seed) for name, (_, lam, _) in settings.items() for seed in args.seeds]
-    run_curves(table, runs, make_env, make_agent)
+    if not args.report_only:
+        run_curves(table, runs, make_env, make_agent)
     write_outputs(out, lambda setting, lam: setting.replace("_", " ", 1),
                   "ASG-Digits-v0: retention vs generalisation (Table 2)", sort_key=lambda r: r["setting"],
                   reference=lambda s, lam: ("3_hand_tuned", 0.0))  # the paper's baseline row
