@@ -61,9 +61,6 @@ class TensorBatches:
         self.mean, self.std = mean, std
         self.batch_size = batch_size
 
-    def __len__(self) -> int:
-        return len(self.images)
-
     def __call__(self) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
         for start in range(0, len(self.images), self.batch_size):
             chunk = slice(start, start + self.batch_size)

@@ -8,6 +8,18 @@ import torch
 from torch import nn
 
 
+def partition_parameters(name: str, network: nn.Module, coordinates: list[tuple[str, list[nn.Module]]]
+                         ) -> list[tuple[str, list[nn.Parameter]]]:
+    """``(coordinate, parameters)`` pairs; every parameter of ``network`` must be in exactly one."""
+    groups = [(coordinate, [p for m in modules for p in m.parameters()]) for coordinate, modules in coordinates]
+    seen = [id(p) for _, params in groups for p in params]
+    if len(seen) != len(set(seen)) or set(seen) != {id(p) for p in network.parameters()}:
+        raise ValueError(
+            f"coordinates of {name!r} must cover every trainable parameter exactly once; fix the grouping in its builder"
+        )
+    return groups
+
+
 @dataclass
 class Backbone:
     """An ImageNet-pretrained classifier cut into the parts the method names.
@@ -31,15 +43,7 @@ class Backbone:
 
     def coordinate_parameters(self) -> list[tuple[str, list[nn.Parameter]]]:
         """Parameters per coordinate; checks that the coordinates partition ``features``."""
-        groups = [(name, [p for m in modules for p in m.parameters()]) for name, modules in self.coordinates]
-        seen = [id(p) for _, params in groups for p in params]
-        expected = {id(p) for p in self.features.parameters()}
-        if len(seen) != len(set(seen)) or set(seen) != expected:
-            raise ValueError(
-                f"coordinates of backbone {self.name!r} must cover every parameter of its features "
-                "exactly once; fix the grouping in its builder"
-            )
-        return groups
+        return partition_parameters(self.name, self.features, self.coordinates)
 
     def to(self, device: torch.device) -> Backbone:
         self.features.to(device)

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from asg_gym.backbones.base import Backbone
+from asg_gym.backbones.base import Backbone, partition_parameters
 
 
 class StagedEncoder(nn.Module):
@@ -105,9 +105,7 @@ class SegmentationNetwork:
 
     def coordinate_parameters(self) -> list[tuple[str, list[nn.Parameter]]]:
         """Parameters per coordinate; checks that they partition encoder + decoder."""
-        owners = Backbone(self.name, nn.ModuleList([self.encoder, self.decoder]), nn.Linear(1, 1), 0,
-                          self.coordinates, self.mean, self.std)
-        return owners.coordinate_parameters()
+        return partition_parameters(self.name, nn.ModuleList([self.encoder, self.decoder]), self.coordinates)
 
 
 def fcn_from_backbone(backbone: Backbone, stages: Sequence[nn.Module], taps: Sequence[int],
