@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from asg_gym.data.loaders import EpochBatchSampler, LoaderSource
+from asg_gym.data.roots import resolve_root
 from asg_gym.errors import DatasetError
 from asg_gym.segmentation.metrics import IGNORE_INDEX
 
@@ -102,25 +103,14 @@ def to_train_ids(raw: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     return mapped
 
 
-def _resolve_root(data_root: str | Path | None, env_var: str, name: str, help_text: str) -> Path:
-    if data_root is None:
-        data_root = os.environ.get(env_var)
-        if not data_root:
-            raise DatasetError(f"no {name} folder given: pass data_root= or set {env_var}. {help_text}")
-    root = Path(data_root).expanduser()
-    if not root.is_dir():
-        raise DatasetError(f"{name} root {root} does not exist or is not a folder. {help_text}")
-    return root
-
-
 def resolve_gta5_root(data_root: str | Path | None = None) -> Path:
     """``data_root``, else ``$ASG_GTA5_ROOT``; it must be an existing folder."""
-    return _resolve_root(data_root, GTA5_ROOT_ENV, "GTA5", GTA5_HELP)
+    return resolve_root(data_root, GTA5_ROOT_ENV, "GTA5", GTA5_HELP)
 
 
 def resolve_cityscapes_root(data_root: str | Path | None = None) -> Path:
     """``data_root``, else ``$ASG_CITYSCAPES_ROOT``; it must be an existing folder."""
-    return _resolve_root(data_root, CITYSCAPES_ROOT_ENV, "Cityscapes", CITYSCAPES_HELP)
+    return resolve_root(data_root, CITYSCAPES_ROOT_ENV, "Cityscapes", CITYSCAPES_HELP)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from asg_gym.data.image_files import (
     IMAGE_FOLDER_LAYOUT, ImageFileDataset, ImageRecord, read_image_folder, stratified_subset,
 )
 from asg_gym.data.loaders import LoaderBatches
+from asg_gym.data.roots import resolve_root
 from asg_gym.errors import DatasetError
 from asg_gym.evaluation import class_accuracies, summarize
 from asg_gym.optimizee import Optimizee
@@ -49,14 +50,7 @@ VISDA_HELP = (
 
 def resolve_visda_root(data_root: str | Path | None = None) -> Path:
     """``data_root``, else ``$ASG_VISDA_ROOT``; it must be an existing folder."""
-    if data_root is None:
-        data_root = os.environ.get(VISDA_ROOT_ENV)
-        if not data_root:
-            raise DatasetError(f"no VisDA-17 folder given: pass data_root= or set {VISDA_ROOT_ENV}. {VISDA_HELP}")
-    root = Path(data_root).expanduser()
-    if not root.is_dir():
-        raise DatasetError(f"VisDA-17 root {root} does not exist or is not a folder. {VISDA_HELP}")
-    return root
+    return resolve_root(data_root, VISDA_ROOT_ENV, "VisDA-17", VISDA_HELP)
 
 
 class _FileIndex:
