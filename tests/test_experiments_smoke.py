@@ -98,3 +98,26 @@ def test_segmentation_scripts_quick(module):
     header = (out / "curves.csv").read_text().splitlines()[0]
     assert "target_miou" in header and (out / "curves.png").exists()
     assert "mIoU" in (out / "table.md").read_text()
+
+
+def test_digitseg_gap_quick():
+    from experiments import digitseg_gap
+
+    out = digitseg_gap.main(["--quick"])
+    rows = (out / "runs.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[0].startswith("total_steps,base_lr,seed,source_miou")
+    assert 0 < float(rows[1].split(",")[5]) < 1  # the all-background floor
+    assert "source mIoU" in (out / "table.md").read_text()
+
+
+def test_background_floor_is_the_miou_of_predicting_background():
+    import torch
+
+    from asg_gym.segmentation.metrics import ConfusionMatrix
+    from experiments.digitseg_gap import background_floor
+
+    labels = torch.full((2, 8, 8), 10)
+    labels[0, :2, :3] = 4
+    matrix = ConfusionMatrix(11, ignore_index=255)
+    matrix.update(torch.full_like(labels, 10), labels)
+    assert background_floor(labels) == pytest.approx(float(matrix.miou()))
