@@ -52,6 +52,28 @@ def run_curves(
               f"old-task agreement {result['old_task_agreement']:.3f}, {result['seconds']:.0f} s", flush=True)
 
 
+def action_recorder(path: Path, setting: str, coordinate_names: Sequence[str]
+                    ) -> Callable[[str, float, int, dict[str, Any]], None]:
+    """An ``on_episode`` for :func:`run_curves` that appends ``setting``'s actions to ``path``.
+
+    One row per step: ``seed, step, <one action index per coordinate>`` (Fig. 8 reads it). The
+    names are read when the first row is written, so a list that ``make_env`` fills works.
+    """
+
+    def record(run_setting: str, lam: float, seed: int, result: dict[str, Any]) -> None:
+        if run_setting != setting:
+            return
+        new = not path.exists()
+        with path.open("a", newline="") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(["seed", "step", *coordinate_names])
+            for step, action in enumerate(result["actions"], start=1):
+                writer.writerow([seed, step, *[int(a) for a in action]])
+
+    return record
+
+
 def load_curves(path: Path) -> dict[tuple[str, float], dict[int, list[tuple[int, float, float]]]]:
     """``{(setting, lam): {seed: [(sgd_step, target score, old_task_agreement), …]}}``."""
     curves: dict[tuple[str, float], dict[int, list]] = defaultdict(lambda: defaultdict(list))

@@ -10,7 +10,6 @@ Writes ``results/fig6_policies/{curves.csv, actions.csv, table.md, curves.png, p
 
 from __future__ import annotations
 
-import csv
 import json
 import tempfile
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import gymnasium as gym
 import asg_gym  # noqa: F401
 from agents import ReinforceLSTMAgent, load_pretrained, make_agent
 from experiments.common import REPO, ResumableCSV, arg, parse_args, write_provenance
-from experiments.curves import CURVE_FIELDS, QUICK_ENV, run_curves, write_outputs
+from experiments.curves import CURVE_FIELDS, QUICK_ENV, action_recorder, run_curves, write_outputs
 
 
 @dataclass
@@ -68,22 +67,10 @@ def main(argv: list[str] | None = None) -> Path:
             return ReinforceLSTMAgent(env, seed=0)
         return ReinforceLSTMAgent.load(args.policy) if args.policy else load_pretrained("ASG-Digits-v0")
 
-    actions_path = out / "actions.csv"
-
-    def keep_actions(setting: str, lam: float, seed: int, result: dict[str, Any]) -> None:
-        if setting != LEARNED:
-            return
-        new = not actions_path.exists()
-        with actions_path.open("a", newline="") as f:
-            writer = csv.writer(f)
-            if new:
-                writer.writerow(["seed", "step", *coordinate_names])
-            for step, action in enumerate(result["actions"], start=1):
-                writer.writerow([seed, step, *[int(a) for a in action]])
-
     table = ResumableCSV(out / "curves.csv", CURVE_FIELDS, ["setting", "lam", "seed"])
     runs = [(s, args.lam, seed) for s in (LEARNED, *args.baselines) for seed in args.seeds]
-    run_curves(table, runs, make_env, agent_for, on_episode=keep_actions)
+    run_curves(table, runs, make_env, agent_for,
+               on_episode=action_recorder(out / "actions.csv", LEARNED, coordinate_names))
     name = {LEARNED: "RL-L2O (learned, frozen)", "hand_tuned": "hand-tuned", "random": "random"}
     write_outputs(out, lambda s, lam: name.get(s, s),
                   f"ASG-Digits-v0: learned vs hand-tuned vs random (λ={args.lam:g})",

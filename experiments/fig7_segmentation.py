@@ -6,7 +6,11 @@ ASG-DigitSeg-v0 and then frozen. Without ``--policy`` the policy is trained firs
 ``experiments.train_policy`` (resumable; training episodes use seeds ``0 … N-1``, evaluation
 uses fresh seeds).
 
-Writes ``results/fig7_segmentation/{curves.csv, table.md, curves.png, provenance.json}``.
+The learned policy's actions go to ``actions.csv`` (plot them with
+``python -m experiments.fig8_policy_behaviour --actions results/fig7_segmentation/actions.csv
+--out results/fig8_policy_behaviour/segmentation``; the paper's Fig. 8 is this task).
+
+Writes ``results/fig7_segmentation/{curves.csv, actions.csv, table.md, curves.png, provenance.json}``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from agents import ReinforceLSTMAgent, make_agent
 from asg_gym.envs.digit_seg import DEFAULTS
 from experiments import train_policy
 from experiments.common import REPO, ResumableCSV, arg, parse_args, write_provenance
-from experiments.curves import curve_fields, run_curves, write_outputs
+from experiments.curves import action_recorder, curve_fields, run_curves, write_outputs
 from experiments.sweep_digitseg import QUICK_SEG_ENV
 
 LEARNED = "rl_l2o"
@@ -69,16 +73,21 @@ def main(argv: list[str] | None = None) -> Path:
     write_provenance(out, seeds=args.seeds, args=vars(args))
     policy_path = Path(args.policy) if args.policy else trained_policy(args, env_kwargs, out)
 
+    coordinate_names: list[str] = []
+
     def make_env(setting: str, lam: float) -> gym.Env:
-        return gym.make("ASG-DigitSeg-v0", lam=lam, total_steps=args.total_steps, eval_every=args.eval_every,
-                        **env_kwargs)
+        env = gym.make("ASG-DigitSeg-v0", lam=lam, total_steps=args.total_steps, eval_every=args.eval_every,
+                       **env_kwargs)
+        coordinate_names[:] = env.unwrapped.coordinate_names
+        return env
 
     def agent_for(setting: str, env: gym.Env) -> Any:
         return ReinforceLSTMAgent.load(policy_path) if setting == LEARNED else make_agent(setting, env, seed=0)
 
     table = ResumableCSV(out / "curves.csv", curve_fields("target_miou"), ["setting", "lam", "seed"])
     settings = [("hand_tuned", 0.0), ("hand_tuned", args.lam), ("random", args.lam), (LEARNED, args.lam)]
-    run_curves(table, [(s, lam, seed) for s, lam in settings for seed in args.seeds], make_env, agent_for)
+    run_curves(table, [(s, lam, seed) for s, lam in settings for seed in args.seeds], make_env, agent_for,
+               on_episode=action_recorder(out / "actions.csv", LEARNED, coordinate_names))
     names = {LEARNED: "RL-L2O (learned, frozen)", "hand_tuned": "hand-tuned", "random": "random"}
     write_outputs(out, lambda s, lam: f"{names.get(s, s)}, " + (f"λ={lam:g}" if lam > 0 else "no guidance"),
                   "ASG-DigitSeg-v0: mIoU with and without dense proxy guidance", reference=lambda s, lam: ("hand_tuned", 0.0))

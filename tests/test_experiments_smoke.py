@@ -98,6 +98,9 @@ def test_segmentation_scripts_quick(module):
     header = (out / "curves.csv").read_text().splitlines()[0]
     assert "target_miou" in header and (out / "curves.png").exists()
     assert "mIoU" in (out / "table.md").read_text()
+    if module == "fig7_segmentation":  # the learned policy's actions, one row per step
+        actions = (out / "actions.csv").read_text().splitlines()
+        assert actions[0].startswith("seed,step,") and len(actions[0].split(",")) == 2 + 7 and len(actions) == 1 + 4
 
 
 def test_digitseg_gap_quick():
