@@ -22,7 +22,7 @@ import torch
 import asg_gym  # noqa: F401
 from agents import ConstantPolicy
 from asg_gym.data.digit_scenes import BACKGROUND, real_scenes, synthetic_scenes
-from asg_gym.envs.digit_seg import _EVAL_SEED, DEFAULTS
+from asg_gym.envs.digit_seg import DEFAULTS, TARGET_SCENES_SEED
 from asg_gym.evaluation import TensorBatches
 from asg_gym.segmentation.evaluation import SegmentationEvaluation
 from asg_gym.segmentation.metrics import IGNORE_INDEX
@@ -66,15 +66,14 @@ def main(argv: list[str] | None = None) -> Path:
     table = ResumableCSV(out / "runs.csv", FIELDS, ["total_steps", "base_lr", "seed"])
     size, digits = env_kwargs["scene_size"], env_kwargs["max_digits"]
     sets = {"source": synthetic_scenes(args.eval_size, size, digits, HELD_OUT_SOURCE_SEED),
-            "target": real_scenes(args.eval_size, size, digits, _EVAL_SEED)}
+            "target": real_scenes(args.eval_size, size, digits, TARGET_SCENES_SEED)}
     for steps in args.steps:
         for lr in args.lrs:
             for seed in args.seeds:
                 if table.done(total_steps=steps, base_lr=lr, seed=seed):
                     continue
-                kwargs = {**env_kwargs, "lam": 0.0, "base_lr": lr, "total_steps": steps, "eval_every": 0}
-                kwargs.pop("eval_size")
-                env = gym.make("ASG-DigitSeg-v0", eval_size=args.eval_size, **kwargs)
+                env = gym.make("ASG-DigitSeg-v0", **{**env_kwargs, "lam": 0.0, "base_lr": lr, "total_steps": steps,
+                                                     "eval_every": 0, "eval_size": args.eval_size})
                 result = run_episode(env, ConstantPolicy("hand_tuned"), seed)
                 optimizee = env.unwrapped.optimizee
                 row = {"total_steps": steps, "base_lr": lr, "seed": seed, "seconds": round(result["seconds"], 1)}

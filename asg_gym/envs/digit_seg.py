@@ -35,7 +35,7 @@ DEFAULTS = {
     "num_source_scenes": 2000,
     "max_digits": 3,
 }
-_EVAL_SEED = 1  # target scenes: a fixed set, independent of the episode seed and of the source
+TARGET_SCENES_SEED = 1  # target scenes: a fixed set, independent of the episode seed and of the source
 
 
 class DigitSegEnv(ASGTransferEnv):
@@ -104,7 +104,7 @@ class DigitSegEnv(ASGTransferEnv):
         )
         images, labels = synthetic_scenes(num_source_scenes, scene_size, max_digits, source_seed)
         source = TensorSource(images, labels, batch_size, net.mean, net.std, torch_device)
-        target_images, target_labels = real_scenes(eval_size, scene_size, max_digits, _EVAL_SEED)
+        target_images, target_labels = real_scenes(eval_size, scene_size, max_digits, TARGET_SCENES_SEED)
         evaluation = SegmentationEvaluation(
             TensorBatches(target_images, target_labels, net.mean, net.std, torch_device, batch_size=50)
         )
