@@ -59,6 +59,9 @@ class DigitSegEnv(ASGTransferEnv):
     * ``num_patches``, ``patch_size``: N patches per image and their side in conv5 cells (Eq. 5).
     * ``batch_size``, ``scene_size``: source minibatch and the square scene side in pixels.
     * ``total_steps``, ``sgd_steps_per_action``, ``eval_every``, ``eval_size``, ``crash_penalty``.
+      The 300-step default keeps an episode near 2 minutes on 2 CPU cores, but the FCN is then still
+      learning to segment at all (held-out rendered scenes score about as low as real ones;
+      ``experiments/digitseg_gap.py``): for synthetic-to-real questions use 1,200 steps or more.
     * ``num_source_scenes``, ``max_digits``, ``source_seed``: the rendered synthetic set.
     * ``cache_teacher``: cache the teacher's conv5 maps per source scene (default on).
     * ``device``: ``"auto"``, ``"cpu"`` or ``"cuda"``.
