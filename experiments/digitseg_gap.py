@@ -29,7 +29,7 @@ from asg_gym.segmentation.metrics import IGNORE_INDEX
 from experiments.common import REPO, ResumableCSV, arg, parse_args, run_episode, write_provenance
 from experiments.sweep_digitseg import QUICK_SEG_ENV
 
-HELD_OUT_SOURCE_SEED = 7  # rendered scenes the episode never trains on (the env's source_seed is 0)
+HELD_OUT_SOURCE_SEED = 7  # rendered scenes the episode never trains on (the env renders its source from source_seed)
 FIELDS = ["total_steps", "base_lr", "seed", "source_miou", "target_miou", "source_floor", "target_floor",
           "source_pixel_accuracy", "target_pixel_accuracy", "seconds"]
 
@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> Path:
         args.steps, args.eval_size = [4], 8
         args.out = tempfile.mkdtemp(prefix="asg_digitseg_gap_")
         env_kwargs.update(QUICK_SEG_ENV)
+    if env_kwargs.get("source_seed", 0) == HELD_OUT_SOURCE_SEED:
+        raise SystemExit(f"source_seed {HELD_OUT_SOURCE_SEED} renders the held-out scenes themselves; pick another")
     out = Path(args.out)
     write_provenance(out, seeds=args.seeds, args=vars(args))
     table = ResumableCSV(out / "runs.csv", FIELDS, ["total_steps", "base_lr", "seed"])
