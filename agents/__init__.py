@@ -7,12 +7,13 @@ from typing import Any
 
 import gymnasium as gym
 
-from agents.base import Agent, scales_to_action
+from agents.base import Agent
 from agents.baselines import PRESETS, ConstantPolicy, RandomInitPolicy, RandomPolicy, preset_scales
 from agents.lstm_policy import ReinforceLSTMPolicy
 from agents.reinforce_lstm import ReinforceLSTMAgent
 from agents.sb3_agents import A2CAgent, PPOAgent, RecurrentPPOAgent, SB3Agent
 from agents.training import StepCallback, StepRecord, asg_num_coordinates
+from asg_gym.spaces import scales_to_action
 
 _SB3_AGENTS: dict[str, type[SB3Agent]] = {"ppo": PPOAgent, "a2c": A2CAgent, "recurrent_ppo": RecurrentPPOAgent}
 LEARNING_AGENTS = ("reinforce_lstm", *_SB3_AGENTS)

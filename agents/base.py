@@ -18,12 +18,3 @@ class Agent(Protocol):
         episode_start: np.ndarray | None = None,
         deterministic: bool = False,
     ) -> tuple[np.ndarray, Any]: ...
-
-
-def scales_to_action(scales: "np.ndarray | list[float]") -> np.ndarray:
-    """Learning-rate scales in {0, 0.1, …, 1} → MultiDiscrete action values 0…10."""
-    arr = np.asarray(scales, dtype=float)
-    action = np.rint(arr * 10).astype(np.int64)
-    if np.any(np.abs(action / 10 - arr) > 1e-9) or action.min() < 0 or action.max() > 10:
-        raise ValueError(f"scales must be multiples of 0.1 in [0, 1], got {scales!r}")
-    return action

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import scales_to_action
+from asg_gym.spaces import scales_to_action
 
 
 def preset_scales(name: str, num_coordinates: int) -> list[float]:

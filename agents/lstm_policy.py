@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.training import NUM_SCALAR_FEATURES, NUM_SCALES
+from asg_gym.spaces import NUM_SCALAR_FEATURES, NUM_SCALES
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]  # (h, c), each (5 encoders, batch, hidden)
 

@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from agents.lstm_policy import LSTMState, ReinforceLSTMPolicy, RunningNormalizer, one_thread
-from agents.training import NUM_SCALAR_FEATURES, NUM_SCALES, StepCallback, StepRecord, asg_num_coordinates
+from agents.training import StepCallback, StepRecord, asg_num_coordinates
+from asg_gym.spaces import NUM_SCALAR_FEATURES, NUM_SCALES
 from asg_gym.checkpoint import load_checkpoint, save_checkpoint
 
 CHECKPOINT_KIND = "reinforce_lstm"

@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-NUM_SCALES = 11  # a_c ∈ {0, 0.1, …, 1.0}
-NUM_SCALAR_FEATURES = 5  # L_XE, L_KL, t/T, mean(θ_n), std(θ_n)
+from asg_gym.spaces import NUM_SCALAR_FEATURES, NUM_SCALES
 
 
 def asg_num_coordinates(observation_space: spaces.Space, action_space: spaces.Space) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 import torch
 
 from asg_gym.data.tensor_source import normalize
-from asg_gym.optimizee import Optimizee
+from asg_gym.optimizee import ClassificationOptimizee
 
 
 def class_accuracies(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -31,7 +31,7 @@ def summarize(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int)
 Batches = Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]]
 
 
-def evaluate_batches(optimizee: Optimizee, batches: Batches, num_classes: int, teacher_top1: list[torch.Tensor]
+def evaluate_batches(optimizee: ClassificationOptimizee, batches: Batches, num_classes: int, teacher_top1: list[torch.Tensor]
                      ) -> dict[str, float]:
     """Run the student over ``batches()``; ``teacher_top1`` caches the frozen teacher's top-1.
 
@@ -76,5 +76,5 @@ class TensorEvaluation:
         self.num_classes = num_classes
         self._teacher_top1: list[torch.Tensor] = []  # the teacher is frozen: compute once
 
-    def __call__(self, optimizee: Optimizee) -> dict[str, float]:
+    def __call__(self, optimizee: ClassificationOptimizee) -> dict[str, float]:
         return evaluate_batches(optimizee, self.batches, self.num_classes, self._teacher_top1)

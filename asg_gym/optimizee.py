@@ -1,7 +1,7 @@
-"""The optimizee: an ImageNet-pretrained CNN fine-tuned on synthetic images with proxy guidance.
+"""Optimizees: ImageNet-pretrained CNNs fine-tuned on synthetic images with proxy guidance.
 
-It knows nothing of reinforcement learning. The env (or a plain trainer) sets one learning-rate
-scale per optimization coordinate, asks for SGD updates, and reads loss statistics back.
+They know nothing of reinforcement learning. The env (or a plain trainer) drives them through
+the :class:`~asg_gym.interfaces.Optimizee` protocol: scales in, loss statistics out.
 """
 
 from __future__ import annotations
@@ -9,29 +9,18 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from asg_gym.backbones.base import Backbone
+from asg_gym.interfaces import Batch, BatchSource, LossTerms, StepStats
 from asg_gym.proxy_guidance import proxy_guidance_kl
 from asg_gym.regularisers import Regulariser
 
 NEW_HEAD = "new_head"
-
-
-@dataclass(frozen=True)
-class LossTerms:
-    """Loss L = L_XE + λ·L_KL (Eq. 2) of one minibatch, as Python floats."""
-
-    total: float
-    xe: float
-    kl: float
-
-    def is_finite(self) -> bool:
-        return all(v == v and abs(v) != float("inf") for v in (self.total, self.xe, self.kl))
 
 
 def build_new_head(feature_dim: int, num_classes: int, hidden: int) -> nn.Sequential:
@@ -42,10 +31,12 @@ def build_new_head(feature_dim: int, num_classes: int, hidden: int) -> nn.Sequen
 class CoordinateSGD:
     """Per-coordinate SGD over a student network: the machinery every optimizee shares.
 
-    Subclasses build the student, then call :meth:`_init_coordinates` with its coordinates
-    (``(name, parameters)`` in input-to-output order, the new task head last), the module that
-    holds every trainable parameter, the freshly initialised layers (re-drawn from the seed at
-    each reset), and the head's output layer (its weight statistics enter the observation).
+    Implements the :class:`~asg_gym.interfaces.Optimizee` protocol around one abstract method,
+    :meth:`forward_backward`. Subclasses build the student, then call :meth:`_init_coordinates`
+    with its coordinates (``(name, parameters)`` in input-to-output order, the new task head
+    last), the module that holds every trainable parameter, the freshly initialised layers
+    (re-drawn from the seed at each reset), and the head's output layer (its weight statistics
+    enter the observation).
     """
 
     def __init__(
@@ -58,7 +49,7 @@ class CoordinateSGD:
         device: torch.device | str,
         channels_last: bool,
         autocast_dtype: torch.dtype | None,
-        regulariser: Regulariser | None = None,
+        cache_teacher: bool,
     ) -> None:
         if lam < 0 or base_lr <= 0:
             raise ValueError(f"need lam >= 0 and base_lr > 0, got lam={lam}, base_lr={base_lr}")
@@ -74,7 +65,7 @@ class CoordinateSGD:
         self.base_lr = float(base_lr)
         self.momentum = float(momentum)
         self.weight_decay = float(weight_decay)
-        self.regulariser = regulariser
+        self.cache_teacher = bool(cache_teacher)
         self.optimizer: torch.optim.SGD | None = None
 
     def _init_coordinates(self, groups: list[tuple[str, list[nn.Parameter]]], student: nn.Module,
@@ -92,6 +83,12 @@ class CoordinateSGD:
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for _, params in self._groups for p in params]
 
+    # ------------------------------------------------------------------ Optimizee protocol
+    def prepare(self, source: BatchSource) -> None:
+        """Size the teacher cache to the source when a sample id always maps to the same image."""
+        if self.cache_teacher and source.cacheable:
+            self.enable_teacher_cache(source.num_samples)
+
     def reset(self, seed: int) -> None:
         """Restore the pretrained weights, draw fresh new layers from ``seed``, start a new SGD."""
         with torch.no_grad():
@@ -108,6 +105,38 @@ class CoordinateSGD:
             weight_decay=self.weight_decay,
         )
         self.zero_grad()
+
+    def start(self, batch: Batch) -> StepStats:
+        return self._stats(self.forward_backward(*batch))
+
+    def train_step(self, scales: Sequence[float], batch: Batch) -> StepStats:
+        self.set_scales(scales)
+        self.sgd_step()  # Algorithm 1: update with the gradients of the previous batch's loss
+        return self._stats(self.forward_backward(*batch))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Weights, optimizer and pending gradients, copied (a snapshot, not views of live tensors)."""
+        optimizer = self._require_optimizer()
+        gradients = [None if p.grad is None else p.grad.detach().clone() for p in self.trainable_parameters()]
+        return copy.deepcopy({"student": self._student.state_dict(), "optimizer": optimizer.state_dict(),
+                              "gradients": gradients})
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        optimizer = self._require_optimizer()
+        self._student.load_state_dict(state["student"])
+        optimizer.load_state_dict(state["optimizer"])
+        for param, grad in zip(self.trainable_parameters(), state["gradients"]):
+            param.grad = None if grad is None else grad.to(param.device)
+
+    # ------------------------------------------------------------------ the parts of a step
+    def forward_backward(self, images: torch.Tensor, labels: torch.Tensor, keys: torch.Tensor | None = None
+                         ) -> LossTerms:
+        """Loss of one minibatch at the current weights, and its gradients (kept for the next step)."""
+        raise NotImplementedError
+
+    def enable_teacher_cache(self, num_samples: int) -> None:
+        """Cache the frozen teacher's outputs for sample ids ``0 … num_samples-1``."""
+        raise NotImplementedError
 
     def set_scales(self, scales: Sequence[float]) -> list[float]:
         """η_c = scale_c · η_base for every coordinate; returns the learning rates."""
@@ -137,20 +166,11 @@ class CoordinateSGD:
         return terms
 
     @torch.no_grad()
-    def head_weight_stats(self) -> tuple[float, float]:
-        """Mean and std of the weights of θ_n's output layer (two observation features)."""
+    def _stats(self, loss: LossTerms) -> StepStats:
+        """The step's report: its loss, the learning rates, and mean/std of θ_n's output weights."""
         std, mean = torch.std_mean(self._head_output.weight)
-        return float(mean), float(std)
-
-    def state_dict(self) -> dict:
-        """Everything needed to resume training: the student's weights and the optimizer."""
-        optimizer = self._require_optimizer()
-        return {"student": self._student.state_dict(), "optimizer": optimizer.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        optimizer = self._require_optimizer()
-        self._student.load_state_dict(state["student"])
-        optimizer.load_state_dict(state["optimizer"])
+        lrs = tuple(float(group["lr"]) for group in self._require_optimizer().param_groups)
+        return StepStats(loss, lrs, float(mean), float(std))
 
     def _prepare(self, images: torch.Tensor) -> torch.Tensor:
         return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
@@ -167,7 +187,7 @@ class CoordinateSGD:
         return self.optimizer
 
 
-class Optimizee(CoordinateSGD):
+class ClassificationOptimizee(CoordinateSGD):
     """Student θ_s + frozen θ_o + new head θ_n, a frozen teacher M_o, and per-coordinate SGD.
 
     BatchNorm layers stay in eval mode throughout (frozen statistics, as the reference code), so
@@ -181,8 +201,9 @@ class Optimizee(CoordinateSGD):
         momentum, weight_decay: SGD settings (paper: 0.9, 5e-4).
         head_hidden: hidden width of θ_n (reference: 512).
         device: where all tensors live.
-        channels_last: keep the CNNs and their inputs in channels-last memory format (faster
-            convolutions on recent GPUs).
+        channels_last: keep the CNNs and their inputs in channels-last memory format.
+        cache_teacher: cache the teacher's log-probabilities per source sample id when the source
+            has no random augmentation (set up by :meth:`prepare`).
         regulariser: an optional lifelong-learning penalty on θ_s (Table 2 baselines), added to L.
         autocast_dtype: run the forward passes under ``torch.autocast`` with this dtype
             (``torch.bfloat16``); losses are always computed in float32. ``None``: plain float32.
@@ -201,10 +222,12 @@ class Optimizee(CoordinateSGD):
         device: torch.device | str = "cpu",
         channels_last: bool = False,
         autocast_dtype: torch.dtype | None = None,
+        cache_teacher: bool = True,
         regulariser: Regulariser | None = None,
     ) -> None:
         super().__init__(lam=lam, base_lr=base_lr, momentum=momentum, weight_decay=weight_decay, device=device,
-                         channels_last=channels_last, autocast_dtype=autocast_dtype, regulariser=regulariser)
+                         channels_last=channels_last, autocast_dtype=autocast_dtype, cache_teacher=cache_teacher)
+        self.regulariser = regulariser
         self.num_classes = int(num_classes)
         self.backbone = backbone.to(self.device)
         self.features = backbone.features.eval()
@@ -222,9 +245,10 @@ class Optimizee(CoordinateSGD):
         self._teacher_cache: torch.Tensor | None = None
         self._teacher_cached: torch.Tensor | None = None
 
-    def backbone_parameters(self) -> list[nn.Parameter]:
-        """θ_s, in module order."""
-        return list(self.features.parameters())
+    def prepare(self, source: BatchSource) -> None:
+        if self.regulariser is not None:  # anchors θ_s⁰ (and SI importances) before any update
+            self.regulariser.prepare(self.features, self.teacher_features, self.teacher_head, source.next_batch)
+        super().prepare(source)
 
     def forward_backward(
         self, images: torch.Tensor, labels: torch.Tensor, keys: torch.Tensor | None = None
@@ -244,7 +268,7 @@ class Optimizee(CoordinateSGD):
         kl = proxy_guidance_kl(old_logits, self.teacher_log_probs(images, keys))
         total = xe + self.lam * kl if self.lam > 0 else xe
         if self.regulariser is not None:
-            total = total + self.regulariser.weight * self.regulariser.penalty(self, images, pooled)
+            total = total + self.regulariser.weight * self.regulariser.penalty(images, pooled)
         return self._backward(total, xe, kl)
 
     # ----------------------------------------------------------------------------- teacher

@@ -12,21 +12,26 @@ The penalty enters the loss as ``L = L_XE + λ·L_KL + weight·penalty``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import copy
+import functools
+import operator
+from collections.abc import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-if TYPE_CHECKING:
-    from asg_gym.optimizee import Optimizee
+from asg_gym.interfaces import Batch
 
-Batches = Callable[[], tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]
 REGULARISERS = ("weight_l2", "feature_l2", "si")
 
 
 class Regulariser:
-    """Base class: ``prepare`` once per optimizee, then ``penalty`` on every minibatch."""
+    """Base class: ``prepare`` once with the networks it reads, then ``penalty`` on every minibatch.
+
+    It sees tensors and modules only: the student's features θ_s (trained), the frozen teacher's
+    features and ImageNet head, and a source of batches for data-driven estimates.
+    """
 
     name = "none"
 
@@ -34,14 +39,25 @@ class Regulariser:
         if weight <= 0:
             raise ValueError(f"regulariser weight must be > 0, got {weight}")
         self.weight = float(weight)
+        self._student: nn.Module | None = None
+        self._teacher: nn.Module | None = None
         self._anchor: list[torch.Tensor] = []
 
-    def prepare(self, optimizee: Optimizee, next_batch: Batches) -> None:
-        """Remember the pretrained θ_s (the anchor). ``next_batch`` feeds data-driven estimates."""
-        self._anchor = [p.detach().clone() for p in optimizee.backbone_parameters()]
+    def prepare(self, student: nn.Module, teacher: nn.Module, teacher_head: nn.Module,
+                next_batch: Callable[[], Batch]) -> None:
+        """Remember the pretrained θ_s (the anchor) and the modules the penalty reads."""
+        self._student, self._teacher = student, teacher
+        self._anchor = [p.detach().clone() for p in student.parameters()]
 
-    def penalty(self, optimizee: Optimizee, images: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+    def penalty(self, images: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+        """The penalty on a minibatch: ``images`` as the student saw them, ``pooled`` its pooled features."""
         raise NotImplementedError
+
+    def _distances(self) -> list[torch.Tensor]:
+        """(θ_k − θ_k⁰)² per backbone tensor."""
+        if self._student is None:
+            raise RuntimeError(f"{type(self).__name__}.prepare() must run before penalty()")
+        return [(p - a) ** 2 for p, a in zip(self._student.parameters(), self._anchor)]
 
 
 class WeightL2(Regulariser):
@@ -49,9 +65,8 @@ class WeightL2(Regulariser):
 
     name = "weight_l2"
 
-    def penalty(self, optimizee: Optimizee, images: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
-        params = optimizee.backbone_parameters()
-        return sum(((p - a) ** 2).sum() for p, a in zip(params, self._anchor))  # type: ignore[return-value]
+    def penalty(self, images: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+        return _sum(d.sum() for d in self._distances())
 
 
 class FeatureL2(Regulariser):
@@ -59,9 +74,11 @@ class FeatureL2(Regulariser):
 
     name = "feature_l2"
 
-    def penalty(self, optimizee: Optimizee, images: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+    def penalty(self, images: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+        if self._teacher is None:
+            raise RuntimeError("FeatureL2.prepare() must run before penalty()")
         with torch.no_grad():
-            teacher = optimizee.teacher_features(images).mean(dim=(2, 3))
+            teacher = self._teacher(images).mean(dim=(2, 3))
         return ((pooled.float() - teacher.float()) ** 2).sum(dim=1).mean()
 
 
@@ -73,7 +90,7 @@ class SynapticIntelligence(Regulariser):
     The ImageNet trajectory of the pretrained weights is not available, so we replay a short
     one: ``steps`` SGD steps on the old task from θ⁰, on the source images labelled with the
     frozen teacher's top-1 ImageNet class (no target images are used). The replay runs on a
-    copy; the optimizee's weights are untouched.
+    copy; the student's weights are untouched.
     """
 
     name = "si"
@@ -83,22 +100,20 @@ class SynapticIntelligence(Regulariser):
         self.steps, self.lr, self.xi = steps, lr, xi
         self.importance: list[torch.Tensor] = []
 
-    def prepare(self, optimizee: Optimizee, next_batch: Batches) -> None:
-        super().prepare(optimizee, next_batch)
-        import copy
-
-        features = copy.deepcopy(optimizee.teacher_features).requires_grad_(True)
-        head = optimizee.teacher_head
-        params = [p for p in features.parameters()]
+    def prepare(self, student: nn.Module, teacher: nn.Module, teacher_head: nn.Module,
+                next_batch: Callable[[], Batch]) -> None:
+        super().prepare(student, teacher, teacher_head, next_batch)
+        features = copy.deepcopy(teacher).requires_grad_(True)
+        params = list(features.parameters())
         omega = [torch.zeros_like(p) for p in params]
         start = [p.detach().clone() for p in params]
         sgd = torch.optim.SGD(params, lr=self.lr)
         for _ in range(self.steps):
             images = next_batch()[0]
             with torch.no_grad():
-                pseudo_labels = optimizee.teacher_logits(images).argmax(dim=1)
+                pseudo_labels = teacher_head(teacher(images).mean(dim=(2, 3))).argmax(dim=1)
             sgd.zero_grad(set_to_none=True)
-            F.cross_entropy(head(features(images).mean(dim=(2, 3))), pseudo_labels).backward()
+            F.cross_entropy(teacher_head(features(images).mean(dim=(2, 3))), pseudo_labels).backward()
             before = [p.detach().clone() for p in params]
             grads = [torch.zeros_like(p) if p.grad is None else p.grad.detach().clone() for p in params]
             sgd.step()
@@ -108,9 +123,13 @@ class SynapticIntelligence(Regulariser):
             w.clamp(min=0) / ((p.detach() - s) ** 2 + self.xi) for w, p, s in zip(omega, params, start)
         ]
 
-    def penalty(self, optimizee: Optimizee, images: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
-        params = optimizee.backbone_parameters()
-        return sum((o * (p - a) ** 2).sum() for o, p, a in zip(self.importance, params, self._anchor))  # type: ignore[return-value]
+    def penalty(self, images: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+        return _sum((o * d).sum() for o, d in zip(self.importance, self._distances()))
+
+
+def _sum(terms: Iterable[torch.Tensor]) -> torch.Tensor:
+    """Left-to-right sum of per-tensor terms (a fixed order keeps results bitwise reproducible)."""
+    return functools.reduce(operator.add, terms)
 
 
 def build_regulariser(name: str | None, weight: float) -> Regulariser | None:

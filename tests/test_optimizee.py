@@ -7,12 +7,12 @@ import torch
 import torch.nn.functional as F
 
 from asg_gym.backbones import build_backbone
-from asg_gym.optimizee import Optimizee
+from asg_gym.optimizee import ClassificationOptimizee
 from asg_gym.proxy_guidance import proxy_guidance_kl
 
 
-def make_optimizee(**kwargs) -> Optimizee:
-    opt = Optimizee(build_backbone("toy", None), 10, base_lr=1e-2, **kwargs)
+def make_optimizee(**kwargs) -> ClassificationOptimizee:
+    opt = ClassificationOptimizee(build_backbone("toy", None), 10, base_lr=1e-2, **kwargs)
     opt.reset(seed=0)
     return opt
 
@@ -101,6 +101,6 @@ def test_non_finite_loss_is_not_backpropagated():
 
 
 def test_training_before_reset_is_an_error():
-    opt = Optimizee(build_backbone("toy", None), 10)
+    opt = ClassificationOptimizee(build_backbone("toy", None), 10)
     with pytest.raises(RuntimeError, match="reset"):
         opt.set_scales([1.0] * 7)

@@ -101,7 +101,7 @@ def _perturbed_optimizee(num_patches: int, patch_size: int) -> SegmentationOptim
                                       num_patches=num_patches, patch_size=patch_size)
     optimizee.reset(0)
     with torch.no_grad():
-        for p in optimizee.encoder.parameters():
+        for p in optimizee.features.parameters():
             p.add_(0.05 * torch.randn_like(p))  # student ≠ teacher, so the KL is positive
     return optimizee
 
@@ -109,7 +109,7 @@ def _perturbed_optimizee(num_patches: int, patch_size: int) -> SegmentationOptim
 def test_dense_kl_with_one_whole_map_patch_is_the_image_level_kl():
     optimizee = _perturbed_optimizee(num_patches=1, patch_size=100)
     images = torch.randn(3, 3, 64, 64)
-    student_map = optimizee.encoder(images)[-1]
+    student_map = optimizee.features(images)[-1]
     teacher_map = optimizee.teacher_map(images)
     side, corners = patch_corners(student_map.shape[-2:], 1, 100, torch.Generator().manual_seed(0))
     assert side == 2 and corners == [(0, 0)]  # a 64-px image has a 2×2 conv5 map
@@ -123,7 +123,7 @@ def test_dense_kl_with_one_whole_map_patch_is_the_image_level_kl():
 def test_dense_kl_averages_over_patches_and_batch():
     optimizee = _perturbed_optimizee(num_patches=3, patch_size=1)
     images = torch.randn(2, 3, 96, 96)
-    student_map, teacher_map = optimizee.encoder(images)[-1], optimizee.teacher_map(images)
+    student_map, teacher_map = optimizee.features(images)[-1], optimizee.teacher_map(images)
     side, corners = patch_corners(student_map.shape[-2:], 3, 1, torch.Generator().manual_seed(0))
     dense = dense_proxy_guidance_kl(student_map, teacher_map, optimizee.imagenet_head, side, corners)
     per_patch = [dense_proxy_guidance_kl(student_map, teacher_map, optimizee.imagenet_head, side, [c])

@@ -339,12 +339,12 @@ def test_corrupt_image_in_a_worker_process_names_the_file(tmp_path: Path, visda_
 
 
 def test_channels_last_and_bf16_autocast_keep_float32_losses() -> None:
-    from asg_gym.optimizee import Optimizee
+    from asg_gym.optimizee import ClassificationOptimizee
 
     images, labels = torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
     losses = []
     for options in ({}, {"channels_last": True}, {"channels_last": True, "autocast_dtype": torch.bfloat16}):
-        optimizee = Optimizee(build_backbone("toy", None), 12, **options)
+        optimizee = ClassificationOptimizee(build_backbone("toy", None), 12, **options)
         optimizee.reset(0)
         terms = optimizee.forward_backward(images, labels)
         assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in optimizee.new_head.parameters())
@@ -352,4 +352,4 @@ def test_channels_last_and_bf16_autocast_keep_float32_losses() -> None:
         losses.append(terms.xe)
     assert losses[1] == pytest.approx(losses[0], rel=1e-5) and losses[2] == pytest.approx(losses[0], rel=2e-2)
     with pytest.raises(ValueError, match="bfloat16"):
-        Optimizee(build_backbone("toy", None), 12, autocast_dtype=torch.float16)
+        ClassificationOptimizee(build_backbone("toy", None), 12, autocast_dtype=torch.float16)

@@ -27,7 +27,7 @@ from asg_gym.data.loaders import LoaderBatches
 from asg_gym.data.roots import resolve_root
 from asg_gym.errors import DatasetError
 from asg_gym.evaluation import class_accuracies, summarize
-from asg_gym.optimizee import Optimizee
+from asg_gym.optimizee import ClassificationOptimizee
 
 VISDA_CLASSES = (
     "aeroplane", "bicycle", "bus", "car", "horse", "knife",
@@ -135,7 +135,7 @@ class VisDAEvaluation:
             self.imagenet = LoaderBatches(imagenet, batch_size, mean, std, device, num_workers)
         self._teacher_top1: torch.Tensor | None = None  # the teacher is frozen: compute once
 
-    def __call__(self, optimizee: Optimizee) -> dict[str, float]:
+    def __call__(self, optimizee: ClassificationOptimizee) -> dict[str, float]:
         predictions, labels, old_top1, teacher_top1 = [], [], [], []
         for images, y in self.target():
             new_logits, old_logits = optimizee.predict(images)
@@ -158,7 +158,7 @@ class VisDAEvaluation:
             result["old_task_accuracy"] = self._imagenet_accuracy(optimizee)
         return result
 
-    def _imagenet_accuracy(self, optimizee: Optimizee) -> float:
+    def _imagenet_accuracy(self, optimizee: ClassificationOptimizee) -> float:
         assert self.imagenet is not None
         correct, total = 0, 0
         for images, y in self.imagenet():

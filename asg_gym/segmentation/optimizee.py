@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from asg_gym.optimizee import CoordinateSGD, LossTerms
+from asg_gym.interfaces import LossTerms
+from asg_gym.optimizee import CoordinateSGD
 from asg_gym.proxy_guidance import dense_proxy_guidance_kl, patch_corners
 from asg_gym.segmentation.metrics import IGNORE_INDEX
 from asg_gym.segmentation.network import SegmentationNetwork
@@ -27,8 +29,8 @@ class SegmentationOptimizee(CoordinateSGD):
         lam: λ (paper: 75 for segmentation). λ = 0 still *reports* L_KL.
         base_lr: η_base (paper: 1e-3).
         num_patches, patch_size: N patches per image and their side in conv5 cells.
-        momentum, weight_decay, device, channels_last, autocast_dtype: as for
-            :class:`~asg_gym.optimizee.Optimizee`.
+        momentum, weight_decay, device, channels_last, autocast_dtype, cache_teacher: as for
+            :class:`~asg_gym.optimizee.ClassificationOptimizee` (the cache holds conv5 maps).
     """
 
     def __init__(
@@ -44,22 +46,23 @@ class SegmentationOptimizee(CoordinateSGD):
         device: torch.device | str = "cpu",
         channels_last: bool = False,
         autocast_dtype: torch.dtype | None = None,
+        cache_teacher: bool = True,
     ) -> None:
         super().__init__(lam=lam, base_lr=base_lr, momentum=momentum, weight_decay=weight_decay, device=device,
-                         channels_last=channels_last, autocast_dtype=autocast_dtype)
+                         channels_last=channels_last, autocast_dtype=autocast_dtype, cache_teacher=cache_teacher)
         if num_patches < 1 or patch_size < 1:
             raise ValueError(f"need num_patches >= 1 and patch_size >= 1, got {num_patches} and {patch_size}")
         self.num_patches, self.patch_size = int(num_patches), int(patch_size)
         self.num_classes = network.num_classes
         self.network = network
-        self.encoder = network.encoder.to(self.device).eval()
+        self.features = network.encoder.to(self.device).eval()  # θ_s: image → stride-8/16/conv5 maps
         self.decoder = network.decoder.to(self.device).eval()
         self.imagenet_head = network.imagenet_head.to(self.device).eval().requires_grad_(False)
-        self.teacher_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
+        self.teacher_features = copy.deepcopy(self.features).requires_grad_(False)
         if self.channels_last:
-            for module in (self.encoder, self.decoder, self.teacher_encoder):
+            for module in (self.features, self.decoder, self.teacher_features):
                 module.to(memory_format=torch.channels_last)
-        student = nn.ModuleDict({"encoder": self.encoder, "decoder": self.decoder})
+        student = nn.ModuleDict({"encoder": self.features, "decoder": self.decoder})
         self._init_coordinates(network.coordinate_parameters(), student, network.new_layers, network.head_output)
         self._patches = torch.Generator()
         self._cache_size = 0
@@ -76,7 +79,7 @@ class SegmentationOptimizee(CoordinateSGD):
         self.zero_grad()
         images = self._prepare(images)
         with self._autocast():
-            maps = self.encoder(images)
+            maps = self.features(images)
             logits = self.decoder(maps, images.shape[-2:])
         valid = (labels != IGNORE_INDEX).sum().clamp(min=1)
         # Sum over valid pixels / their count: a crop that is all "ignore" gives 0, not NaN.
@@ -117,7 +120,7 @@ class SegmentationOptimizee(CoordinateSGD):
 
     def _teacher_conv5(self, images: torch.Tensor) -> torch.Tensor:
         with self._autocast():
-            return self.teacher_encoder(self._prepare(images))[-1].float()
+            return self.teacher_features(self._prepare(images))[-1].float()
 
     # ----------------------------------------------------------------------------- readouts
     @torch.no_grad()
@@ -125,15 +128,15 @@ class SegmentationOptimizee(CoordinateSGD):
         """(per-pixel logits ``(B, K, H, W)``, image-level ImageNet logits) of the student, float32."""
         images = self._prepare(images)
         with self._autocast():
-            maps = self.encoder(images)
+            maps = self.features(images)
             logits = self.decoder(maps, images.shape[-2:])
             old_logits = self.imagenet_head(maps[-1])
         return logits.float(), old_logits.float()
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         """Weights, optimizer, and the patch generator (so a resume crops the same patches)."""
         return {**super().state_dict(), "patches": self._patches.get_state()}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self._patches.set_state(state["patches"])

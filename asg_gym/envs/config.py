@@ -1,0 +1,110 @@
+"""The constructor keywords every ASG env shares, defined and documented once.
+
+Each env takes its own keywords explicitly and the shared ones as ``**shared`` (typed by
+:class:`SharedKwargs`); :meth:`EnvConfig.build` merges them over the env's defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypedDict
+
+import torch
+
+
+class SharedKwargs(TypedDict, total=False):
+    """Keywords of every ASG env (``gym.make(id, **kwargs)``); see :class:`EnvConfig` for their meaning."""
+
+    weights: str | Path | None
+    lam: float
+    base_lr: float
+    momentum: float
+    weight_decay: float
+    batch_size: int
+    total_steps: int | None
+    sgd_steps_per_action: int
+    eval_every: int
+    crash_penalty: float
+    cache_teacher: bool
+    channels_last: bool
+    bf16: bool
+    device: str
+    data_root: str | Path | None
+    render_mode: str | None
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """The shared settings of an ASG env.
+
+    Attributes:
+        weights: the pretrained weights: a name the env knows (``"imagenet"`` for the embedded
+            EfficientNet-Lite0, a torchvision name such as ``"IMAGENET1K_V1"`` read from its local
+            cache and never downloaded), a path to a state dict, or ``None`` (random init).
+        lam: λ, the weight of the proxy-guidance term L_KL (λ = 0 still reports L_KL).
+        base_lr: η_base; action value k sets coordinate c's learning rate to ``k/10 · base_lr``.
+        momentum, weight_decay: the SGD settings (paper: 0.9, 5e-4).
+        batch_size: source images per SGD step.
+        total_steps: actions per episode; ``None`` (data-set envs) = one pass over the source.
+        sgd_steps_per_action: SGD updates per action (a decision window); the observation's losses
+            and the reward use the window's mean loss.
+        eval_every: evaluate on the real target every this many actions (0 = only at the end).
+        crash_penalty: the reward of the step whose loss turns non-finite (the episode ends).
+        cache_teacher: cache the frozen teacher's outputs per source sample when the source has
+            no random augmentation (same results, one teacher pass per sample).
+        channels_last: channels-last memory format for the CNNs and their inputs.
+        bf16: bfloat16 autocast of the CNN forward passes (CUDA; losses stay float32).
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+        data_root: the data-set folder of the envs that read one (else ignored with a warning).
+        render_mode: ``"ansi"``, ``"rgb_array"`` or ``None``.
+    """
+
+    weights: str | Path | None
+    lam: float
+    base_lr: float
+    batch_size: int
+    total_steps: int | None
+    eval_every: int = 0
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    sgd_steps_per_action: int = 1
+    crash_penalty: float = -10.0
+    cache_teacher: bool = True
+    channels_last: bool = False
+    bf16: bool = False
+    device: str = "auto"
+    data_root: str | Path | None = None
+    render_mode: str | None = None
+
+    @classmethod
+    def build(cls, env_id: str, defaults: Mapping[str, Any], given: Mapping[str, Any]) -> EnvConfig:
+        """``given`` keywords over the env's ``defaults``; unknown keywords are a ``TypeError`` that lists the valid ones."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(given) - names)
+        if unknown:
+            raise TypeError(f"{env_id} got unexpected keyword(s) {unknown}; shared keywords are {sorted(names)}, "
+                            "see the env's docstring for its own")
+        return cls(**{**{k: v for k, v in defaults.items() if k in names}, **given})
+
+    def torch_device(self) -> torch.device:
+        """``"auto"`` → CUDA when available, else CPU; a clear error when CUDA is asked for and absent."""
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        resolved = torch.device(self.device)
+        if resolved.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device='cuda' was requested but torch sees no CUDA device; use device='auto' or 'cpu'")
+        return resolved
+
+    def autocast_dtype(self, device: torch.device) -> torch.dtype | None:
+        """bfloat16 when ``bf16`` on CUDA; on CPU ``bf16`` is refused with a warning (float32)."""
+        if not self.bf16:
+            return None
+        if device.type != "cuda":
+            import warnings
+
+            warnings.warn("bf16 autocast is meant for CUDA; running in float32 on CPU", stacklevel=3)
+            return None
+        return torch.bfloat16
