@@ -71,8 +71,25 @@ def load_pretrained(env_id: str = "ASG-Digits-v0") -> ReinforceLSTMAgent:
 
 
 __all__ = [
-    "A2CAgent", "AGENT_NAMES", "Agent", "ConstantPolicy", "LEARNING_AGENTS", "PPOAgent", "PRESETS", "RandomInitPolicy",
-    "RandomPolicy", "RecurrentPPOAgent", "ReinforceLSTMAgent", "ReinforceLSTMPolicy", "SB3Agent", "StepCallback",
-    "StepRecord", "asg_num_coordinates", "load_agent", "load_pretrained", "make_agent", "preset_scales",
+    "AGENT_NAMES",
+    "LEARNING_AGENTS",
+    "PRESETS",
+    "A2CAgent",
+    "Agent",
+    "ConstantPolicy",
+    "PPOAgent",
+    "RandomInitPolicy",
+    "RandomPolicy",
+    "RecurrentPPOAgent",
+    "ReinforceLSTMAgent",
+    "ReinforceLSTMPolicy",
+    "SB3Agent",
+    "StepCallback",
+    "StepRecord",
+    "asg_num_coordinates",
+    "load_agent",
+    "load_pretrained",
+    "make_agent",
+    "preset_scales",
     "scales_to_action",
 ]

@@ -54,6 +54,7 @@ class ReinforceLSTMPolicy(nn.Module):
             nn.init.uniform_(param, -bound, bound, generator=generator)
         # Small-gain orthogonal heads: the initial policy is close to uniform over the 11 scales.
         for head in self.heads:
+            assert isinstance(head, nn.Linear)
             nn.init.orthogonal_(head.weight, gain=head_gain, generator=generator)
             nn.init.zeros_(head.bias)
 

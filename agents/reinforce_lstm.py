@@ -15,8 +15,8 @@ from torch import nn
 
 from agents.lstm_policy import LSTMState, ReinforceLSTMPolicy, RunningNormalizer, one_thread
 from agents.training import StepCallback, StepRecord, asg_num_coordinates
-from asg_gym.spaces import NUM_SCALAR_FEATURES, NUM_SCALES
 from asg_gym.checkpoint import load_checkpoint, save_checkpoint
+from asg_gym.spaces import NUM_SCALAR_FEATURES, NUM_SCALES
 
 CHECKPOINT_KIND = "reinforce_lstm"
 
@@ -103,7 +103,7 @@ class ReinforceLSTMAgent:
         if max_grad_norm is not None and max_grad_norm <= 0:
             raise ValueError(f"max_grad_norm must be positive or None, got {max_grad_norm}")
         if seed is None:  # still recorded, so the run can be resumed and repeated
-            seed = int(np.random.SeedSequence().entropy % 2**31)
+            seed = int(np.random.SeedSequence().generate_state(1)[0] % 2**31)
         self.env = env
         self.num_coordinates, self.unroll_length, self.seed = int(num_coordinates), int(unroll_length), int(seed)
         self.gamma, self.max_grad_norm = float(gamma), max_grad_norm

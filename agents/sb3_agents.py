@@ -32,7 +32,7 @@ def _callback_adapter(agent: SB3Agent, callback: StepCallback | None, bar: Any) 
     """An SB3 ``BaseCallback`` that turns SB3's per-step locals into :class:`StepRecord` calls."""
     base_callback = _import("stable_baselines3.common.callbacks", "BaseCallback")
 
-    class StepCallbackAdapter(base_callback):  # type: ignore[misc, valid-type]
+    class StepCallbackAdapter(base_callback):  # type: ignore[misc, valid-type]  # SB3 is an optional import
         def __init__(self) -> None:
             super().__init__()
             self.rollouts = 0

@@ -31,7 +31,8 @@ def summarize(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int)
 Batches = Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]]
 
 
-def evaluate_batches(optimizee: ClassificationOptimizee, batches: Batches, num_classes: int, teacher_top1: list[torch.Tensor]
+def evaluate_batches(optimizee: ClassificationOptimizee, batches: Batches, num_classes: int,
+                     teacher_top1: list[torch.Tensor]
                      ) -> dict[str, float]:
     """Run the student over ``batches()``; ``teacher_top1`` caches the frozen teacher's top-1.
 

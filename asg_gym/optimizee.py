@@ -69,7 +69,7 @@ class CoordinateSGD:
         self.optimizer: torch.optim.SGD | None = None
 
     def _init_coordinates(self, groups: list[tuple[str, list[nn.Parameter]]], student: nn.Module,
-                          new_layers: nn.Module, head_output: nn.Module) -> None:
+                          new_layers: nn.Module, head_output: nn.Linear | nn.Conv2d) -> None:
         self._groups = groups
         self.coordinate_names: tuple[str, ...] = tuple(name for name, _ in groups)
         self._student, self._new_layers, self._head_output = student, new_layers, head_output
@@ -125,7 +125,7 @@ class CoordinateSGD:
         optimizer = self._require_optimizer()
         self._student.load_state_dict(state["student"])
         optimizer.load_state_dict(state["optimizer"])
-        for param, grad in zip(self.trainable_parameters(), state["gradients"]):
+        for param, grad in zip(self.trainable_parameters(), state["gradients"], strict=True):
             param.grad = None if grad is None else grad.to(param.device)
 
     # ------------------------------------------------------------------ the parts of a step
@@ -144,7 +144,7 @@ class CoordinateSGD:
         if len(scales) != self.num_coordinates:
             raise ValueError(f"expected {self.num_coordinates} scales (one per coordinate), got {len(scales)}")
         lrs = [float(s) * self.base_lr for s in scales]
-        for group, lr in zip(optimizer.param_groups, lrs):
+        for group, lr in zip(optimizer.param_groups, lrs, strict=True):
             group["lr"] = lr
         return lrs
 
@@ -239,9 +239,11 @@ class ClassificationOptimizee(CoordinateSGD):
             self.features.to(memory_format=torch.channels_last)
             self.teacher_features.to(memory_format=torch.channels_last)
 
-        groups = backbone.coordinate_parameters() + [(NEW_HEAD, list(self.new_head.parameters()))]
+        groups = [*backbone.coordinate_parameters(), (NEW_HEAD, list(self.new_head.parameters()))]
         student = nn.ModuleDict({"features": self.features, "new_head": self.new_head})
-        self._init_coordinates(groups, student, self.new_head, head_output=self.new_head[-1])
+        output = self.new_head[-1]
+        assert isinstance(output, nn.Linear)
+        self._init_coordinates(groups, student, self.new_head, head_output=output)
         self._teacher_cache: torch.Tensor | None = None
         self._teacher_cached: torch.Tensor | None = None
 

@@ -26,7 +26,7 @@ def patch_corners(map_size: tuple[int, int], num_patches: int, patch_size: int, 
     side = min(patch_size, height, width)
     tops = torch.randint(0, height - side + 1, (num_patches,), generator=generator).tolist()
     lefts = torch.randint(0, width - side + 1, (num_patches,), generator=generator).tolist()
-    return side, list(zip(tops, lefts))
+    return side, list(zip(tops, lefts, strict=True))
 
 
 def crop_patches(fmap: torch.Tensor, side: int, corners: list[tuple[int, int]]) -> torch.Tensor:

@@ -57,7 +57,7 @@ class Regulariser:
         """(θ_k − θ_k⁰)² per backbone tensor."""
         if self._student is None:
             raise RuntimeError(f"{type(self).__name__}.prepare() must run before penalty()")
-        return [(p - a) ** 2 for p, a in zip(self._student.parameters(), self._anchor)]
+        return [(p - a) ** 2 for p, a in zip(self._student.parameters(), self._anchor, strict=True)]
 
 
 class WeightL2(Regulariser):
@@ -117,14 +117,14 @@ class SynapticIntelligence(Regulariser):
             before = [p.detach().clone() for p in params]
             grads = [torch.zeros_like(p) if p.grad is None else p.grad.detach().clone() for p in params]
             sgd.step()
-            for w, g, p, b in zip(omega, grads, params, before):
+            for w, g, p, b in zip(omega, grads, params, before, strict=True):
                 w.sub_(g * (p.detach() - b))
         self.importance = [
-            w.clamp(min=0) / ((p.detach() - s) ** 2 + self.xi) for w, p, s in zip(omega, params, start)
+            w.clamp(min=0) / ((p.detach() - s) ** 2 + self.xi) for w, p, s in zip(omega, params, start, strict=True)
         ]
 
     def penalty(self, images: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
-        return _sum((o * d).sum() for o, d in zip(self.importance, self._distances()))
+        return _sum((o * d).sum() for o, d in zip(self.importance, self._distances(), strict=True))
 
 
 def _sum(terms: Iterable[torch.Tensor]) -> torch.Tensor:

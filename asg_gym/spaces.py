@@ -31,7 +31,7 @@ def observation_space(num_coordinates: int) -> spaces.Box:
     return spaces.Box(low, high, dtype=np.float32)
 
 
-def action_to_scales(action: Any, space: spaces.MultiDiscrete) -> np.ndarray:
+def action_to_scales(action: Any, space: spaces.Space) -> np.ndarray:
     """A validated action → scales ``k / 10`` (float64); a clear ``ValueError`` naming ``space`` otherwise."""
     arr = np.asarray(action)
     if arr.shape != space.shape or not np.issubdtype(arr.dtype, np.number):
@@ -50,8 +50,9 @@ def scales_to_action(scales: Sequence[float] | np.ndarray) -> np.ndarray:
     return action
 
 
-def observation(stats: StepStats, progress: float, scales: np.ndarray, space: spaces.Box) -> np.ndarray:
+def observation(stats: StepStats, progress: float, scales: np.ndarray, space: spaces.Space) -> np.ndarray:
     """``[L_XE, L_KL, t/T, mean(θ_n), std(θ_n), a_{t-1}]``, finite and clipped to ``space``."""
+    assert isinstance(space, spaces.Box)
     obs = np.array([stats.loss.xe, stats.loss.kl, progress, stats.head_mean, stats.head_std, *scales])
     obs = np.nan_to_num(obs, nan=0.0, posinf=OBS_LIMIT, neginf=-OBS_LIMIT)
     return np.clip(obs, space.low, space.high).astype(np.float32)

@@ -51,4 +51,4 @@ def build_backbone(name: str, weights: str | Path | None) -> Backbone:
     return BACKBONES[name](weights)
 
 
-__all__ = ["Backbone", "BACKBONES", "build_backbone", "register_backbone"]
+__all__ = ["BACKBONES", "Backbone", "build_backbone", "register_backbone"]

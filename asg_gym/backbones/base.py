@@ -15,7 +15,8 @@ def partition_parameters(name: str, network: nn.Module, coordinates: list[tuple[
     seen = [id(p) for _, params in groups for p in params]
     if len(seen) != len(set(seen)) or set(seen) != {id(p) for p in network.parameters()}:
         raise ValueError(
-            f"coordinates of {name!r} must cover every trainable parameter exactly once; fix the grouping in its builder"
+            f"coordinates of {name!r} must cover every trainable parameter exactly once; "
+            "fix the grouping in its builder"
         )
     return groups
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -47,7 +48,7 @@ def _load_state_dict(weights: str | Path, model: nn.Module) -> OrderedDict[str, 
             "Is it an EfficientNet-Lite0 state dict?"
         )
     renamed = OrderedDict()
-    for (src_name, tensor), (dst_name, expected) in zip(source.items(), target.items()):
+    for (src_name, tensor), (dst_name, expected) in zip(source.items(), target.items(), strict=True):
         if tensor.shape != expected.shape:
             raise MissingWeightsError(
                 f"{path}: tensor {src_name} has shape {tuple(tensor.shape)} but {dst_name} of "
@@ -79,7 +80,7 @@ def build_efficientnet_lite0(weights: str | Path | None = EMBEDDED_WEIGHTS) -> B
     except ImportError as exc:  # pragma: no cover - a core dependency
         raise MissingDependencyError("EfficientNet-Lite0 is built with timm: `pip install timm`") from exc
 
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    model: Any = timm.create_model("tf_efficientnet_lite0", pretrained=False)  # timm types its parts loosely
     if weights is not None:
         model.load_state_dict(_load_state_dict(weights, model))
     blocks = model.blocks

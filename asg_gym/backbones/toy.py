@@ -41,7 +41,7 @@ def build_toy(weights: str | None = None, seed: int = 0) -> Backbone:
         features=features,
         imagenet_head=head,
         feature_dim=32,
-        coordinates=[(n, [m]) for n, m in zip(names, features)],
+        coordinates=[(n, [m]) for n, m in zip(names, features, strict=True)],
         mean=(0.5, 0.5, 0.5),
         std=(0.5, 0.5, 0.5),
     )

@@ -33,7 +33,8 @@ def _placements(rng: np.random.Generator, scene_size: int, max_digits: int) -> l
     return placements
 
 
-def render_scene(scene_size: int, max_digits: int, rng: np.random.Generator, fonts: list) -> tuple[np.ndarray, np.ndarray]:
+def render_scene(scene_size: int, max_digits: int, rng: np.random.Generator, fonts: list
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """One synthetic scene: uint8 ``(S, S, 3)`` image and uint8 ``(S, S)`` labels."""
     bg, _ = legible_colours(rng)
     image = background(rng, scene_size, bg)
@@ -44,12 +45,13 @@ def render_scene(scene_size: int, max_digits: int, rng: np.random.Generator, fon
         glyph = render_glyph(digit, canvas, rng, fonts)
         mask = Image.new("L", (canvas, canvas), 0)
         mask.paste(glyph, ((canvas - glyph.width) // 2, (canvas - glyph.height) // 2))
-        alpha = np.asarray(mask.resize((side, side), Image.LANCZOS), dtype=np.float32)[..., None] / 255.0
+        alpha = np.asarray(mask.resize((side, side), Image.Resampling.LANCZOS), dtype=np.float32)[..., None] / 255.0
         window = image[top:top + side, left:left + side]
         image[top:top + side, left:left + side] = window * (1 - alpha) + fg * alpha
         labels[top:top + side, left:left + side][alpha[..., 0] > 0.5] = digit
     if rng.random() < 0.3:
-        blurred = Image.fromarray(image.clip(0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0)))
+        blur = ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0))
+        blurred = Image.fromarray(image.clip(0, 255).astype(np.uint8)).filter(blur)
         image = np.asarray(blurred, dtype=np.float32)
     image = image + rng.normal(0, rng.uniform(0, 12), image.shape)
     return image.clip(0, 255).astype(np.uint8), labels
@@ -62,7 +64,8 @@ def compose_real_scene(scene_size: int, max_digits: int, rng: np.random.Generato
     labels = np.full((scene_size, scene_size), BACKGROUND, dtype=np.uint8)
     for _, side, top, left in _placements(rng, scene_size, max_digits):
         index = int(rng.integers(len(digits)))
-        stroke = np.asarray(Image.fromarray(digits[index]).resize((side, side), Image.BILINEAR), dtype=np.float32)
+        resized = Image.fromarray(digits[index]).resize((side, side), Image.Resampling.BILINEAR)
+        stroke = np.asarray(resized, dtype=np.float32)
         window = canvas[top:top + side, left:left + side]
         np.maximum(window, stroke, out=window)
         labels[top:top + side, left:left + side][stroke > 127] = digit_labels[index]

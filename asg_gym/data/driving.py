@@ -327,7 +327,7 @@ def augmentation_seed(seed: int, sample: int) -> int:
 class AugmentedBatchSampler(EpochBatchSampler):
     """:class:`EpochBatchSampler`'s batches, each index paired with its augmentation seed."""
 
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:  # type: ignore[override]  # (index, seed) pairs, on purpose
         for number, batch in enumerate(super().__iter__(), start=self.skip):
             first = number * self.batch_size
             yield [(index, augmentation_seed(self.seed, first + k)) for k, index in enumerate(batch)]

@@ -63,7 +63,7 @@ class LoaderSource:
 
     def __init__(self, dataset: Dataset, batch_size: int, mean: Sequence[float], std: Sequence[float],
                  device: torch.device, augment: bool = False, num_workers: int = 0) -> None:
-        size = len(dataset)  # type: ignore[arg-type]
+        size = len(dataset)  # type: ignore[arg-type]  # torch types Dataset without __len__
         if not 0 < batch_size <= size:
             raise ValueError(f"batch_size must be in 1…{size} (the source size), got {batch_size}")
         self.dataset = dataset

@@ -54,7 +54,7 @@ def background(rng: np.random.Generator, size: int, colour: np.ndarray) -> np.nd
     elif kind == 2:
         coarse = rng.normal(0, 1, (max(2, size // 8), max(2, size // 8), 3)).astype(np.float32)
         texture = np.asarray(Image.fromarray(((coarse + 3) * 40).clip(0, 255).astype(np.uint8)).resize(
-            (size, size), Image.BICUBIC), dtype=np.float32) - 120.0
+            (size, size), Image.Resampling.BICUBIC), dtype=np.float32) - 120.0
         base = base + texture * rng.uniform(0.2, 0.6)
     return base
 
@@ -65,13 +65,14 @@ def render_glyph(digit: int, canvas: int, rng: np.random.Generator, fonts: list[
     font = _font(fonts[rng.integers(len(fonts))], int(canvas * rng.uniform(0.55, 0.9)))
     stroke = int(rng.integers(0, max(1, canvas // 24) + 1))
     left, top, right, bottom = font.getbbox(str(digit), stroke_width=stroke)
-    glyph = Image.new("L", (right - left + 2, bottom - top + 2), 0)  # a tight canvas: cheap to rotate
+    glyph = Image.new("L", (int(right - left) + 2, int(bottom - top) + 2), 0)  # a tight canvas: cheap to rotate
     ImageDraw.Draw(glyph).text((1 - left, 1 - top), str(digit), fill=255, font=font, stroke_width=stroke,
                                stroke_fill=255)
-    glyph = glyph.rotate(rng.uniform(-20, 20), resample=Image.BILINEAR, expand=True)
+    glyph = glyph.rotate(rng.uniform(-20, 20), resample=Image.Resampling.BILINEAR, expand=True)
     glyph = glyph.crop(glyph.getbbox() or (0, 0, 1, 1))
     scale = rng.uniform(0.6, 0.95) * canvas / max(glyph.size)
-    return glyph.resize((max(1, int(glyph.width * scale)), max(1, int(glyph.height * scale))), Image.BILINEAR)
+    size = (max(1, int(glyph.width * scale)), max(1, int(glyph.height * scale)))
+    return glyph.resize(size, Image.Resampling.BILINEAR)
 
 
 def legible_colours(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +100,7 @@ def render_digit(digit: int, image_size: int, rng: np.random.Generator, fonts: l
     mask.paste(glyph, (x, y))
     if rng.random() < 0.5:
         mask = mask.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.5) * _SUPERSAMPLE))
-    mask = mask.resize((image_size, image_size), Image.LANCZOS)
+    mask = mask.resize((image_size, image_size), Image.Resampling.LANCZOS)
     alpha = np.asarray(mask, dtype=np.float32)[..., None] / 255.0
     image = background(rng, image_size, bg) * (1 - alpha) + fg * alpha
     image = image + rng.normal(0, rng.uniform(0, 12), image.shape)

@@ -89,9 +89,11 @@ class TensorSource:
         return {"generator": self._generator.get_state(), "order": self._order.clone(), "cursor": self._cursor}
 
     def load_state_dict(self, state: dict[str, torch.Tensor | int]) -> None:
-        self._generator.set_state(state["generator"])  # type: ignore[arg-type]
-        self._order = state["order"].clone()  # type: ignore[union-attr]
-        self._cursor = int(state["cursor"])  # type: ignore[arg-type]
+        generator, order = state["generator"], state["order"]
+        assert isinstance(generator, torch.Tensor) and isinstance(order, torch.Tensor)
+        self._generator.set_state(generator)
+        self._order = order.clone()
+        self._cursor = int(state["cursor"])
 
     def _augment(self, images: torch.Tensor) -> torch.Tensor:
         size = images.shape[-1]

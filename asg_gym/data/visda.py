@@ -21,7 +21,11 @@ from pathlib import Path
 import torch
 
 from asg_gym.data.image_files import (
-    IMAGE_FOLDER_LAYOUT, ImageFileDataset, ImageRecord, read_image_folder, stratified_subset,
+    IMAGE_FOLDER_LAYOUT,
+    ImageFileDataset,
+    ImageRecord,
+    read_image_folder,
+    stratified_subset,
 )
 from asg_gym.data.loaders import LoaderBatches
 from asg_gym.data.roots import resolve_root
@@ -152,7 +156,8 @@ class VisDAEvaluation:
         predicted, truth = torch.cat(predictions), torch.cat(labels)
         result = summarize(predicted, truth, len(VISDA_CLASSES))
         per_class = class_accuracies(predicted, truth, len(VISDA_CLASSES))
-        result.update({f"target_accuracy_{name}": float(acc) for name, acc in zip(VISDA_CLASSES, per_class)})
+        per_name = zip(VISDA_CLASSES, per_class, strict=True)
+        result.update({f"target_accuracy_{name}": float(acc) for name, acc in per_name})
         result["old_task_agreement"] = float((torch.cat(old_top1) == self._teacher_top1).double().mean())
         if self.imagenet is not None:
             result["old_task_accuracy"] = self._imagenet_accuracy(optimizee)

@@ -81,7 +81,7 @@ class EnvConfig:
 
     @classmethod
     def build(cls, env_id: str, defaults: Mapping[str, Any], given: Mapping[str, Any]) -> EnvConfig:
-        """``given`` keywords over the env's ``defaults``; unknown keywords are a ``TypeError`` that lists the valid ones."""
+        """``given`` keywords over the env's ``defaults``; an unknown keyword is a ``TypeError`` naming valid ones."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(given) - names)
         if unknown:

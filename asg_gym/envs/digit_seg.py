@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from typing import Any
 
 from typing_extensions import Unpack
 
@@ -23,7 +24,7 @@ from asg_gym.segmentation.optimizee import SegmentationOptimizee
 
 # base_lr and λ from experiments/sweep_digitseg.py (results/sweep_digitseg/): at 1e-2 "all_large" and
 # λ = 10 diverge; at 3e-3 nothing diverges and λ = 1 gave the best mIoU. Sizes: ~2 min per episode.
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "weights": "imagenet",
     "lam": 1.0,
     "base_lr": 3e-3,
@@ -41,7 +42,7 @@ TARGET_SCENES_SEED = 1  # target scenes: a fixed set, independent of the episode
 
 
 class DigitSegEnv(ASGTransferEnv):
-    __doc__ = ASGTransferEnv.__doc__ + """
+    __doc__ = (ASGTransferEnv.__doc__ or "") + """
     ## Segmentation (``ASG-DigitSeg-v0``)
 
     Labels are per pixel: digits 0…9 and 10 = background. L_XE is the per-pixel cross-entropy
@@ -60,7 +61,8 @@ class DigitSegEnv(ASGTransferEnv):
     * ``network``: ``"fcn_efficientnet_lite0"`` (embedded ImageNet weights) or ``"fcn_toy"``.
     * ``num_patches``, ``patch_size``: N patches per image and their side in conv5 cells (Eq. 5).
     * ``scene_size``: the square scene side in pixels; ``eval_size``: real target scenes.
-    * ``total_steps`` (shared): the 300-step default keeps an episode near 2 minutes on 2 CPU cores, but the FCN is then still
+    * ``total_steps`` (shared): the 300-step default keeps an episode near 2 minutes on 2 CPU cores,
+      but the FCN is then still
       learning to segment at all (held-out rendered scenes score about as low as real ones;
       ``experiments/digitseg_gap.py``): for synthetic-to-real questions use 1,200 steps or more.
     * ``num_source_scenes``, ``max_digits``, ``source_seed``: the rendered synthetic set.
@@ -84,7 +86,8 @@ class DigitSegEnv(ASGTransferEnv):
             warnings.warn("ASG-DigitSeg-v0 ships its data; data_root is ignored", stacklevel=2)
         if scene_size < 32 or max_digits < 1 or eval_size < 1:
             raise ValueError(
-                f"need scene_size >= 32, max_digits >= 1 and eval_size >= 1; got {scene_size}, {max_digits}, {eval_size}"
+                "need scene_size >= 32, max_digits >= 1 and eval_size >= 1; "
+                f"got {scene_size}, {max_digits}, {eval_size}"
             )
         device = config.torch_device()
         net = build_segmentation_network(network, config.weights, NUM_SCENE_CLASSES)

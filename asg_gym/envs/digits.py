@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from typing import Any
 
 import torch
 from typing_extensions import Unpack
@@ -24,7 +25,7 @@ from asg_gym.regularisers import build_regulariser
 
 NUM_DIGIT_CLASSES = 10
 # Defaults chosen by experiments/sweep_defaults.py (results/README.md, "Choosing the defaults").
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "weights": "imagenet",
     "lam": 0.1,
     "base_lr": 1e-2,
@@ -38,7 +39,7 @@ DEFAULTS = {
 
 
 class DigitsEnv(ASGTransferEnv):
-    __doc__ = ASGTransferEnv.__doc__ + """
+    __doc__ = (ASGTransferEnv.__doc__ or "") + """
     ## Arguments (``ASG-Digits-v0``)
 
     ```python

@@ -10,6 +10,7 @@ import dataclasses
 import functools
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from typing_extensions import Unpack
 
@@ -22,7 +23,7 @@ from asg_gym.segmentation.models import build_segmentation_network
 from asg_gym.segmentation.optimizee import SegmentationOptimizee
 
 # §4.3 of the paper: FCN-VGG16, λ = 75, η_base = 1e-3, batch 6, 512×512 crops, scales 0.75–1.25.
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "network": "fcn_vgg16",
     "weights": "IMAGENET1K_V1",
     "lam": 75.0,
@@ -38,7 +39,7 @@ DEFAULTS = {
 
 
 class GTA5Env(ASGTransferEnv):
-    __doc__ = ASGTransferEnv.__doc__ + """
+    __doc__ = (ASGTransferEnv.__doc__ or "") + """
     ## Segmentation (``ASG-GTA5-v0``)
 
     19 Cityscapes classes, 255 = ignore. L_XE is the per-pixel cross-entropy, L_KL the dense

@@ -87,7 +87,7 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
     * v0: initial release.
     """
 
-    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012  (as gym.Env)
 
     def __init__(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from pathlib import Path
+from typing import Any
 
 from typing_extensions import Unpack
 
@@ -21,7 +22,7 @@ from asg_gym.envs.transfer import ASGTransferEnv
 from asg_gym.optimizee import ClassificationOptimizee
 
 # Sec. 4 of the paper: ResNet-101, λ = 0.1, lr 1e-4, momentum 0.9, weight decay 5e-4, batch 32.
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "backbone": "resnet101",
     "weights": "IMAGENET1K_V1",
     "lam": 0.1,
@@ -35,7 +36,7 @@ _SUBSET_SEED = 0
 
 
 class VisDAEnv(ASGTransferEnv):
-    __doc__ = ASGTransferEnv.__doc__ + """
+    __doc__ = (ASGTransferEnv.__doc__ or "") + """
     ## Arguments (``ASG-VisDA-v0``)
 
     ```python

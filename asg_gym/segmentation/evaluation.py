@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-
 import torch
 
 from asg_gym.evaluation import Batches
@@ -50,6 +49,8 @@ class SegmentationEvaluation:
 
     def __call__(self, optimizee: SegmentationOptimizee) -> dict[str, float | list[float]]:
         result = evaluate_segmentation(optimizee, self.batches, self._teacher_top1)
-        for name, iou in zip(self.class_names, result["target_iou"]):  # type: ignore[arg-type]
+        ious = result["target_iou"]
+        assert isinstance(ious, list)
+        for name, iou in zip(self.class_names, ious, strict=False):  # no class names: no per-class keys
             result[f"target_iou_{name.replace(' ', '_')}"] = iou
         return result

@@ -6,6 +6,7 @@ optimization coordinates (6 pretrained + the new head), as the paper's policy co
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,9 +14,15 @@ import torch
 from torch import nn
 
 from asg_gym.backbones import build_backbone
-from asg_gym.segmentation.network import FCNDecoder, PooledClassifier, SegmentationNetwork, StagedEncoder, fcn_from_backbone
+from asg_gym.segmentation.network import (
+    FCNDecoder,
+    PooledClassifier,
+    SegmentationNetwork,
+    StagedEncoder,
+    fcn_from_backbone,
+)
 
-NetworkBuilder = Callable[[str | Path | None, int, int], SegmentationNetwork]
+NetworkBuilder = Callable[..., SegmentationNetwork]  # (weights, num_classes[, hidden])
 
 
 def build_fcn_efficientnet_lite0(weights: str | Path | None, num_classes: int, hidden: int = 128
@@ -23,7 +30,7 @@ def build_fcn_efficientnet_lite0(weights: str | Path | None, num_classes: int, h
     """The embedded benchmark's FCN: taps after blocks[2] (stride 8), blocks[4] (16), bn2 (32)."""
     backbone = build_backbone("efficientnet_lite0", weights)
     conv_stem, bn1, blocks, conv_head, bn2 = backbone.features.children()
-    stages = [conv_stem, bn1, *blocks, conv_head, bn2]
+    stages = [conv_stem, bn1, *blocks.children(), conv_head, bn2]
     return fcn_from_backbone(backbone, stages, taps=(4, 6, 10), channels=(40, 112, 1280),
                              num_classes=num_classes, hidden=hidden)
 
@@ -62,16 +69,19 @@ def build_fcn_vgg16(weights: str | Path | None, num_classes: int, hidden: int = 
     if weights is not None:
         load_into(vgg, "vgg16", weights)
     bounds = (0, 5, 10, 17, 24, 31)  # conv blocks 1…5, each ending with its max-pool
-    blocks = [vgg.features[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    blocks = [vgg.features[a:b] for a, b in itertools.pairwise(bounds)]
     fc6, fc7 = vgg.classifier[0], vgg.classifier[3]
+    assert isinstance(fc6, nn.Linear) and isinstance(fc7, nn.Linear)
     conv6 = nn.Conv2d(512, 4096, kernel_size=7, padding=3)
     conv7 = nn.Conv2d(4096, 4096, kernel_size=1)
+    assert conv6.bias is not None and conv7.bias is not None
     with torch.no_grad():
         conv6.weight.copy_(fc6.weight.view(4096, 512, 7, 7))
         conv6.bias.copy_(fc6.bias)
         conv7.weight.copy_(fc7.weight.view(4096, 4096, 1, 1))
         conv7.bias.copy_(fc7.bias)
-    decoder = FCNDecoder((256, 512, 4096), num_classes, hidden, pre=nn.Sequential(conv6, nn.ReLU(), conv7, nn.ReLU()))
+    conv6_7 = nn.Sequential(conv6, nn.ReLU(), conv7, nn.ReLU())
+    decoder = FCNDecoder((256, 512, 4096), num_classes, hidden, pre=conv6_7)
     new_layers = nn.ModuleList([decoder.projections, decoder.classifier])
     names = ("conv1", "conv2", "conv3", "conv4", "conv5")
     return SegmentationNetwork(
@@ -81,7 +91,7 @@ def build_fcn_vgg16(weights: str | Path | None, num_classes: int, hidden: int = 
         new_layers=new_layers,
         head_output=decoder.classifier,
         imagenet_head=PooledClassifier(vgg.classifier, pool=7),
-        coordinates=[*((n, [b]) for n, b in zip(names, blocks)), ("conv6&7", [decoder.pre]),
+        coordinates=[*((n, [b]) for n, b in zip(names, blocks, strict=True)), ("conv6&7", [conv6_7]),
                      ("projection/upsampling", [new_layers])],
         num_classes=num_classes,
         mean=IMAGENET_MEAN,

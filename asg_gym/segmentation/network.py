@@ -60,7 +60,7 @@ class FCNDecoder(nn.Module):
             maps[-1] = self.pre(maps[-1])
         finest = maps[0].shape[-2:]
         fused = self.projections[0](maps[0])
-        for projection, fmap in zip(self.projections[1:], maps[1:]):
+        for projection, fmap in zip(self.projections[1:], maps[1:], strict=True):
             fused = fused + F.interpolate(projection(fmap), size=finest, mode="bilinear", align_corners=False)
         logits = self.classifier(F.relu(fused))
         return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
