@@ -32,6 +32,7 @@ class SharedKwargs(TypedDict, total=False):
     channels_last: bool
     bf16: bool
     device: str
+    num_threads: int | None
     data_root: str | Path | None
     render_mode: str | None
 
@@ -58,6 +59,9 @@ class EnvConfig:
         channels_last: channels-last memory format for the CNNs and their inputs.
         bf16: bfloat16 autocast of the CNN forward passes (CUDA; losses stay float32).
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+        num_threads: torch CPU threads of the process that builds the env (``None``: unchanged);
+            e.g. cores ÷ workers for vector envs. A worker forked after torch ran keeps 1
+            (:mod:`asg_gym.threads` says why).
         data_root: the data-set folder of the envs that read one (else ignored with a warning).
         render_mode: ``"ansi"``, ``"rgb_array"`` or ``None``.
     """
@@ -76,6 +80,7 @@ class EnvConfig:
     channels_last: bool = False
     bf16: bool = False
     device: str = "auto"
+    num_threads: int | None = None
     data_root: str | Path | None = None
     render_mode: str | None = None
 

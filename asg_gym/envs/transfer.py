@@ -12,6 +12,7 @@ from asg_gym import spaces as asg_spaces
 from asg_gym.envs.config import EnvConfig
 from asg_gym.envs.rendering import EpisodeHistory, render_ansi, render_rgb_array
 from asg_gym.interfaces import BatchSource, LossTerms, Optimizee, StepStats
+from asg_gym.threads import set_num_threads
 
 Evaluation = Callable[[], dict[str, Any]]  # the target-domain scores of the optimizee's current weights
 
@@ -79,7 +80,7 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
     ``weights``, ``lam``, ``base_lr``, ``momentum``, ``weight_decay``, ``batch_size``,
     ``total_steps``, ``sgd_steps_per_action``, ``eval_every`` (0 = only at the end),
     ``crash_penalty``, ``cache_teacher``, ``channels_last``, ``bf16``, ``device``
-    (``"auto"`` | ``"cpu"`` | ``"cuda"``), ``data_root`` and ``render_mode``. Each id documents
+    (``"auto"`` | ``"cpu"`` | ``"cuda"``), ``num_threads``, ``data_root`` and ``render_mode``. Each id documents
     its own keywords below.
 
     ## Version History
@@ -108,6 +109,7 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
             raise ValueError(
                 f"render_mode must be one of {self.metadata['render_modes']} or None, got {config.render_mode!r}"
             )
+        set_num_threads(config.num_threads)
         self.config = config
         self.optimizee = optimizee
         self.source = source
