@@ -19,6 +19,7 @@ from asg_gym.backbones.base import Backbone
 from asg_gym.interfaces import Batch, BatchSource, LossTerms, StepStats
 from asg_gym.proxy_guidance import proxy_guidance_kl
 from asg_gym.regularisers import Regulariser
+from asg_gym.sgd import MOMENTUM_STYLES, MomentumStyle, build_sgd
 
 NEW_HEAD = "new_head"
 
@@ -50,9 +51,12 @@ class CoordinateSGD:
         channels_last: bool,
         autocast_dtype: torch.dtype | None,
         cache_teacher: bool,
+        momentum_style: MomentumStyle = "torch",
     ) -> None:
         if lam < 0 or base_lr <= 0:
             raise ValueError(f"need lam >= 0 and base_lr > 0, got lam={lam}, base_lr={base_lr}")
+        if momentum_style not in MOMENTUM_STYLES:
+            raise ValueError(f"momentum_style must be one of {MOMENTUM_STYLES}, got {momentum_style!r}")
         if autocast_dtype not in (None, torch.bfloat16):
             raise ValueError(
                 f"autocast_dtype must be None or torch.bfloat16, got {autocast_dtype} (float16 would need "
@@ -66,7 +70,8 @@ class CoordinateSGD:
         self.momentum = float(momentum)
         self.weight_decay = float(weight_decay)
         self.cache_teacher = bool(cache_teacher)
-        self.optimizer: torch.optim.SGD | None = None
+        self.momentum_style = momentum_style
+        self.optimizer: torch.optim.Optimizer | None = None
 
     def _init_coordinates(self, groups: list[tuple[str, list[nn.Parameter]]], student: nn.Module,
                           new_layers: nn.Module, head_output: nn.Linear | nn.Conv2d) -> None:
@@ -98,7 +103,8 @@ class CoordinateSGD:
             for layer in self._new_layers.modules():
                 if isinstance(layer, (nn.Linear, nn.Conv2d)):
                     layer.reset_parameters()
-        self.optimizer = torch.optim.SGD(
+        self.optimizer = build_sgd(
+            self.momentum_style,
             [{"params": params, "lr": self.base_lr, "name": name} for name, params in self._groups],
             lr=self.base_lr,
             momentum=self.momentum,
@@ -181,7 +187,7 @@ class CoordinateSGD:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
 
-    def _require_optimizer(self) -> torch.optim.SGD:
+    def _require_optimizer(self) -> torch.optim.Optimizer:
         if self.optimizer is None:
             raise RuntimeError("call reset(seed) before training")
         return self.optimizer
@@ -204,6 +210,7 @@ class ClassificationOptimizee(CoordinateSGD):
         channels_last: keep the CNNs and their inputs in channels-last memory format.
         cache_teacher: cache the teacher's log-probabilities per source sample id when the source
             has no random augmentation (set up by :meth:`prepare`).
+        momentum_style: ``"torch"`` or ``"reference"`` update rule (:mod:`asg_gym.sgd`).
         regulariser: an optional lifelong-learning penalty on θ_s (Table 2 baselines), added to L.
         autocast_dtype: run the forward passes under ``torch.autocast`` with this dtype
             (``torch.bfloat16``); losses are always computed in float32. ``None``: plain float32.
@@ -223,10 +230,12 @@ class ClassificationOptimizee(CoordinateSGD):
         channels_last: bool = False,
         autocast_dtype: torch.dtype | None = None,
         cache_teacher: bool = True,
+        momentum_style: MomentumStyle = "torch",
         regulariser: Regulariser | None = None,
     ) -> None:
         super().__init__(lam=lam, base_lr=base_lr, momentum=momentum, weight_decay=weight_decay, device=device,
-                         channels_last=channels_last, autocast_dtype=autocast_dtype, cache_teacher=cache_teacher)
+                         channels_last=channels_last, autocast_dtype=autocast_dtype, cache_teacher=cache_teacher,
+                         momentum_style=momentum_style)
         self.regulariser = regulariser
         self.num_classes = int(num_classes)
         self.backbone = backbone.to(self.device)

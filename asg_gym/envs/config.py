@@ -14,6 +14,8 @@ from typing import Any, TypedDict
 
 import torch
 
+from asg_gym.sgd import MomentumStyle
+
 
 class SharedKwargs(TypedDict, total=False):
     """Keywords of every ASG env (``gym.make(id, **kwargs)``); see :class:`EnvConfig` for their meaning."""
@@ -23,6 +25,7 @@ class SharedKwargs(TypedDict, total=False):
     base_lr: float
     momentum: float
     weight_decay: float
+    momentum_style: MomentumStyle
     batch_size: int
     total_steps: int | None
     sgd_steps_per_action: int
@@ -48,6 +51,8 @@ class EnvConfig:
         lam: λ, the weight of the proxy-guidance term L_KL (λ = 0 still reports L_KL).
         base_lr: η_base; action value k sets coordinate c's learning rate to ``k/10 · base_lr``.
         momentum, weight_decay: the SGD settings (paper: 0.9, 5e-4).
+        momentum_style: ``"torch"`` (``torch.optim.SGD``) or ``"reference"`` (the learning rate inside
+            the velocity, as the released ASG code; :mod:`asg_gym.sgd`).
         batch_size: source images per SGD step.
         total_steps: actions per episode; ``None`` (data-set envs) = one pass over the source.
         sgd_steps_per_action: SGD updates per action (a decision window); the observation's losses
@@ -74,6 +79,7 @@ class EnvConfig:
     eval_every: int = 0
     momentum: float = 0.9
     weight_decay: float = 5e-4
+    momentum_style: MomentumStyle = "torch"
     sgd_steps_per_action: int = 1
     crash_penalty: float = -10.0
     cache_teacher: bool = True
@@ -102,6 +108,13 @@ class EnvConfig:
         if resolved.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("device='cuda' was requested but torch sees no CUDA device; use device='auto' or 'cpu'")
         return resolved
+
+    def optimizee_kwargs(self, device: torch.device) -> dict[str, Any]:
+        """The optimizee's share of the settings (its constructor keywords)."""
+        return {"lam": self.lam, "base_lr": self.base_lr, "momentum": self.momentum,
+                "weight_decay": self.weight_decay, "momentum_style": self.momentum_style, "device": device,
+                "channels_last": self.channels_last, "autocast_dtype": self.autocast_dtype(device),
+                "cache_teacher": self.cache_teacher}
 
     def autocast_dtype(self, device: torch.device) -> torch.dtype | None:
         """bfloat16 when ``bf16`` on CUDA; on CPU ``bf16`` is refused with a warning (float32)."""

@@ -92,10 +92,7 @@ class DigitSegEnv(ASGTransferEnv):
         device = config.torch_device()
         net = build_segmentation_network(network, config.weights, NUM_SCENE_CLASSES)
         optimizee = SegmentationOptimizee(
-            net, lam=config.lam, base_lr=config.base_lr, num_patches=num_patches, patch_size=patch_size,
-            momentum=config.momentum, weight_decay=config.weight_decay, device=device,
-            channels_last=config.channels_last, autocast_dtype=config.autocast_dtype(device),
-            cache_teacher=config.cache_teacher,
+            net, num_patches=num_patches, patch_size=patch_size, **config.optimizee_kwargs(device)
         )
         images, labels = synthetic_scenes(num_source_scenes, scene_size, max_digits, source_seed)
         source = TensorSource(images, labels, config.batch_size, net.mean, net.std, device)

@@ -85,10 +85,8 @@ class DigitsEnv(ASGTransferEnv):
         device = config.torch_device()
         net = build_backbone(backbone, config.weights)
         optimizee = ClassificationOptimizee(
-            net, NUM_DIGIT_CLASSES, lam=config.lam, base_lr=config.base_lr, momentum=config.momentum,
-            weight_decay=config.weight_decay, head_hidden=head_hidden, device=device,
-            channels_last=config.channels_last, autocast_dtype=config.autocast_dtype(device),
-            cache_teacher=config.cache_teacher, regulariser=build_regulariser(regulariser, regulariser_weight),
+            net, NUM_DIGIT_CLASSES, head_hidden=head_hidden,
+            regulariser=build_regulariser(regulariser, regulariser_weight), **config.optimizee_kwargs(device),
         )
         images, labels = synthetic_digits(num_source_images, image_size, source_seed)
         source = TensorSource(images, labels, config.batch_size, net.mean, net.std, device, augment=augment)

@@ -96,10 +96,7 @@ class GTA5Env(ASGTransferEnv):
         workers = default_num_workers() if num_workers is None else int(num_workers)
         net = build_segmentation_network(network, config.weights, len(CITYSCAPES_CLASSES))
         optimizee = SegmentationOptimizee(
-            net, lam=config.lam, base_lr=config.base_lr, num_patches=num_patches, patch_size=patch_size,
-            momentum=config.momentum, weight_decay=config.weight_decay, device=device,
-            channels_last=config.channels_last, autocast_dtype=config.autocast_dtype(device),
-            cache_teacher=config.cache_teacher,
+            net, num_patches=num_patches, patch_size=patch_size, **config.optimizee_kwargs(device)
         )
         source = SegmentationLoaderSource(train, config.batch_size, net.mean, net.std, device, num_workers=workers)
         batches = LoaderBatches(target, eval_batch_size, net.mean, net.std, device, num_workers=workers)

@@ -77,7 +77,7 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
     ## Arguments (every id)
 
     Shared keywords, with each id's own defaults (:class:`~asg_gym.envs.config.EnvConfig`):
-    ``weights``, ``lam``, ``base_lr``, ``momentum``, ``weight_decay``, ``batch_size``,
+    ``weights``, ``lam``, ``base_lr``, ``momentum``, ``weight_decay``, ``momentum_style``, ``batch_size``,
     ``total_steps``, ``sgd_steps_per_action``, ``eval_every`` (0 = only at the end),
     ``crash_penalty``, ``cache_teacher``, ``channels_last``, ``bf16``, ``device``
     (``"auto"`` | ``"cpu"`` | ``"cuda"``), ``num_threads``, ``data_root`` and ``render_mode``. Each id documents

@@ -95,10 +95,7 @@ class VisDAEnv(ASGTransferEnv):
         workers = default_num_workers() if num_workers is None else int(num_workers)
         net = build_backbone(backbone, config.weights)
         optimizee = ClassificationOptimizee(
-            net, len(VISDA_CLASSES), lam=config.lam, base_lr=config.base_lr, momentum=config.momentum,
-            weight_decay=config.weight_decay, head_hidden=head_hidden, device=device,
-            channels_last=config.channels_last, autocast_dtype=config.autocast_dtype(device),
-            cache_teacher=config.cache_teacher,
+            net, len(VISDA_CLASSES), head_hidden=head_hidden, **config.optimizee_kwargs(device)
         )
         source = LoaderSource(train, config.batch_size, net.mean, net.std, device, augment=augment,
                               num_workers=workers)

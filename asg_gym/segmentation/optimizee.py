@@ -14,6 +14,7 @@ from asg_gym.optimizee import CoordinateSGD
 from asg_gym.proxy_guidance import dense_proxy_guidance_kl, patch_corners
 from asg_gym.segmentation.metrics import IGNORE_INDEX
 from asg_gym.segmentation.network import SegmentationNetwork
+from asg_gym.sgd import MomentumStyle
 
 
 class SegmentationOptimizee(CoordinateSGD):
@@ -47,9 +48,11 @@ class SegmentationOptimizee(CoordinateSGD):
         channels_last: bool = False,
         autocast_dtype: torch.dtype | None = None,
         cache_teacher: bool = True,
+        momentum_style: MomentumStyle = "torch",
     ) -> None:
         super().__init__(lam=lam, base_lr=base_lr, momentum=momentum, weight_decay=weight_decay, device=device,
-                         channels_last=channels_last, autocast_dtype=autocast_dtype, cache_teacher=cache_teacher)
+                         channels_last=channels_last, autocast_dtype=autocast_dtype, cache_teacher=cache_teacher,
+                         momentum_style=momentum_style)
         if num_patches < 1 or patch_size < 1:
             raise ValueError(f"need num_patches >= 1 and patch_size >= 1, got {num_patches} and {patch_size}")
         self.num_patches, self.patch_size = int(num_patches), int(patch_size)
