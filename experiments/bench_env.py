@@ -1,4 +1,4 @@
-"""Env overhead on ASG-Digits-v0, as ratios measured in one run (DESIGN.md §5).
+"""Env overhead on ASG-Digits-v0, as ratios measured in one run (docs/design.md, "Performance contract").
 
 * env step ÷ bare PyTorch SGD step of the same student on the same batch (forward + backward +
   update; no env, no teacher), with the teacher's outputs cached (warm) and not cached;
@@ -24,23 +24,32 @@ import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn.functional as F
+import tyro
 
 import asg_gym  # noqa: F401
-from experiments.common import REPO, arg, parse_args, write_provenance
+from experiments.common import REPO, write_provenance
 
 
 @dataclass
 class Args:
     """Benchmark of one ASG-Digits-v0 step against a bare SGD step."""
 
-    backbone: str = arg("efficientnet_lite0", "backbone of ASG-Digits-v0")
-    image_size: int = arg(0, "image size (0 = the env default)")
-    batch_size: int = arg(0, "batch size (0 = the env default)")
-    steps: int = arg(20, "timed steps per contender and round")
-    rounds: int = arg(5, "alternating rounds (medians are reported)")
-    threads: int = arg(2, "torch CPU threads")
-    out: str = arg(str(REPO / "results" / "bench_env"), "output folder ('' = print only)")
-    quick: bool = arg(False, "toy backbone, 3 steps × 2 rounds: a smoke test")
+    backbone: str = "efficientnet_lite0"
+    """backbone of ASG-Digits-v0"""
+    image_size: int | None = None
+    """image size (None: the env's default)"""
+    batch_size: int | None = None
+    """batch size (None: the env's default)"""
+    steps: int = 20
+    """timed steps per contender and round"""
+    rounds: int = 5
+    """alternating rounds (medians are reported)"""
+    threads: int = 2
+    """torch CPU threads"""
+    out: str | None = str(REPO / "results" / "bench_env")
+    """output folder (None: print only)"""
+    quick: bool = False
+    """toy backbone, 3 steps × 2 rounds: a smoke test"""
 
 
 def timed(fn: Callable[[], object], n: int) -> float:
@@ -52,7 +61,7 @@ def timed(fn: Callable[[], object], n: int) -> float:
 
 
 def make_env(args: Args, **kwargs: object) -> gym.Env:
-    sizes = {k: v for k, v in (("image_size", args.image_size), ("batch_size", args.batch_size)) if v}
+    sizes = {k: v for k, v in (("image_size", args.image_size), ("batch_size", args.batch_size)) if v is not None}
     extra = {"num_source_images": 256, "eval_size": 100} if args.quick else {}
     # A source of 20 batches: one warm-up epoch fills the teacher cache.
     env = gym.make("ASG-Digits-v0", backbone=args.backbone, device="cpu", eval_every=0, total_steps=10**6,
@@ -125,9 +134,9 @@ def component_fns(env: gym.Env) -> dict[str, Callable[[], object]]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = parse_args(Args, argv)
+    args = tyro.cli(Args, args=argv)
     if args.quick:
-        args.backbone, args.steps, args.rounds, args.image_size, args.out = "toy", 3, 2, 32, ""
+        args.backbone, args.steps, args.rounds, args.image_size, args.out = "toy", 3, 2, 32, None
     torch.set_num_threads(args.threads)
     action = np.array([1] * 6 + [10])  # hand-tuned: small backbone LR, large head LR
     cached, uncached = make_env(args), make_env(args, cache_teacher=False)

@@ -20,17 +20,26 @@ import json
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import tyro
 
 import asg_gym  # noqa: F401  (registers the ids)
 from agents import AGENT_NAMES, LEARNING_AGENTS, make_agent
-from experiments.common import REPO, ResumableCSV, arg, mean_std, parse_args, run_episode, write_provenance
-from experiments.train_policy import env_keywords, episode_limit, parse_json_dict
+from experiments.common import (
+    REPO,
+    ResumableCSV,
+    json_object,
+    mean_std,
+    parse_env_kwargs,
+    run_episode,
+    write_provenance,
+)
+from experiments.train_policy import episode_limit
 
 METRICS = ["target_accuracy", "target_mean_class_accuracy", "old_task_agreement", "episode_return", "diverged",
            "train_seconds", "eval_seconds"]
@@ -45,15 +54,24 @@ QUICK_AGENT_KWARGS = {"ppo": {"n_steps": 6, "batch_size": 6}, "recurrent_ppo": {
 class Args:
     """Benchmark every agent on one env: same budget, several seeds, frozen evaluation."""
 
-    env: str = arg("ASG-Digits-v0", "environment id")
-    env_kwargs: list = arg([], "env keywords: one JSON dict, or key=value pairs")
-    agents: list = arg(list(AGENT_NAMES), "agents (agents.make_agent names)")
-    agent_kwargs: str = arg("{}", "JSON dict: agent name → constructor options, e.g. '{\"ppo\": {\"n_steps\": 16}}'")
-    seeds: list = arg([0, 1, 2], "seeds (agent seed; evaluation seeds derive from it)")
-    train_episodes: int = arg(10, "training budget of every learning agent, in env episodes")
-    eval_episodes: int = arg(3, "fresh evaluation episodes per policy and seed")
-    out: str = arg(str(REPO / "results" / "benchmark_agents"), "output folder")
-    quick: bool = arg(False, "toy backbone, 6-step episodes, one seed, a temporary folder: a smoke test")
+    env: str = "ASG-Digits-v0"
+    """environment id"""
+    env_kwargs: str = "{}"
+    """extra gym.make keywords, a JSON object, e.g. '{"total_steps": 100, "eval_every": 20}'"""
+    agents: list[str] = field(default_factory=lambda: list(AGENT_NAMES))
+    """agents (agents.make_agent names)"""
+    agent_kwargs: str = "{}"
+    """agent name → constructor options, a JSON object, e.g. '{"ppo": {"n_steps": 16}}'"""
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    """seeds (agent seed; evaluation seeds derive from it)"""
+    train_episodes: int = 10
+    """training budget of every learning agent, in env episodes"""
+    eval_episodes: int = 3
+    """fresh evaluation episodes per policy and seed"""
+    out: str = str(REPO / "results" / "benchmark_agents")
+    """output folder"""
+    quick: bool = False
+    """toy backbone, 6-step episodes, one seed, a temporary folder: a smoke test"""
 
 
 def evaluation_seed(seed: int, episode: int) -> int:
@@ -130,8 +148,9 @@ def plot_curves(curves: dict[str, list[list[list[float]]]], agents: list[str], t
 
 def main(argv: list[str] | None = None) -> Path:
     """Run the benchmark; returns the output folder."""
-    args = parse_args(Args, argv)
-    env_kwargs, agent_kwargs = env_keywords(args.env_kwargs), parse_json_dict(args.agent_kwargs, "--agent-kwargs")
+    args = tyro.cli(Args, args=argv)
+    env_kwargs = parse_env_kwargs(args.env_kwargs)
+    agent_kwargs = json_object(args.agent_kwargs, "--agent-kwargs", '{"ppo": {"n_steps": 16}}')
     if args.quick:
         env_kwargs = {**QUICK_ENV, **env_kwargs}
         agent_kwargs = {**QUICK_AGENT_KWARGS, **agent_kwargs}

@@ -1,4 +1,4 @@
-"""Shared plumbing of the experiment scripts: provenance, resumable CSVs, episodes."""
+"""Shared plumbing of the experiment scripts: provenance, resumable CSVs, episodes, JSON flags."""
 
 from __future__ import annotations
 
@@ -128,31 +128,17 @@ def mean_std(values: Iterable[float]) -> str:
     return f"{arr.mean():.3f} ± {arr.std(ddof=1) if len(arr) > 1 else 0.0:.3f}"
 
 
-def arg(default: Any, help: str) -> Any:
-    """A dataclass field whose ``help`` becomes the script's ``--help`` text."""
-    from dataclasses import field
+def json_object(text: str, flag: str, example: str) -> dict[str, Any]:
+    """The JSON object given to ``flag``; anything else stops the script with an example of the format."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"{flag} takes a JSON object, e.g. {flag} '{example}'; got {text!r} ({exc})") from exc
+    if not isinstance(value, dict):
+        raise SystemExit(f"{flag} takes a JSON object, e.g. {flag} '{example}'; got {text!r}")
+    return value
 
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
 
-
-def parse_args(cls: type, argv: list[str] | None = None) -> Any:
-    """Build an argparse CLI from a dataclass of ``arg(...)`` fields (lists take several values)."""
-    import argparse
-    import dataclasses
-
-    parser = argparse.ArgumentParser(description=cls.__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        name = "--" + f.name.replace("_", "-")
-        helptext = f.metadata.get("help", "")
-        if isinstance(default, bool):
-            parser.add_argument(name, action=argparse.BooleanOptionalAction, default=default, help=helptext)
-        elif isinstance(default, list):
-            kind = type(default[0]) if default else str
-            parser.add_argument(name, nargs="+", type=kind, default=default, help=helptext)
-        else:
-            kind = type(default) if default is not None else str
-            parser.add_argument(name, type=kind, default=default, help=helptext)
-    return cls(**vars(parser.parse_args(argv)))
+def parse_env_kwargs(text: str) -> dict[str, Any]:
+    """``--env-kwargs``, the extra ``gym.make`` keywords of every script: one JSON object."""
+    return json_object(text, "--env-kwargs", '{"image_size": 32}')

@@ -1,4 +1,7 @@
-"""Evaluation curves: run (setting, λ, seed) episodes into a resumable CSV, summarise and plot."""
+"""Evaluation curves: the curves CSV of (setting, λ, seed) episodes, its tables and plots.
+
+The episodes themselves are run by :mod:`experiments.runner`.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.common import ResumableCSV, run_episode
+from experiments.common import ResumableCSV
 
 SCORE_NAMES = {"target_accuracy": "target acc.", "target_miou": "target mIoU"}  # the env's target_metric
 
@@ -22,56 +25,6 @@ def curve_fields(metric: str = "target_accuracy") -> list[str]:
 
 
 CURVE_FIELDS = curve_fields()
-
-
-def run_curves(
-    table: ResumableCSV,
-    runs: Iterable[tuple[str, float, int]],
-    make_env: Callable[[str, float], Any],
-    make_agent: Callable[[str, Any], Any],
-    on_episode: Callable[[str, float, int, dict[str, Any]], None] | None = None,
-) -> None:
-    """For each ``(setting, lam, seed)`` not yet in ``table``: one episode, one row per evaluation.
-
-    ``on_episode(setting, lam, seed, result)`` sees each finished episode (e.g. to keep actions).
-    """
-    for setting, lam, seed in runs:
-        if table.done(setting=setting, lam=lam, seed=seed):
-            continue
-        env = make_env(setting, lam)
-        result = run_episode(env, make_agent(setting, env), seed)
-        env.close()
-        if on_episode is not None:
-            on_episode(setting, lam, seed, result)
-        metric = table.fields[4]
-        for step, score, agreement in result["curve"]:
-            table.append({"setting": setting, "lam": lam, "seed": seed, "sgd_step": step,
-                          metric: score, "old_task_agreement": agreement,
-                          "diverged": result["diverged"], "seconds": round(result["seconds"], 1)})
-        print(f"{setting} λ={lam} seed={seed}: {SCORE_NAMES.get(metric, metric)} {result['target_score']:.3f}, "
-              f"old-task agreement {result['old_task_agreement']:.3f}, {result['seconds']:.0f} s", flush=True)
-
-
-def action_recorder(path: Path, setting: str, coordinate_names: Sequence[str]
-                    ) -> Callable[[str, float, int, dict[str, Any]], None]:
-    """An ``on_episode`` for :func:`run_curves` that appends ``setting``'s actions to ``path``.
-
-    One row per step: ``seed, step, <one action index per coordinate>`` (Fig. 8 reads it). The
-    names are read when the first row is written, so a list that ``make_env`` fills works.
-    """
-
-    def record(run_setting: str, lam: float, seed: int, result: dict[str, Any]) -> None:
-        if run_setting != setting:
-            return
-        new = not path.exists()
-        with path.open("a", newline="") as f:
-            writer = csv.writer(f)
-            if new:
-                writer.writerow(["seed", "step", *coordinate_names])
-            for step, action in enumerate(result["actions"], start=1):
-                writer.writerow([seed, step, *[int(a) for a in action]])
-
-    return record
 
 
 def load_curves(path: Path) -> dict[tuple[str, float], dict[int, list[tuple[int, float, float]]]]:
@@ -163,7 +116,7 @@ def plot_curves(curves: dict, label: Callable[[str, float], str], path: Path, ti
         arr = np.array([points[:length] for points in seeds.values()])  # seeds × evals × 3
         steps = arr[0, :, 0]
         style = "-" if lam > 0 else "--"
-        for ax, index in zip(axes, (1, 2)):
+        for ax, index in zip(axes, (1, 2), strict=True):
             mean, std = arr[:, :, index].mean(0), arr[:, :, index].std(0)
             line, = ax.plot(steps, 100 * mean, style, label=label(setting, lam))
             ax.fill_between(steps, 100 * (mean - std), 100 * (mean + std), alpha=0.15, color=line.get_color())
@@ -179,8 +132,10 @@ def plot_curves(curves: dict, label: Callable[[str, float], str], path: Path, ti
     plt.close(fig)
 
 
-# The --quick smoke configuration of every curve script: toy backbone, tiny images and sets.
-QUICK_ENV = {"backbone": "toy", "image_size": 32, "num_source_images": 256, "eval_size": 100}
+# The --quick smoke configurations of the curve scripts: toy networks, tiny images and sets.
+QUICK_ENV = {"backbone": "toy", "image_size": 32, "num_source_images": 256, "eval_size": 100}  # ASG-Digits-v0
+QUICK_SEG_ENV = {"network": "fcn_toy", "weights": None, "scene_size": 32, "num_source_scenes": 64,
+                 "eval_size": 8, "batch_size": 4, "patch_size": 1}  # ASG-DigitSeg-v0
 
 
 def write_outputs(out: Path, label: Callable[[str, float], str], title: str,

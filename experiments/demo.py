@@ -9,15 +9,16 @@ shipped REINFORCE-LSTM policy trained on this env ("learned"), frozen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import gymnasium as gym
+import tyro
 from tqdm import tqdm
 
 import asg_gym  # noqa: F401
 from agents import load_pretrained, make_agent
-from experiments.common import arg, parse_args, run_episode
-
+from experiments.common import run_episode
 
 LEARNED = "learned"
 
@@ -26,17 +27,23 @@ LEARNED = "learned"
 class Args:
     """Compare learning-rate policies on one ASG-Digits-v0 episode each."""
 
-    policies: list = arg(["all_large", "hand_tuned", "random", LEARNED],
-                         f"policies to compare: agents.make_agent names, or {LEARNED!r} for the shipped trained policy")
-    total_steps: int = arg(0, "actions per episode (0 = the env default)")
-    seed: int = arg(0, "episode seed (same for every policy)")
-    device: str = arg("auto", "auto | cpu | cuda")
-    quick: bool = arg(False, "toy backbone, 32-px images, 5 steps: a smoke test")
+    policies: list[str] = field(default_factory=lambda: ["all_large", "hand_tuned", "random", LEARNED])
+    """policies to compare: agents.make_agent names, or 'learned' for the shipped trained policy"""
+    total_steps: int | None = None
+    """actions per episode (None: the env's default)"""
+    seed: int = 0
+    """episode seed (same for every policy)"""
+    device: str = "auto"
+    """auto | cpu | cuda"""
+    quick: bool = False
+    """toy backbone, 32-px images, 5 steps: a smoke test"""
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(Args, argv)
-    kwargs = {"device": args.device, **({"total_steps": args.total_steps} if args.total_steps else {})}
+    args = tyro.cli(Args, args=argv)
+    kwargs: dict[str, Any] = {"device": args.device}
+    if args.total_steps is not None:
+        kwargs["total_steps"] = args.total_steps
     if args.quick:
         kwargs.update(backbone="toy", image_size=32, num_source_images=256, eval_size=100, total_steps=5)
     env = gym.make("ASG-Digits-v0", **kwargs)

@@ -11,13 +11,13 @@ Writes ``results/digitseg_gap/{runs.csv, table.md, provenance.json}``.
 
 from __future__ import annotations
 
-import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gymnasium as gym
 import torch
+import tyro
 
 import asg_gym  # noqa: F401
 from agents import ConstantPolicy
@@ -26,8 +26,8 @@ from asg_gym.envs.digit_seg import DEFAULTS, TARGET_SCENES_SEED
 from asg_gym.evaluation import TensorBatches
 from asg_gym.segmentation.evaluation import SegmentationEvaluation
 from asg_gym.segmentation.metrics import IGNORE_INDEX
-from experiments.common import REPO, ResumableCSV, arg, parse_args, run_episode, write_provenance
-from experiments.sweep_digitseg import QUICK_SEG_ENV
+from experiments.common import REPO, ResumableCSV, parse_env_kwargs, run_episode, write_provenance
+from experiments.curves import QUICK_SEG_ENV
 
 HELD_OUT_SOURCE_SEED = 7  # rendered scenes the episode never trains on (the env renders its source from source_seed)
 FIELDS = ["total_steps", "base_lr", "seed", "source_miou", "target_miou", "source_floor", "target_floor",
@@ -38,13 +38,20 @@ FIELDS = ["total_steps", "base_lr", "seed", "source_miou", "target_miou", "sourc
 class Args:
     """Source (held-out synthetic) vs target (real) mIoU of hand-tuned training without guidance."""
 
-    steps: list = arg([300, 1200], "episode lengths (SGD steps)")
-    lrs: list = arg([DEFAULTS["base_lr"]], "base learning rates")
-    seeds: list = arg([0], "episode seeds")
-    eval_size: int = arg(DEFAULTS["eval_size"], "scenes per evaluation set")
-    env_kwargs: str = arg("{}", "extra gym.make keywords as JSON")
-    out: str = arg(str(REPO / "results" / "digitseg_gap"), "output folder")
-    quick: bool = arg(False, "toy FCN, 4 steps: a smoke test")
+    steps: list[int] = field(default_factory=lambda: [300, 1200])
+    """episode lengths (SGD steps)"""
+    lrs: list[float] = field(default_factory=lambda: [DEFAULTS["base_lr"]])
+    """base learning rates"""
+    seeds: list[int] = field(default_factory=lambda: [0])
+    """episode seeds"""
+    eval_size: int = DEFAULTS["eval_size"]
+    """scenes per evaluation set"""
+    env_kwargs: str = "{}"
+    """extra gym.make keywords, a JSON object, e.g. '{"scene_size": 48}'"""
+    out: str = str(REPO / "results" / "digitseg_gap")
+    """output folder"""
+    quick: bool = False
+    """toy FCN, 4 steps: a smoke test"""
 
 
 def background_floor(labels: torch.Tensor) -> float:
@@ -55,8 +62,8 @@ def background_floor(labels: torch.Tensor) -> float:
 
 
 def main(argv: list[str] | None = None) -> Path:
-    args = parse_args(Args, argv)
-    env_kwargs = {**DEFAULTS, **json.loads(args.env_kwargs)}
+    args = tyro.cli(Args, args=argv)
+    env_kwargs = {**DEFAULTS, **parse_env_kwargs(args.env_kwargs)}
     if args.quick:
         args.steps, args.eval_size = [4], 8
         args.out = tempfile.mkdtemp(prefix="asg_digitseg_gap_")
@@ -95,10 +102,11 @@ def main(argv: list[str] | None = None) -> Path:
 
 
 def write_table(rows: list[dict[str, str]], path: Path) -> None:
-    lines = ["| SGD steps | η_base | seed | source mIoU (%) | target mIoU (%) | all-background floor source / target (%) |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| SGD steps | η_base | seed | source mIoU (%) | target mIoU (%) | "
+             "all-background floor source / target (%) |", "|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['total_steps']} | {float(r['base_lr']):g} | {r['seed']} | {100 * float(r['source_miou']):.1f} "
+        lines.append(f"| {r['total_steps']} | {float(r['base_lr']):g} | {r['seed']} | "
+                     f"{100 * float(r['source_miou']):.1f} "
                      f"| {100 * float(r['target_miou']):.1f} | {100 * float(r['source_floor']):.1f} / "
                      f"{100 * float(r['target_floor']):.1f} |")
     path.write_text("\n".join(lines) + "\n")

@@ -10,30 +10,24 @@ Writes ``results/fig1_heuristics/{curves.csv, table.md, curves.png, provenance.j
 
 from __future__ import annotations
 
-import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import gymnasium as gym
-
-import asg_gym  # noqa: F401
-from agents import ConstantPolicy
-from experiments.common import REPO, ResumableCSV, arg, parse_args, write_provenance
-from experiments.curves import CURVE_FIELDS, QUICK_ENV, run_curves, write_outputs
+from experiments.common import REPO
+from experiments.runner import CurveArgs, Setting, constant, parse_curve_args, run_curve_experiment
 
 
 @dataclass
-class Args:
+class Args(CurveArgs):
     """LR heuristics with and without proxy guidance (Fig. 1 and Fig. 5)."""
 
-    settings: list = arg(["all_large", "hand_tuned", "head_only"], "constant-policy presets")
-    lam: float = arg(0.1, "λ of the proxy-guided runs")
-    seeds: list = arg([0, 1, 2], "episode seeds")
-    total_steps: int = arg(600, "SGD steps per episode")
-    eval_every: int = arg(50, "evaluate on real digits every this many steps")
-    env_kwargs: str = arg("{}", "extra gym.make keywords as JSON (e.g. '{\"image_size\": 32}')")
-    out: str = arg(str(REPO / "results" / "fig1_heuristics"), "output folder")
-    quick: bool = arg(False, "toy backbone, 4 steps, one seed: a smoke test")
+    settings: list[str] = field(default_factory=lambda: ["all_large", "hand_tuned", "head_only"])
+    """constant-policy presets"""
+    lam: float = 0.1
+    """λ of the proxy-guided runs"""
+    total_steps: int = 600
+    eval_every: int = 50
+    out: str = str(REPO / "results" / "fig1_heuristics")
 
 
 def label(setting: str, lam: float) -> str:
@@ -41,27 +35,12 @@ def label(setting: str, lam: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> Path:
-    import json
-
-    args = parse_args(Args, argv)
-    env_kwargs = json.loads(args.env_kwargs)
-    if args.quick:
-        args.seeds, args.total_steps, args.eval_every, args.out = [0], 4, 2, tempfile.mkdtemp(prefix="asg_fig1_")
-        env_kwargs.update(QUICK_ENV)
-    out = Path(args.out)
-    write_provenance(out, seeds=args.seeds, args=vars(args))
-    table = ResumableCSV(out / "curves.csv", CURVE_FIELDS, ["setting", "lam", "seed"])
-    runs = [(s, lam, seed) for s in args.settings for lam in (0.0, args.lam)
-            for seed in args.seeds if not (s == "head_only" and lam > 0)]
-
-    def make_env(setting: str, lam: float) -> gym.Env:
-        return gym.make("ASG-Digits-v0", lam=lam, total_steps=args.total_steps, eval_every=args.eval_every,
-                        **env_kwargs)
-
-    run_curves(table, runs, make_env, lambda setting, env: ConstantPolicy(setting))
-    write_outputs(out, label, "ASG-Digits-v0: LR heuristics ± proxy guidance",
-                  reference=lambda s, lam: (s, 0.0))  # each heuristic with guidance vs without
-    return out
+    args = parse_curve_args(Args, argv)
+    settings = [Setting(preset, lam, constant(preset)) for preset in args.settings for lam in (0.0, args.lam)
+                if not (preset == "head_only" and lam > 0)]  # head_only: L_KL is 0, guidance changes nothing
+    return run_curve_experiment(args, "ASG-Digits-v0", settings, label=label,
+                                title="ASG-Digits-v0: LR heuristics ± proxy guidance",
+                                reference=lambda s, lam: (s, 0.0))  # each heuristic with guidance vs without
 
 
 if __name__ == "__main__":

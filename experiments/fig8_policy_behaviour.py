@@ -15,17 +15,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tyro
 
-from experiments.common import REPO, arg, parse_args, write_provenance
+from experiments.common import REPO, write_provenance
 
 
 @dataclass
 class Args:
     """Plot the learned policy's per-coordinate scales (Fig. 8)."""
 
-    actions: str = arg(str(REPO / "results" / "fig6_policies" / "actions.csv"), "actions.csv of fig6_policies")
-    window: int = arg(15, "moving-average window in steps")
-    out: str = arg(str(REPO / "results" / "fig8_policy_behaviour"), "output folder")
+    actions: str = str(REPO / "results" / "fig6_policies" / "actions.csv")
+    """actions.csv of fig6_policies (or fig7_segmentation)"""
+    window: int = 15
+    """moving-average window in steps"""
+    out: str = str(REPO / "results" / "fig8_policy_behaviour")
+    """output folder"""
 
 
 def load_actions(path: Path) -> tuple[list[str], np.ndarray]:
@@ -50,7 +54,7 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> Path:
-    args = parse_args(Args, argv)
+    args = tyro.cli(Args, args=argv)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -79,7 +83,8 @@ def main(argv: list[str] | None = None) -> Path:
     plt.close(fig)
     thirds = np.array_split(mean, 3)
     lines = ["| coordinate | mean scale, first third | middle third | last third |", "|---|---|---|---|"]
-    lines += [f"| {n} | " + " | ".join(f"{part[:, c].mean():.2f}" for part in thirds) + " |" for c, n in enumerate(names)]
+    lines += [f"| {n} | " + " | ".join(f"{part[:, c].mean():.2f}" for part in thirds) + " |"
+              for c, n in enumerate(names)]
     (out / "mean_scales.md").write_text("\n".join(lines) + "\n")
     print((out / "mean_scales.md").read_text())
     return out

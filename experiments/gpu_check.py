@@ -3,8 +3,9 @@
 No dataset or weights needed: synthetic images and a randomly initialised network (the cost of
 a step does not depend on the weights). For fp32 and bf16 autocast it times
 
-* ``bare``: student forward + backward + SGD update, nothing else (DESIGN.md §5's denominator);
-* ``env``: what one env step does on the GPU: ``Optimizee.sgd_step`` + ``forward_backward``
+* ``bare``: student forward + backward + SGD update, nothing else (the denominator of the ratios in
+  docs/design.md, "Performance contract");
+* ``env``: what one env step does on the GPU: ``ClassificationOptimizee.sgd_step`` + ``forward_backward``
   with the frozen teacher's forward on every batch (random augmentation, no cache);
 * ``env+cache``: the same with the teacher's outputs cached (the default without augmentation).
 
@@ -17,13 +18,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
+import tyro
 
 from asg_gym.backbones import build_backbone
-from asg_gym.optimizee import Optimizee, build_new_head
-from experiments.common import arg, parse_args
+from asg_gym.optimizee import ClassificationOptimizee, build_new_head
 
 NUM_CLASSES = 12  # VisDA-17
 
@@ -32,12 +34,18 @@ NUM_CLASSES = 12  # VisDA-17
 class Args:
     """Milliseconds per step of the ASG env's optimizee vs a bare PyTorch training step."""
 
-    backbone: str = arg("resnet101", "resnet101 (paper), resnet50 or resnet18")
-    batch_size: int = arg(32, "images per step (paper: 32)")
-    image_size: int = arg(224, "square image side in pixels")
-    iters: int = arg(30, "timed steps per configuration")
-    warmup: int = arg(10, "untimed steps first (cuDNN autotuning, allocator)")
-    channels_last: bool = arg(False, "channels-last memory format for the CNNs and inputs")
+    backbone: str = "resnet101"
+    """resnet101 (paper), resnet50 or resnet18"""
+    batch_size: int = 32
+    """images per step (paper: 32)"""
+    image_size: int = 224
+    """square image side in pixels"""
+    iters: int = 30
+    """timed steps per configuration"""
+    warmup: int = 10
+    """untimed steps first (cuDNN autotuning, allocator)"""
+    channels_last: bool = False
+    """channels-last memory format for the CNNs and inputs"""
 
 
 def time_steps(step: Callable[[], object], iters: int, warmup: int) -> float:
@@ -76,8 +84,8 @@ def bare_step(args: Args, dtype: torch.dtype | None, images: torch.Tensor, label
 def env_step(args: Args, dtype: torch.dtype | None, images: torch.Tensor, labels: torch.Tensor,
              cache: bool) -> Callable[[], None]:
     """What ``ASGTransferEnv.step`` runs on the device for one SGD step (λ = 0.1)."""
-    optimizee = Optimizee(build_backbone(args.backbone, None), NUM_CLASSES, lam=0.1, device="cuda",
-                          channels_last=args.channels_last, autocast_dtype=dtype)
+    optimizee = ClassificationOptimizee(build_backbone(args.backbone, None), NUM_CLASSES, lam=0.1, device="cuda",
+                                        channels_last=args.channels_last, autocast_dtype=dtype)
     optimizee.reset(0)
     optimizee.set_scales([1.0] * optimizee.num_coordinates)
     keys = None
@@ -94,7 +102,7 @@ def env_step(args: Args, dtype: torch.dtype | None, images: torch.Tensor, labels
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(Args, argv)
+    args = tyro.cli(Args, args=argv)
     if not torch.cuda.is_available():
         raise SystemExit(
             f"gpu_check needs a CUDA GPU, and torch {torch.__version__} sees none "
@@ -110,9 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'precision':<10}{'step':<12}{'ms/step':>10}{'× bare':>9}{'peak GiB':>10}")
     for precision, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
         bare_ms = None
-        for name, build in (("bare", lambda: bare_step(args, dtype, images, labels)),
-                            ("env", lambda: env_step(args, dtype, images, labels, cache=False)),
-                            ("env+cache", lambda: env_step(args, dtype, images, labels, cache=True))):
+        for name, build in (("bare", partial(bare_step, args, dtype, images, labels)),
+                            ("env", partial(env_step, args, dtype, images, labels, cache=False)),
+                            ("env+cache", partial(env_step, args, dtype, images, labels, cache=True))):
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
             ms = time_steps(build(), args.iters, args.warmup)

@@ -16,14 +16,15 @@ finished rows. ``--quick`` runs a toy-backbone smoke version into a temporary fo
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gymnasium as gym
+import tyro
 
 import asg_gym  # noqa: F401  (registers the ids)
 from agents import ConstantPolicy
-from experiments.common import REPO, ResumableCSV, arg, parse_args, run_episode, write_provenance
+from experiments.common import REPO, ResumableCSV, run_episode, write_provenance
 
 FIELDS = ["stage", "image_size", "base_lr", "lam", "policy", "seed", "total_steps", "diverged", "return",
           "final_loss_xe", "final_loss_kl", "target_accuracy", "old_task_agreement", "ms_per_step"]
@@ -33,16 +34,26 @@ FIELDS = ["stage", "image_size", "base_lr", "lam", "policy", "seed", "total_step
 class Args:
     """Sweep of ASG-Digits-v0 defaults."""
 
-    sizes: list = arg([32, 48, 64], "image sizes of stage 1")
-    stage1_lr: float = arg(1e-3, "base LR used in stage 1")
-    lrs: list = arg([3e-4, 1e-3, 3e-3, 1e-2], "base LRs of stage 2")
-    lams: list = arg([0.0, 0.1, 1.0], "λ values of stage 3 (empty list: skip the stage)")
-    size: int = arg(48, "image size used in stages 2 and 3 (chosen from stage 1)")
-    lr: float = arg(1e-2, "base LR used in stage 3 (chosen from stage 2)")
-    total_steps: int = arg(150, "actions per episode")
-    seeds: list = arg([0], "episode seeds")
-    out: str = arg(str(REPO / "results" / "sweep_defaults"), "output folder")
-    quick: bool = arg(False, "toy backbone, 4 steps: a smoke test")
+    sizes: list[int] = field(default_factory=lambda: [32, 48, 64])
+    """image sizes of stage 1"""
+    stage1_lr: float = 1e-3
+    """base LR used in stage 1"""
+    lrs: list[float] = field(default_factory=lambda: [3e-4, 1e-3, 3e-3, 1e-2])
+    """base LRs of stage 2"""
+    lams: list[float] = field(default_factory=lambda: [0.0, 0.1, 1.0])
+    """λ values of stage 3 (empty list: skip the stage)"""
+    size: int = 48
+    """image size used in stages 2 and 3 (chosen from stage 1)"""
+    lr: float = 1e-2
+    """base LR used in stage 3 (chosen from stage 2)"""
+    total_steps: int = 150
+    """actions per episode"""
+    seeds: list[int] = field(default_factory=lambda: [0])
+    """episode seeds"""
+    out: str = str(REPO / "results" / "sweep_defaults")
+    """output folder"""
+    quick: bool = False
+    """toy backbone, 4 steps: a smoke test"""
 
 
 def run_grid(args: Args, table: ResumableCSV) -> None:
@@ -85,7 +96,7 @@ def write_table(table: ResumableCSV, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(Args, argv)
+    args = tyro.cli(Args, args=argv)
     if args.quick:
         args.sizes, args.lrs, args.lams, args.size, args.total_steps = [32], [1e-3, 1e-1], [0.1], 32, 4
         args.out = tempfile.mkdtemp(prefix="asg_sweep_")

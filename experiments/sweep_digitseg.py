@@ -10,60 +10,48 @@ Writes ``results/sweep_digitseg/{curves.csv, table.md, curves.png, provenance.js
 
 from __future__ import annotations
 
-import json
-import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 
-import gymnasium as gym
-
-import asg_gym  # noqa: F401
-from agents import ConstantPolicy
-from experiments.common import REPO, ResumableCSV, arg, parse_args, write_provenance
-from experiments.curves import curve_fields, run_curves, write_outputs
-
-QUICK_SEG_ENV = {"network": "fcn_toy", "weights": None, "scene_size": 32, "num_source_scenes": 64,
-                 "eval_size": 8, "batch_size": 4, "patch_size": 1}
+from experiments.common import REPO
+from experiments.curves import QUICK_SEG_ENV
+from experiments.runner import CurveArgs, Setting, constant, parse_curve_args, run_curve_experiment
 
 
 @dataclass
-class Args:
+class Args(CurveArgs):
     """η_base × λ sweep of ASG-DigitSeg-v0 defaults."""
 
-    lrs: list = arg([3e-3, 1e-2], "base learning rates")
-    lams: list = arg([0.0, 1.0, 10.0], "λ values (hand_tuned); all_large runs at the middle one")
-    seeds: list = arg([0], "episode seeds")
-    total_steps: int = arg(100, "SGD steps per episode")
-    eval_every: int = arg(50, "evaluate every this many steps")
-    env_kwargs: str = arg("{}", "extra gym.make keywords as JSON")
-    out: str = arg(str(REPO / "results" / "sweep_digitseg"), "output folder")
-    quick: bool = arg(False, "toy FCN, 4 steps: a smoke test")
+    QUICK: ClassVar[dict[str, Any]] = {"lrs": [1e-2], "lams": [0.0, 1.0], "total_steps": 4, "eval_every": 2}
+    QUICK_ENV: ClassVar[dict[str, Any]] = QUICK_SEG_ENV
+
+    lrs: list[float] = field(default_factory=lambda: [3e-3, 1e-2])
+    """base learning rates"""
+    lams: list[float] = field(default_factory=lambda: [0.0, 1.0, 10.0])
+    """λ values (hand_tuned); all_large runs at the middle one"""
+    seeds: list[int] = field(default_factory=lambda: [0])
+    total_steps: int = 100
+    eval_every: int = 50
+    out: str = str(REPO / "results" / "sweep_digitseg")
+
+
+def settings(args: Args) -> list[Setting]:
+    middle = args.lams[len(args.lams) // 2]
+    grid = []
+    for lr in args.lrs:
+        for policy, lams in (("hand_tuned", args.lams), ("all_large", [middle])):
+            name = f"{policy}@{lr:g}"
+            # The env runs at the LR the setting's name records (6 significant digits): the CSV names its env.
+            grid += [Setting(name, lam, constant(policy), {"base_lr": float(name.split("@")[1])}) for lam in lams]
+    return grid
 
 
 def main(argv: list[str] | None = None) -> Path:
-    args = parse_args(Args, argv)
-    env_kwargs = json.loads(args.env_kwargs)
-    if args.quick:
-        args.lrs, args.lams, args.total_steps, args.eval_every = [1e-2], [0.0, 1.0], 4, 2
-        args.out = tempfile.mkdtemp(prefix="asg_sweep_seg_")
-        env_kwargs.update(QUICK_SEG_ENV)
-    out = Path(args.out)
-    write_provenance(out, seeds=args.seeds, args=vars(args))
-    table = ResumableCSV(out / "curves.csv", curve_fields("target_miou"), ["setting", "lam", "seed"])
-    middle = args.lams[len(args.lams) // 2]
-    runs = [(f"{policy}@{lr:g}", lam, seed) for lr in args.lrs
-            for policy, lams in (("hand_tuned", args.lams), ("all_large", [middle])) for lam in lams
-            for seed in args.seeds]
-
-    def make_env(setting: str, lam: float) -> gym.Env:
-        base_lr = float(setting.split("@")[1])
-        return gym.make("ASG-DigitSeg-v0", lam=lam, base_lr=base_lr, total_steps=args.total_steps,
-                        eval_every=args.eval_every, **env_kwargs)
-
-    run_curves(table, runs, make_env, lambda setting, env: ConstantPolicy(setting.split("@")[0]))
-    write_outputs(out, lambda s, lam: f"{s}, λ={lam:g}", "ASG-DigitSeg-v0: base LR × λ sweep",
-                  sort_key=lambda r: r["setting"])
-    return out
+    args = parse_curve_args(Args, argv)
+    return run_curve_experiment(args, "ASG-DigitSeg-v0", settings(args), label=lambda s, lam: f"{s}, λ={lam:g}",
+                                title="ASG-DigitSeg-v0: base LR × λ sweep", sort_key=lambda r: r["setting"],
+                                metric="target_miou")
 
 
 if __name__ == "__main__":

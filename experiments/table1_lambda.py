@@ -8,53 +8,34 @@ Writes ``results/table1_lambda/{curves.csv, table.md, curves.png, provenance.jso
 
 from __future__ import annotations
 
-import json
-import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 
-import gymnasium as gym
-
-import asg_gym  # noqa: F401
-from agents import ConstantPolicy
-from experiments.common import REPO, ResumableCSV, arg, parse_args, write_provenance
-from experiments.curves import CURVE_FIELDS, QUICK_ENV, run_curves, write_outputs
+from experiments.common import REPO
+from experiments.runner import CurveArgs, Setting, constant, parse_curve_args, run_curve_experiment
 
 
 @dataclass
-class Args:
+class Args(CurveArgs):
     """λ ablation of proxy guidance (Table 1)."""
 
-    lams: list = arg([0.0, 0.01, 0.05, 0.1, 0.5, 1.0], "λ values")
-    policy: str = arg("hand_tuned", "constant-policy preset")
-    seeds: list = arg([0, 1, 2], "episode seeds")
-    total_steps: int = arg(300, "SGD steps per episode")
-    eval_every: int = arg(100, "evaluate on real digits every this many steps")
-    env_kwargs: str = arg("{}", "extra gym.make keywords as JSON")
-    out: str = arg(str(REPO / "results" / "table1_lambda"), "output folder")
-    quick: bool = arg(False, "toy backbone, 4 steps, one seed: a smoke test")
+    QUICK: ClassVar[dict[str, Any]] = {**CurveArgs.QUICK, "lams": [0.0, 0.1]}
+
+    lams: list[float] = field(default_factory=lambda: [0.0, 0.01, 0.05, 0.1, 0.5, 1.0])
+    """λ values (0: the unguided reference)"""
+    policy: str = "hand_tuned"
+    """constant-policy preset"""
+    total_steps: int = 300
+    out: str = str(REPO / "results" / "table1_lambda")
 
 
 def main(argv: list[str] | None = None) -> Path:
-    args = parse_args(Args, argv)
-    env_kwargs = json.loads(args.env_kwargs)
-    if args.quick:
-        args.seeds, args.lams, args.total_steps, args.eval_every = [0], [0.0, 0.1], 4, 2
-        args.out = tempfile.mkdtemp(prefix="asg_table1_")
-        env_kwargs.update(QUICK_ENV)
-    out = Path(args.out)
-    write_provenance(out, seeds=args.seeds, args=vars(args))
-    table = ResumableCSV(out / "curves.csv", CURVE_FIELDS, ["setting", "lam", "seed"])
-    runs = [(args.policy, lam, seed) for lam in args.lams for seed in args.seeds]
-
-    def make_env(setting: str, lam: float) -> gym.Env:
-        return gym.make("ASG-Digits-v0", lam=lam, total_steps=args.total_steps, eval_every=args.eval_every,
-                        **env_kwargs)
-
-    run_curves(table, runs, make_env, lambda setting, env: ConstantPolicy(setting))
-    write_outputs(out, lambda s, lam: f"λ = {lam:g}", f"ASG-Digits-v0: λ ablation ({args.policy})",
-                  sort_key=lambda r: float(r["setting"][4:]), reference=lambda s, lam: (s, 0.0))
-    return out
+    args = parse_curve_args(Args, argv)
+    settings = [Setting(args.policy, lam, constant(args.policy)) for lam in args.lams]
+    return run_curve_experiment(args, "ASG-Digits-v0", settings, label=lambda s, lam: f"λ = {lam:g}",
+                                title=f"ASG-Digits-v0: λ ablation ({args.policy})",
+                                sort_key=lambda r: float(r["setting"][4:]), reference=lambda s, lam: (s, 0.0))
 
 
 if __name__ == "__main__":

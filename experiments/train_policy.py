@@ -2,7 +2,7 @@
 
     python -m experiments.train_policy --env ASG-Digits-v0 --episodes 50 --seed 0 --out runs/policy \\
         --env-kwargs '{"total_steps": 100}' --save agents/policies/reinforce_lstm_digits.pt
-    python -m experiments.train_policy --agent ppo --episodes 20 --env-kwargs backbone=toy total_steps=50
+    python -m experiments.train_policy --agent ppo --episodes 20 --env-kwargs '{"backbone": "toy", "total_steps": 50}'
 
 Training episode k is reset with seed ``--seed + k`` (REINFORCE; SB3 agents seed only their first
 reset). Writes ``<out>/episodes.csv`` (one row per training episode), ``<out>/tb`` (TensorBoard:
@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import tyro
 
 import asg_gym  # noqa: F401  (registers the ids)
 from agents import LEARNING_AGENTS, StepRecord, load_agent, make_agent
-from experiments.common import ResumableCSV, arg, parse_args, write_provenance
-from experiments.train_transfer import parse_env_kwargs, tensorboard_writer
+from experiments.common import ResumableCSV, json_object, parse_env_kwargs, write_provenance
+from experiments.train_transfer import tensorboard_writer
 
 EVAL_KEYS = ("target_accuracy", "target_mean_class_accuracy", "target_miou", "old_task_agreement")
 EPISODE_FIELDS = ["episode", "num_timesteps", "return", "length", "diverged", *EVAL_KEYS]
@@ -38,35 +39,35 @@ RUN_KEYS = ("env", "env_kwargs", "agent", "agent_kwargs", "seed")
 class Args:
     """Train a learning-rate controller for N episodes of an ASG env."""
 
-    env: str = arg("ASG-Digits-v0", "environment id")
-    env_kwargs: list = arg([], "env keywords: one JSON dict, or key=value pairs (values as Python literals)")
-    agent: str = arg("reinforce_lstm", f"learning agent: {', '.join(LEARNING_AGENTS)}")
-    agent_kwargs: str = arg("{}", "JSON dict of agent constructor options, e.g. '{\"gamma\": 0.9}'")
-    episodes: int = arg(50, "training episodes (the paper trains its policy for 50 optimizee epochs)")
-    seed: int = arg(0, "agent seed; training episode k is reset with seed + k")
-    out: str = arg("runs/policy", "run folder: checkpoint, episodes.csv, TensorBoard events, provenance")
-    save: str = arg("", "final policy file (default <out>/policy.pt, .zip for SB3 agents)")
-    checkpoint_every: int = arg(20, "checkpoint every this many policy updates (REINFORCE) or rollouts (SB3)")
-    resume: bool = arg(False, "continue from <out>'s checkpoint")
-    tensorboard: bool = arg(True, "write TensorBoard logs to <out>/tb")
-    progress: bool = arg(True, "show a tqdm progress bar")
+    env: str = "ASG-Digits-v0"
+    """environment id"""
+    env_kwargs: str = "{}"
+    """extra gym.make keywords, a JSON object, e.g. '{"total_steps": 100}'"""
+    agent: str = "reinforce_lstm"
+    """learning agent: reinforce_lstm or an SB3 agent (agents.LEARNING_AGENTS)"""
+    agent_kwargs: str = "{}"
+    """agent constructor options, a JSON object, e.g. '{"gamma": 0.9}'"""
+    episodes: int = 50
+    """training episodes (the paper trains its policy for 50 optimizee epochs)"""
+    seed: int = 0
+    """agent seed; training episode k is reset with seed + k"""
+    out: str = "runs/policy"
+    """run folder: checkpoint, episodes.csv, TensorBoard events, provenance"""
+    save: str | None = None
+    """final policy file (None: <out>/policy.pt, .zip for SB3 agents)"""
+    checkpoint_every: int = 20
+    """checkpoint every this many policy updates (REINFORCE) or rollouts (SB3)"""
+    resume: bool = False
+    """continue from <out>'s checkpoint"""
+    tensorboard: bool = True
+    """write TensorBoard logs to <out>/tb"""
+    progress: bool = True
+    """show a tqdm progress bar"""
 
 
-def parse_json_dict(text: str, option: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SystemExit(f"{option} must be a JSON dict, got {text!r} ({exc})") from exc
-    if not isinstance(value, dict):
-        raise SystemExit(f"{option} must be a JSON dict, got {text!r}")
-    return value
-
-
-def env_keywords(values: list[str]) -> dict[str, Any]:
-    """``['{"total_steps": 100}']`` or ``["total_steps=100", "backbone=toy"]`` → a dict."""
-    if len(values) == 1 and values[0].lstrip().startswith("{"):
-        return parse_json_dict(values[0], "--env-kwargs")
-    return parse_env_kwargs(values)
+def agent_keywords(text: str) -> dict[str, Any]:
+    """``--agent-kwargs``: the learning agent's constructor options, one JSON object."""
+    return json_object(text, "--agent-kwargs", '{"gamma": 0.9}')
 
 
 def make_env(env_id: str, env_kwargs: dict[str, Any]) -> gym.Env:
@@ -119,13 +120,13 @@ class TrainingMonitor:
 
 def main(argv: list[str] | None = None) -> Path:
     """Train; returns the path of the final policy."""
-    args = parse_args(Args, argv)
+    args = tyro.cli(Args, args=argv)
     if args.agent not in LEARNING_AGENTS:
         raise SystemExit(f"--agent must be a learning agent ({', '.join(LEARNING_AGENTS)}), got {args.agent!r}")
     if args.episodes < 1 or args.checkpoint_every < 1:
         raise SystemExit(f"need --episodes >= 1 and --checkpoint-every >= 1, got {args.episodes}, "
                          f"{args.checkpoint_every}")
-    env_kwargs, agent_kwargs = env_keywords(args.env_kwargs), parse_json_dict(args.agent_kwargs, "--agent-kwargs")
+    env_kwargs, agent_kwargs = parse_env_kwargs(args.env_kwargs), agent_keywords(args.agent_kwargs)
     out = Path(args.out)
     suffix = ".pt" if args.agent == "reinforce_lstm" else ".zip"
     checkpoint, final = out / f"checkpoint{suffix}", Path(args.save or out / f"policy{suffix}")

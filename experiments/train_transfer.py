@@ -8,9 +8,10 @@ the same env the RL agents use with one constant action, so there is a single tr
     python -m experiments.train_transfer --env ASG-Digits-v0 --policy hand_tuned --lam 0.1 \\
         --epochs 5 --steps-per-epoch 100
     python -m experiments.train_transfer --env ASG-VisDA-v0 --policy hand_tuned --lam 0.1 \\
-        --epochs 30 --steps-per-epoch 4762 --env-kwargs data_root=/data/visda17 bf16=True
+        --epochs 30 --steps-per-epoch 4762 --env-kwargs '{"data_root": "/data/visda17", "bf16": true}'
     python -m experiments.train_transfer --env ASG-GTA5-v0 --policy hand_tuned --lam 75 \\
-        --epochs 20 --steps-per-epoch 1000 --env-kwargs data_root=/data/gta5 cityscapes_root=/data/cityscapes
+        --epochs 20 --steps-per-epoch 1000 \\
+        --env-kwargs '{"data_root": "/data/gta5", "cityscapes_root": "/data/cityscapes"}'
 
 Each epoch (``--steps-per-epoch`` actions) ends with an evaluation on the real target images
 (accuracy for classification, mIoU and per-class IoU for segmentation).
@@ -22,19 +23,19 @@ Writes ``<out>/metrics.csv`` (one row per epoch), ``<out>/tb`` (TensorBoard), ``
 
 from __future__ import annotations
 
-import ast
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import tyro
 
 import asg_gym  # noqa: F401  (registers the ids)
 from agents import ConstantPolicy
 from asg_gym.checkpoint import load_checkpoint, save_checkpoint
 from asg_gym.errors import MissingDependencyError
-from experiments.common import REPO, ResumableCSV, arg, parse_args, write_provenance
+from experiments.common import REPO, ResumableCSV, parse_env_kwargs, write_provenance
 
 CHECKPOINT_KIND = "train_transfer"
 LOSSES = ("loss", "loss_xe", "loss_kl")
@@ -48,34 +49,34 @@ TB_NAMES = {"target_miou": "eval/target_miou", "target_mean_class_accuracy": "ev
 class Args:
     """Fine-tune an ASG env's optimizee with constant per-coordinate learning-rate scales."""
 
-    env: str = arg("ASG-Digits-v0", "environment id (ASG-Digits-v0, ASG-VisDA-v0, ASG-DigitSeg-v0, ASG-GTA5-v0)")
-    policy: str = arg("hand_tuned", "constant preset: all_large, hand_tuned or head_only (ignored with --scales)")
-    scales: list = arg([], "explicit scales in {0, 0.1, …, 1}, one per coordinate (7 for ResNet), head last")
-    lam: float = arg(-1.0, "λ, weight of the proxy-guidance loss L_KL (0 = none; -1 = the env's default)")
-    base_lr: float = arg(0.0, "η_base; 0 keeps the env's default")
-    epochs: int = arg(3, "number of epochs; the target is evaluated after each")
-    steps_per_epoch: int = arg(100, "actions per epoch (VisDA-17, batch 32: 4762 is one pass)")
-    seed: int = arg(0, "episode seed (new head, data order)")
-    env_kwargs: list = arg([], "more env keywords as key=value, values as Python literals (weights=None)")
-    out: str = arg("", "output folder (default results/train_transfer/<env>_<policy>_lam<λ>_seed<seed>)")
-    resume: bool = arg(False, "continue from <out>/checkpoint.pt")
-    tensorboard: bool = arg(True, "write TensorBoard logs to <out>/tb")
-    log_every: int = arg(10, "log training losses and learning rates every this many actions")
-    progress: bool = arg(True, "show a tqdm progress bar")
-
-
-def parse_env_kwargs(pairs: list[str]) -> dict[str, Any]:
-    """``["backbone=toy", "eval_size=100"]`` → ``{"backbone": "toy", "eval_size": 100}``."""
-    kwargs: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--env-kwargs takes key=value pairs, got {pair!r}")
-        try:
-            kwargs[key] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            kwargs[key] = text  # a bare string such as a path
-    return kwargs
+    env: str = "ASG-Digits-v0"
+    """environment id (ASG-Digits-v0, ASG-VisDA-v0, ASG-DigitSeg-v0, ASG-GTA5-v0)"""
+    policy: str = "hand_tuned"
+    """constant preset: all_large, hand_tuned or head_only (ignored with --scales)"""
+    scales: list[float] | None = None
+    """explicit scales in {0, 0.1, …, 1}, one per coordinate (7 for ResNet), head last"""
+    lam: float | None = None
+    """λ, weight of the proxy-guidance loss L_KL (0: none; None: the env's default)"""
+    base_lr: float | None = None
+    """η_base (None: the env's default)"""
+    epochs: int = 3
+    """number of epochs; the target is evaluated after each"""
+    steps_per_epoch: int = 100
+    """actions per epoch (VisDA-17, batch 32: 4762 is one pass)"""
+    seed: int = 0
+    """episode seed (new head, data order)"""
+    env_kwargs: str = "{}"
+    """extra gym.make keywords, a JSON object, e.g. '{"data_root": "/data/visda17", "weights": null}'"""
+    out: str | None = None
+    """output folder (None: results/train_transfer/<env>_<policy>_lam<λ>_seed<seed>)"""
+    resume: bool = False
+    """continue from <out>/checkpoint.pt"""
+    tensorboard: bool = True
+    """write TensorBoard logs to <out>/tb"""
+    log_every: int = 10
+    """log training losses and learning rates every this many actions"""
+    progress: bool = True
+    """show a tqdm progress bar"""
 
 
 def tensorboard_writer(folder: Path, purge_step: int) -> Any:
@@ -92,7 +93,9 @@ def tensorboard_writer(folder: Path, purge_step: int) -> Any:
 
 def run_config(args: Args, env_kwargs: dict[str, Any], scales: list[float]) -> dict[str, Any]:
     """What must not change between a run and its resumption (``epochs`` may)."""
-    return {"env": args.env, "scales": scales, "lam": args.lam, "base_lr": args.base_lr,
+    # Checkpoints from before λ and η_base became optional record "the env's default" as -1 and 0.
+    lam, base_lr = -1.0 if args.lam is None else args.lam, 0.0 if args.base_lr is None else args.base_lr
+    return {"env": args.env, "scales": scales, "lam": lam, "base_lr": base_lr,
             "steps_per_epoch": args.steps_per_epoch, "seed": args.seed, "env_kwargs": repr(sorted(env_kwargs.items()))}
 
 
@@ -101,7 +104,7 @@ def log_step(writer: Any, info: dict[str, Any], coordinates: tuple[str, ...]) ->
     writer.add_scalar("loss/total", info["loss"], step)
     writer.add_scalar("loss/xe", info["loss_xe"], step)
     writer.add_scalar("loss/kl", info["loss_kl"], step)
-    for name, lr in zip(coordinates, info["lr"]):
+    for name, lr in zip(coordinates, info["lr"], strict=False):
         writer.add_scalar(f"lr/{name}", lr, step)
 
 
@@ -109,11 +112,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Train; returns the last epoch's metrics row."""
     from tqdm import tqdm
 
-    args = parse_args(Args, argv)
+    args = tyro.cli(Args, args=argv)
     env_kwargs = parse_env_kwargs(args.env_kwargs)
-    if args.base_lr > 0:
+    if args.base_lr is not None:
         env_kwargs["base_lr"] = args.base_lr
-    if args.lam >= 0:
+    if args.lam is not None:
         env_kwargs["lam"] = args.lam
     steps = args.steps_per_epoch
     if args.epochs < 1 or steps < 1:

@@ -50,6 +50,7 @@ def test_fig6_then_fig8_quick(tmp_path):
 def test_constant_policy_prefix_of_a_longer_episode_is_the_shorter_episode():
     """What lets Table 2 reuse Fig. 1's runs: t/T changes, a constant policy's trajectory does not."""
     import gymnasium as gym
+
     from agents import ConstantPolicy
     from experiments.common import run_episode
     from experiments.curves import QUICK_ENV
@@ -124,3 +125,58 @@ def test_background_floor_is_the_miou_of_predicting_background():
     matrix = ConfusionMatrix(11, ignore_index=255)
     matrix.update(torch.full_like(labels, 10), labels)
     assert background_floor(labels) == pytest.approx(float(matrix.miou()))
+
+
+CLI_SCRIPTS = ["demo", "train_policy", "train_transfer", "benchmark_agents", "bench_env", "gpu_check", "sweep_defaults",
+               "digitseg_gap", "fig8_policy_behaviour", "fig1_heuristics", "table1_lambda", "table2_retention",
+               "fig6_policies", "fig7_segmentation", "sweep_digitseg"]
+
+
+@pytest.mark.parametrize("module", CLI_SCRIPTS)
+def test_help_lists_the_flags_and_exits_cleanly(module, capsys):
+    import importlib
+
+    with pytest.raises(SystemExit) as stop:
+        importlib.import_module(f"experiments.{module}").main(["--help"])
+    assert stop.value.code == 0
+    assert "--" in capsys.readouterr().out
+
+
+def test_curve_script_help_shows_the_shared_flags(capsys):
+    from experiments import fig1_heuristics
+
+    with pytest.raises(SystemExit) as stop:
+        fig1_heuristics.main(["--help"])
+    assert stop.value.code == 0
+    text = capsys.readouterr().out
+    shared = ("--seeds", "--total-steps", "--eval-every", "--env-kwargs", "--out", "--quick")
+    assert all(flag in text for flag in shared)
+
+
+@pytest.mark.parametrize("module", ["fig1_heuristics", "fig7_segmentation", "train_policy", "train_transfer",
+                                    "benchmark_agents", "digitseg_gap"])
+@pytest.mark.parametrize("text", ["image_size=32", '{"image_size": 32', "[32]"])
+def test_env_kwargs_must_be_a_json_object(module, text, tmp_path):
+    import importlib
+
+    main = importlib.import_module(f"experiments.{module}").main
+    with pytest.raises(SystemExit, match=r"--env-kwargs takes a JSON object, e\.g\. --env-kwargs '\{\"image_size\""):
+        main(["--env-kwargs", text, "--out", str(tmp_path / "run")])
+    assert not (tmp_path / "run").exists()  # stopped before writing anything
+
+
+def test_curve_flags_set_env_keywords_once(tmp_path):
+    from experiments import fig1_heuristics
+
+    with pytest.raises(SystemExit, match=r"--env-kwargs sets \['lam'\]"):
+        fig1_heuristics.main(["--env-kwargs", '{"lam": 0.5}', "--out", str(tmp_path / "run")])
+    assert not (tmp_path / "run").exists()
+
+
+def test_quick_applies_the_script_overrides():
+    from experiments import table1_lambda
+    from experiments.runner import parse_curve_args
+
+    args = parse_curve_args(table1_lambda.Args, ["--quick"])
+    assert (args.seeds, args.lams, args.total_steps, args.eval_every) == ([0], [0.0, 0.1], 4, 2)
+    assert args.gym_kwargs()["backbone"] == "toy" and args.out != table1_lambda.Args().out

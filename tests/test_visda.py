@@ -6,6 +6,7 @@ network is resnet18 with random weights at 32 px, so nothing is downloaded and a
 
 from __future__ import annotations
 
+import json
 import shutil
 import warnings
 from pathlib import Path
@@ -26,7 +27,7 @@ from asg_gym.envs.visda import VisDAEnv
 SIZE = 32
 TINY_VISDA = {"backbone": "resnet18", "weights": None, "image_size": SIZE, "batch_size": 4, "total_steps": 3,
               "eval_every": 2, "num_workers": 0, "device": "cpu", "eval_batch_size": 16}
-TINY_DIGITS = ["backbone=toy", "image_size=32", "num_source_images=256", "eval_size=100", "device='cpu'"]
+TINY_DIGITS = '{"backbone": "toy", "image_size": 32, "num_source_images": 256, "eval_size": 100, "device": "cpu"}'
 
 
 def solid_image(left: tuple[int, int, int], right: tuple[int, int, int] | None = None) -> Image.Image:
@@ -281,7 +282,7 @@ def train(out: Path, epochs: int, *extra: str) -> dict:
 def test_trainer_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     from asg_gym.checkpoint import load_checkpoint
 
-    kwargs = ["--env-kwargs", *TINY_DIGITS]
+    kwargs = ["--env-kwargs", TINY_DIGITS]
     full = train(tmp_path / "full", 3, "--no-tensorboard", *kwargs)
     train(tmp_path / "part", 2, *kwargs)
     resumed = train(tmp_path / "part", 3, "--resume", *kwargs)
@@ -298,8 +299,9 @@ def test_trainer_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
 
 def test_trainer_smoke_on_visda_fixture(tmp_path: Path, visda_root: Path) -> None:
     row = train(tmp_path / "visda", 1, "--env", "ASG-VisDA-v0", "--scales", "0", "0", "0", "0", "0", "0.1", "1",
-                "--no-tensorboard", "--env-kwargs", f"data_root='{visda_root}'", "backbone='resnet18'",
-                "weights=None", "image_size=32", "batch_size=4", "num_workers=0", "device='cpu'", "flip_tta=True")
+                "--no-tensorboard", "--env-kwargs", json.dumps({
+                    "data_root": str(visda_root), "backbone": "resnet18", "weights": None, "image_size": 32,
+                    "batch_size": 4, "num_workers": 0, "device": "cpu", "flip_tta": True}))
     assert row["epoch"] == 1 and 0 <= row["target_mean_class_accuracy"] <= 1
     assert "target_accuracy_truck" in (tmp_path / "visda" / "metrics.csv").read_text().splitlines()[0]
 

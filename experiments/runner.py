@@ -1,0 +1,192 @@
+"""The one runner of the curve scripts: (setting, λ, seed) episodes into ``curves.csv``, then the report.
+
+A curve script declares its flags as a :class:`CurveArgs` subclass (changing defaults by redeclaring
+a field), its curves as :class:`Setting` rows, and calls :func:`run_curve_experiment`; every
+episode that ``curves.csv`` already holds is skipped, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import gymnasium as gym
+import tyro
+
+import asg_gym  # noqa: F401  (registers the ids)
+from agents import ConstantPolicy, ReinforceLSTMAgent, load_pretrained, make_agent
+from experiments.common import REPO, ResumableCSV, parse_env_kwargs, run_episode, write_provenance
+from experiments.curves import QUICK_ENV, SCORE_NAMES, Reference, curve_fields, write_outputs
+
+AgentFactory = Callable[[gym.Env], Any]
+OnEpisode = Callable[["Setting", int, gym.Env, dict[str, Any]], None]
+Label = Callable[[str, float], str]
+
+
+@dataclass
+class CurveArgs:
+    """Flags of every curve script.
+
+    A script's ``Args`` subclasses this, adds its own fields, and redeclares a shared one to change its default
+    (``total_steps: int = 600``; the docstring is inherited). ``QUICK`` and ``QUICK_ENV`` are its smoke test.
+    """
+
+    QUICK: ClassVar[dict[str, Any]] = {"seeds": [0], "total_steps": 4, "eval_every": 2}
+    """Field values of the ``--quick`` smoke test, which also writes into a temporary folder."""
+    QUICK_ENV: ClassVar[dict[str, Any]] = QUICK_ENV
+    """``gym.make`` keywords of the smoke test, on top of ``--env-kwargs``."""
+
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    """episode seeds (one episode per setting and seed)"""
+    total_steps: int | None = None
+    """SGD steps per episode"""
+    eval_every: int = 100
+    """evaluate on the real target images every this many SGD steps"""
+    env_kwargs: str = "{}"
+    """extra gym.make keywords, a JSON object, e.g. '{"image_size": 32}'"""
+    out: str = str(REPO / "results")
+    """output folder (episodes already in its curves.csv are not run again)"""
+    quick: bool = False
+    """smoke test: toy env, 4 SGD steps, one seed, into a temporary folder"""
+
+    def gym_kwargs(self) -> dict[str, Any]:
+        """``--env-kwargs`` as a dict; under ``--quick`` with the toy configuration on top."""
+        kwargs = parse_env_kwargs(self.env_kwargs)
+        return {**kwargs, **self.QUICK_ENV} if self.quick else kwargs
+
+
+A = TypeVar("A", bound=CurveArgs)
+
+
+def parse_curve_args(cls: type[A], argv: list[str] | None = None) -> A:
+    """The script's flags (``--help`` from the field docstrings), with ``cls.QUICK`` applied under ``--quick``."""
+    args = tyro.cli(cls, args=argv)
+    if args.quick:  # never mix smoke rows into real results
+        out = tempfile.mkdtemp(prefix=f"asg_{Path(args.out).name}_")
+        args = dataclasses.replace(args, **copy.deepcopy(cls.QUICK), out=out)
+    args.gym_kwargs()  # a malformed --env-kwargs stops the script before it writes anything
+    return args
+
+
+@dataclass
+class Setting:
+    """One curve: ``name`` and ``lam`` (with the seed, the key of its CSV rows), the agent that acts, and
+    ``gym.make`` keywords of its own (e.g. a regulariser)."""
+
+    name: str
+    lam: float
+    agent: AgentFactory
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def constant(preset: str) -> AgentFactory:
+    """The constant-policy preset (``agents.ConstantPolicy``), whatever the env."""
+    return lambda env: ConstantPolicy(preset)
+
+
+def named(agent: str) -> AgentFactory:
+    """``agents.make_agent(agent, env, seed=0)``."""
+    return lambda env: make_agent(agent, env, seed=0)
+
+
+def frozen_policy(path: str | None, env_id: str, untrained: bool = False) -> AgentFactory:
+    """The ReinforceLSTMAgent saved at ``path`` (None: the one shipped for ``env_id``), loaded for every
+    episode; ``untrained``: a fresh one instead (smoke tests)."""
+
+    def agent(env: gym.Env) -> ReinforceLSTMAgent:
+        if untrained:
+            return ReinforceLSTMAgent(env, seed=0)
+        return ReinforceLSTMAgent.load(path) if path else load_pretrained(env_id)
+
+    return agent
+
+
+def action_recorder(path: Path, setting: str) -> OnEpisode:
+    """An ``on_episode`` hook that appends the actions of ``setting``'s episodes to ``path``.
+
+    One row per step: ``seed, step, <one action index per coordinate>`` (Fig. 8 reads it).
+    """
+
+    def record(run: Setting, seed: int, env: gym.Env, result: dict[str, Any]) -> None:
+        if run.name != setting:
+            return
+        new = not path.exists()
+        with path.open("a", newline="") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(["seed", "step", *env.unwrapped.coordinate_names])
+            for step, action in enumerate(result["actions"], start=1):
+                writer.writerow([seed, step, *[int(a) for a in action]])
+
+    return record
+
+
+def env_keywords(args: CurveArgs, setting: Setting) -> dict[str, Any]:
+    """``gym.make`` keywords of ``setting``'s episodes; a keyword set twice stops the script (no silent winner)."""
+    own = {"lam": setting.lam, "eval_every": args.eval_every, **setting.env_kwargs}
+    if args.total_steps is not None:  # None: the env's default episode length
+        own["total_steps"] = args.total_steps
+    extra = args.gym_kwargs()
+    if clash := sorted(own.keys() & extra.keys()):
+        raise SystemExit(f"--env-kwargs sets {clash}, which the script sets itself for {setting.name!r}: "
+                         "use the script's flags instead")
+    return {**own, **extra}
+
+
+def run_curve_experiment(
+    args: CurveArgs,
+    env_id: str,
+    settings: Sequence[Setting],
+    *,
+    label: Label,
+    title: str,
+    reference: Reference | None = None,
+    sort_key: Callable[[dict[str, Any]], Any] | None = None,
+    metric: str = "target_accuracy",
+    on_episode: OnEpisode | None = None,
+    prefill: Callable[[ResumableCSV], None] | None = None,
+    run: bool = True,
+) -> Path:
+    """One episode per setting and seed of ``args.seeds`` (seeds innermost) that ``<out>/curves.csv`` lacks, then
+    ``table.md``, ``mean_curves.md`` and ``curves.png`` from all its rows; returns the output folder.
+
+    ``label(setting, lam)`` names a curve; ``reference(setting, lam)`` the curve it is compared with, paired
+    by seed; ``metric`` is the env's ``target_metric`` (the CSV's score column). ``prefill(table)`` may add
+    rows first (e.g. copied from another script's episodes); ``run=False`` only rewrites the report;
+    ``on_episode(setting, seed, env, result)`` sees every finished episode.
+    """
+    grid = [(setting, env_keywords(args, setting)) for setting in settings]  # all checked before any work
+    out = Path(args.out)
+    write_provenance(out, seeds=args.seeds, args=vars(args))
+    table = ResumableCSV(out / "curves.csv", curve_fields(metric), ["setting", "lam", "seed"])
+    if prefill is not None:
+        prefill(table)
+    if run:
+        for setting, kwargs in grid:
+            for seed in args.seeds:
+                if not table.done(setting=setting.name, lam=setting.lam, seed=seed):
+                    run_one(table, setting, seed, gym.make(env_id, **kwargs), on_episode)
+    write_outputs(out, label, title, sort_key=sort_key, reference=reference)
+    return out
+
+
+def run_one(table: ResumableCSV, setting: Setting, seed: int, env: gym.Env, on_episode: OnEpisode | None) -> None:
+    """One episode on ``env`` (then closed): a row per evaluation, and a line on stdout."""
+    result = run_episode(env, setting.agent(env), seed)
+    env.close()
+    if on_episode is not None:
+        on_episode(setting, seed, env, result)
+    metric = table.fields[4]
+    for step, score, agreement in result["curve"]:
+        table.append({"setting": setting.name, "lam": setting.lam, "seed": seed, "sgd_step": step,
+                      metric: score, "old_task_agreement": agreement,
+                      "diverged": result["diverged"], "seconds": round(result["seconds"], 1)})
+    print(f"{setting.name} λ={setting.lam} seed={seed}: {SCORE_NAMES.get(metric, metric)} "
+          f"{result['target_score']:.3f}, old-task agreement {result['old_task_agreement']:.3f}, "
+          f"{result['seconds']:.0f} s", flush=True)
