@@ -44,10 +44,14 @@ def write_provenance(folder: Path, **extra: Any) -> None:
     """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "provenance.json"
+    import asg_gym
+
     record = {"command": " ".join([_module_command(), *sys.argv[1:]]), "git_revision": git_revision(),
-              "machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), **extra}
-    runs = json.loads(path.read_text()).get("runs", []) if path.exists() else []
-    path.write_text(json.dumps({"runs": [*runs, record]}, indent=2) + "\n")
+              "asg_gym_version": asg_gym.__version__, "machine": machine(),
+              "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), **extra}
+    log = json.loads(path.read_text()) if path.exists() else {}  # other keys (notes) are kept
+    log["runs"] = [*log.get("runs", []), record]
+    path.write_text(json.dumps(log, indent=2, ensure_ascii=False) + "\n")
 
 
 def _module_command() -> str:
