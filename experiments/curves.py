@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+import asg_gym
+
 from experiments.common import ResumableCSV
 
 SCORE_NAMES = {"target_accuracy": "target acc.", "target_miou": "target mIoU"}  # the env's target_metric
@@ -167,8 +169,11 @@ def copy_prefix(donor_dir: Path, table: ResumableCSV, donors: dict[tuple[str, fl
     csv_path, provenance = donor_dir / "curves.csv", donor_dir / "provenance.json"
     if not csv_path.exists() or not provenance.exists():
         return []
-    donor_args = json.loads(provenance.read_text())["runs"][-1]["args"]
-    if (json.loads(donor_args["env_kwargs"]) != env_kwargs or donor_args["total_steps"] < total_steps
+    donor = json.loads(provenance.read_text())["runs"][-1]
+    donor_args = donor["args"]
+    # Env defaults change between versions (0.2.0: channels-last on CPU): only copy from the same version.
+    if (donor.get("asg_gym_version", "0.1.0") != asg_gym.__version__
+            or json.loads(donor_args["env_kwargs"]) != env_kwargs or donor_args["total_steps"] < total_steps
             or eval_every % donor_args["eval_every"]):
         return []
     with csv_path.open(newline="") as f:
