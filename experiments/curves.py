@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 import asg_gym
-
 from experiments.common import ResumableCSV
 
 SCORE_NAMES = {"target_accuracy": "target acc.", "target_miou": "target mIoU"}  # the env's target_metric
