@@ -16,8 +16,19 @@ def test_bench_env_quick():
     from experiments import bench_env
 
     result = bench_env.main(["--quick"])
-    assert result["env_cached_over_bare"] > 0 and result["reset_over_step"] > 0 and result["policy_over_step"] > 0
-    assert set(result["ms"]) >= {"data", "student_fwd_bwd", "teacher", "optimizer", "observation"}
+    assert result["env_cached_over_best_bare"] > 0 and result["speedup_over_previous_default"] > 0
+    assert result["reset_over_step"] > 0 and result["policy_over_step"] > 0
+    assert set(result["ms"]) >= {"data", "student_fwd_bwd", "teacher", "optimizer", "observation",
+                                 "bare_sgd_step_nchw", "bare_sgd_step_channels_last", "env_step_previous_default"}
+    assert result["config"]["channels_last"] is True  # the CPU default
+
+
+def test_bench_vector_quick():
+    from experiments import bench_vector
+
+    result = bench_vector.main(["--quick"])
+    assert set(result["env_steps_per_second"]) == {"single", "sync_2", "async_2"}
+    assert all(rate > 0 for rate in result["env_steps_per_second"].values())
 
 
 def test_demo_quick(capsys):
@@ -127,7 +138,8 @@ def test_background_floor_is_the_miou_of_predicting_background():
     assert background_floor(labels) == pytest.approx(float(matrix.miou()))
 
 
-CLI_SCRIPTS = ["demo", "train_policy", "train_transfer", "benchmark_agents", "bench_env", "gpu_check", "sweep_defaults",
+CLI_SCRIPTS = ["demo", "train_policy", "train_transfer", "benchmark_agents", "bench_env", "bench_vector", "gpu_check",
+               "sweep_defaults",
                "digitseg_gap", "fig8_policy_behaviour", "fig1_heuristics", "table1_lambda", "table2_retention",
                "fig6_policies", "fig7_segmentation", "sweep_digitseg"]
 
