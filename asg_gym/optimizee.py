@@ -128,7 +128,9 @@ class CoordinateSGD:
                               "gradients": gradients})
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a snapshot, which stays untouched (it may be loaded again)."""
         optimizer = self._require_optimizer()
+        state = copy.deepcopy(state)  # torch's Optimizer.load_state_dict adopts same-device tensors as they are
         self._student.load_state_dict(state["student"])
         optimizer.load_state_dict(state["optimizer"])
         for param, grad in zip(self.trainable_parameters(), state["gradients"], strict=True):

@@ -1,6 +1,6 @@
 """Tiny GTA5- and Cityscapes-shaped folders of real PNG files, generated for tests.
 
-Labels are 8×8-pixel blocks of random values (evaluated classes mixed with ignored ones), and
+Labels are 8x8-pixel blocks of random values (evaluated classes mixed with ignored ones), and
 each image pixel has the colour :data:`PALETTE` gives its raw label value, so a test can read
 the label back off the pixels after scaling, cropping and flipping.
 """
@@ -22,7 +22,7 @@ CITYSCAPES_VALUES = (0, 1, 2, 8, 10, 13, 18, 255)
 
 
 def block_labels(size: tuple[int, int], values: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-    """uint8 ``(H, W)`` of BLOCK×BLOCK squares, each one value drawn from ``values``."""
+    """uint8 ``(H, W)`` of BLOCKxBLOCK squares, each one value drawn from ``values``."""
     rows, columns = -(-size[0] // BLOCK), -(-size[1] // BLOCK)
     grid = rng.choice(np.array(values, dtype=np.uint8), size=(rows, columns))
     return np.repeat(np.repeat(grid, BLOCK, 0), BLOCK, 1)[: size[0], : size[1]]

@@ -39,7 +39,7 @@ def test_coordinates_partition_trainable_parameters(name):
 def test_efficientnet_coordinates_start_where_resolution_drops():
     backbone = build_backbone("efficientnet_lite0", None).features.eval()
     x = torch.zeros(1, 3, 64, 64)
-    conv_stem, bn1, blocks, conv_head, bn2 = backbone
+    conv_stem, bn1, blocks, _conv_head, _bn2 = backbone
     sizes = []
     with torch.no_grad():
         x = conv_stem(x)

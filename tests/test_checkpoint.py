@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 import torch
 
@@ -18,7 +20,7 @@ def test_round_trip_and_kind_check(tmp_path):
 
 def test_failed_save_keeps_the_previous_checkpoint(tmp_path):
     path = save_checkpoint(tmp_path / "a.pt", "unit", {"n": 1})
-    with pytest.raises(Exception):
+    with pytest.raises((pickle.PicklingError, AttributeError)):  # which one depends on the Python version
         save_checkpoint(path, "unit", {"n": lambda: 2})  # not serialisable: the save fails midway
     assert load_checkpoint(path, "unit") == {"n": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["a.pt"]  # no temporary file left behind

@@ -1,7 +1,9 @@
-"""Embedded data: seeded synthetic digits and the real MNIST-5k / UCI targets."""
+"""Embedded data: seeded synthetic digits and the real MNIST-5k / UCI targets, and ASG-Digits-v0's data options."""
 
 from __future__ import annotations
 
+import gymnasium as gym
+import numpy as np
 import torch
 
 from asg_gym.data.real_digits import real_digits
@@ -42,3 +44,11 @@ def test_tensor_source_orders_are_seeded_and_cover_the_set():
     x, y, _ = source.next_batch()
     assert x.dtype == torch.float32 and -1.0 <= float(x.min()) and float(x.max()) <= 1.0
     assert torch.equal(y, labels[keys[8:16]])
+
+
+def test_uci_target_and_augmentation_run(digits_kwargs):
+    env = gym.make("ASG-Digits-v0", **{**digits_kwargs, "target": "uci", "augment": True})
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(np.full(7, 5))
+    assert np.isfinite(info["loss"])
+    assert env.unwrapped.source.cacheable is False

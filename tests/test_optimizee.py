@@ -75,9 +75,9 @@ def test_reset_restores_pretrained_weights_and_is_seeded():
     opt.reset(seed=0)
     for k, v in opt.features.state_dict().items():
         assert torch.equal(v, initial[k])
-    assert all(torch.equal(a, b) for a, b in zip(head, opt.new_head.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(head, opt.new_head.parameters(), strict=True))
     opt.reset(seed=1)
-    assert not all(torch.equal(a, b) for a, b in zip(head, opt.new_head.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(head, opt.new_head.parameters(), strict=True))
 
 
 def test_teacher_cache_returns_same_log_probs():

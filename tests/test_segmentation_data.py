@@ -1,6 +1,6 @@
 """GTA5 and Cityscapes data: label mapping, errors, seeded augmentation, resume, evaluation scale.
 
-Everything runs on generated 32×48 fixtures (:mod:`tests.seg_fixtures`), on the CPU.
+Everything runs on generated 32x48 fixtures (:mod:`tests.seg_fixtures`), on the CPU.
 """
 
 from __future__ import annotations
@@ -14,8 +14,14 @@ import torch
 from PIL import Image
 
 from asg_gym.data.driving import (
-    CITYSCAPES_CLASSES, CITYSCAPES_LABELS, GTA5_LABELS, IGNORE_INDEX, SegmentationLoaderSource, cityscapes_dataset,
-    gta5_dataset, to_train_ids,
+    CITYSCAPES_CLASSES,
+    CITYSCAPES_LABELS,
+    GTA5_LABELS,
+    IGNORE_INDEX,
+    SegmentationLoaderSource,
+    cityscapes_dataset,
+    gta5_dataset,
+    to_train_ids,
 )
 from asg_gym.data.loaders import LoaderBatches
 from asg_gym.errors import DatasetError
@@ -23,7 +29,7 @@ from tests.seg_fixtures import GTA5_VALUES, PALETTE, make_cityscapes, make_gta5
 
 CPU = torch.device("cpu")
 MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
-CROP = (24, 40)  # smaller than 32×48 but wider than 48 × 0.75 = 36: crops and pads both happen
+CROP = (24, 40)  # smaller than 32x48 but wider than 48 x 0.75 = 36: crops and pads both happen
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +82,7 @@ def test_root_from_environment_and_split_file(gta5_root: Path, tmp_path: Path, m
     split.write_text("00003\n\n00001.png\n")
     assert [r.image.name for r in gta5_dataset(split=split).records] == ["00003.png", "00001.png"]
     split.write_text("00001.png\n00009.png\n")
-    with pytest.raises(DatasetError, match="line 2: .*00009.png does not exist"):
+    with pytest.raises(DatasetError, match=r"line 2: .*00009\.png does not exist"):
         gta5_dataset(split=split)
 
 
@@ -157,7 +163,7 @@ def test_corrupt_image_size_mismatch_and_colour_label(gta5_root: Path, tmp_path:
         dataset[1]
     assert f"{root / 'images' / '00002.png'} is 48x32 but its label {root / 'labels' / '00002.png'} is 40x32" \
         in message(excinfo)
-    with pytest.raises(DatasetError, match="00003.png is a RGB image; expected a single-channel"):
+    with pytest.raises(DatasetError, match=r"00003\.png is a RGB image; expected a single-channel"):
         dataset[2]
 
 
@@ -176,7 +182,7 @@ def test_augmentation_is_seeded_has_the_crop_size_and_keeps_labels_on_their_pixe
     for seed in range(12):
         image, label, index = dataset[(seed % 4, seed)]
         assert image.shape == (3, *CROP) and label.shape == CROP and index == seed % 4
-        assert all(torch.equal(a, b) for a, b in zip((image, label), dataset[(seed % 4, seed)][:2]))
+        assert all(torch.equal(a, b) for a, b in zip((image, label), dataset[(seed % 4, seed)][:2], strict=True))
         real = (image != 0).any(0)  # padding is black / ignore
         assert (label[~real] == IGNORE_INDEX).all()
         # Bilinear blends colours at block edges; away from them the colour tells the label.
@@ -190,8 +196,8 @@ def test_augmentation_is_seeded_has_the_crop_size_and_keeps_labels_on_their_pixe
 def test_crop_larger_than_the_image_pads_with_zero_and_ignore(gta5_root: Path) -> None:
     image, label, _ = gta5_dataset(gta5_root, crop_size=(48, 64))[(0, 5)]
     assert image.shape == (3, 48, 64)
-    assert (image[:, 40:] == 0).all() and (label[40:] == IGNORE_INDEX).all()  # 32 × 1.25 = 40 rows at most
-    # At least 24 × 36 (0.75 × 32×48) real pixels; the flip may move the padded columns to the left.
+    assert (image[:, 40:] == 0).all() and (label[40:] == IGNORE_INDEX).all()  # 32 x 1.25 = 40 rows at most
+    # At least 24 x 36 (0.75 x 32x48) real pixels; the flip may move the padded columns to the left.
     assert ((image[:, :24] != 0).any(0).sum(1) >= 36).all()
     assert (label[(image == 0).all(0)] == IGNORE_INDEX).all()
 
@@ -213,7 +219,7 @@ def test_source_batches_do_not_depend_on_workers_and_resume_exactly(gta5_root: P
     worker.reset(3)
     reference = collect(inline, 5)  # 5 batches of 2 from 4 images: crosses two passes
     assert reference[0][0].shape == (2, 3, *CROP) and reference[0][1].shape == (2, *CROP)
-    for (images, labels), (other_images, other_labels) in zip(reference, collect(worker, 5)):
+    for (images, labels), (other_images, other_labels) in zip(reference, collect(worker, 5), strict=True):
         assert torch.equal(images, other_images) and torch.equal(labels, other_labels)
     worker.close()
     inline.reset(4)  # another episode seed: other images or other crops
@@ -226,7 +232,7 @@ def test_source_batches_do_not_depend_on_workers_and_resume_exactly(gta5_root: P
     inline.reset(99)
     collect(inline, 1)
     inline.load_state_dict(state)
-    for (images, labels), (resumed_images, resumed_labels) in zip(reference[2:], collect(inline, 3)):
+    for (images, labels), (resumed_images, resumed_labels) in zip(reference[2:], collect(inline, 3), strict=True):
         assert torch.equal(images, resumed_images) and torch.equal(labels, resumed_labels)
 
 
@@ -253,5 +259,5 @@ def test_cityscapes_val_at_the_evaluation_scale(cityscapes_root: Path, monkeypat
     images, labels = batches[0]
     assert images.shape == (2, 3, 16, 24) and images.dtype == torch.float32
     assert labels.dtype == torch.int64 and torch.equal(labels[1], expected)
-    with pytest.raises(ValueError, match="eval_size|resize"):
+    with pytest.raises(ValueError, match=r"eval_size|resize"):
         cityscapes_dataset(eval_size=(16,))

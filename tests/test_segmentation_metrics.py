@@ -9,7 +9,7 @@ import torch
 
 from asg_gym.segmentation.metrics import ConfusionMatrix, confusion_matrix, iou_per_class, mean_iou, pixel_accuracy
 
-# Eight pixels of a 3-class image (2 × 4); the last is ignored.
+# Eight pixels of a 3-class image (2 x 4); the last is ignored.
 LABELS = torch.tensor([[0, 0, 0, 1], [1, 2, 2, 255]])
 PREDICTIONS = torch.tensor([[0, 0, 1, 1], [2, 2, 0, 1]])
 # Rows: ground truth; columns: prediction.
@@ -17,7 +17,7 @@ PREDICTIONS = torch.tensor([[0, 0, 1, 1], [2, 2, 0, 1]])
 HAND = torch.tensor([[2, 1, 0],
                      [0, 1, 1],
                      [1, 0, 1]])
-# IoU = TP / (row + column − TP):  class 0: 2 / (3 + 3 − 2);  classes 1 and 2: 1 / (2 + 2 − 1)
+# IoU = TP / (row + column - TP):  class 0: 2 / (3 + 3 - 2);  classes 1 and 2: 1 / (2 + 2 - 1)
 HAND_IOU = [2 / 4, 1 / 3, 1 / 3]
 
 

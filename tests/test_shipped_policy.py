@@ -6,14 +6,13 @@ import gymnasium as gym
 import numpy as np
 
 from agents import POLICIES, ReinforceLSTMAgent, load_pretrained
-from tests.conftest import TINY
 
 
-def test_shipped_policy_loads_and_acts_deterministically():
+def test_shipped_policy_loads_and_acts_deterministically(digits_kwargs):
     assert (POLICIES / "reinforce_lstm_digits.pt").is_file(), "the package must ship the trained policy"
     agent = load_pretrained("ASG-Digits-v0")
     assert isinstance(agent, ReinforceLSTMAgent) and agent.num_updates > 0  # it was trained
-    env = gym.make("ASG-Digits-v0", **TINY)
+    env = gym.make("ASG-Digits-v0", **digits_kwargs)
     obs, _ = env.reset(seed=0)
     first, state = agent.predict(obs, deterministic=True)
     again, _ = load_pretrained("ASG-Digits-v0").predict(obs, deterministic=True)

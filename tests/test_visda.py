@@ -1,7 +1,8 @@
 """ASG-VisDA-v0, its data checks, ResNet weight loading and the plain trainer, on a tiny fixture.
 
-The fixture is a VisDA-17-shaped folder of small real PNG/JPEG files written by the test; the
-network is resnet18 with random weights at 32 px, so nothing is downloaded and a step is cheap.
+The fixture is a VisDA-17-shaped folder of small real PNG/JPEG files (``visda_root``, see
+``tests/visda_fixtures.py``); the network is resnet18 with random weights at 32 px, so nothing
+is downloaded and a step is cheap.
 """
 
 from __future__ import annotations
@@ -15,55 +16,27 @@ from typing import Any
 import gymnasium as gym
 import pytest
 import torch
-from PIL import Image
 
 import asg_gym  # noqa: F401  (registers the ids)
 from asg_gym.backbones import build_backbone
 from asg_gym.data.image_files import ImageFileDataset, ImageRecord, stratified_subset
-from asg_gym.data.visda import VISDA_CLASSES, VisDAEvaluation, imagenet_val_dataset, visda_split
-from asg_gym.errors import DatasetError, MissingWeightsError
+from asg_gym.data.visda import VisDAEvaluation, imagenet_val_dataset, visda_split
 from asg_gym.envs.visda import VisDAEnv
+from asg_gym.errors import DatasetError, MissingWeightsError
+from tests.visda_fixtures import SIZE, solid_image
 
-SIZE = 32
 TINY_VISDA = {"backbone": "resnet18", "weights": None, "image_size": SIZE, "batch_size": 4, "total_steps": 3,
               "eval_every": 2, "num_workers": 0, "device": "cpu", "eval_batch_size": 16}
 TINY_DIGITS = '{"backbone": "toy", "image_size": 32, "num_source_images": 256, "eval_size": 100, "device": "cpu"}'
 
 
-def solid_image(left: tuple[int, int, int], right: tuple[int, int, int] | None = None) -> Image.Image:
-    """A SIZE×SIZE image whose left and right halves have one colour each."""
-    image = Image.new("RGB", (SIZE, SIZE), left)
-    image.paste(Image.new("RGB", (SIZE // 2, SIZE), right or left), (SIZE // 2, 0))
-    return image
-
-
-def write_split(root: Path, split: str, per_class: int, suffix: str) -> None:
-    folder = root / split
-    lines = []
-    for label, name in enumerate(VISDA_CLASSES):
-        (folder / name).mkdir(parents=True, exist_ok=True)
-        for i in range(per_class):
-            rel = f"{name}/img_{i}{suffix}"
-            solid_image((20 * label + 10, 40 + 20 * i, 128)).save(folder / rel)
-            lines.append(f"{rel} {label}")
-    (folder / "image_list.txt").write_text("\n".join(lines) + "\n")
-
-
 @pytest.fixture(autouse=True)
 def _deterministic_threads():
-    """One thread (overrides conftest's two): ResNet convs on a busy 2-core machine run ~10× faster."""
+    """One thread (overrides conftest's two): ResNet convs on a busy 2-core machine run about ten times faster."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
-
-
-@pytest.fixture(scope="module")
-def visda_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("visda")
-    write_split(root, "train", 3, ".png")  # the renderings are PNG, the real crops JPEG
-    write_split(root, "validation", 2, ".jpg")
-    return root
 
 
 def make_env(root: Path, **overrides) -> gym.Env:
@@ -79,7 +52,7 @@ def test_env_steps_and_reports_visda_metrics(visda_root: Path) -> None:
     assert obs.shape == (12,) and info["loss_kl"] == pytest.approx(0.0, abs=1e-6)
     for t in range(3):
         obs, reward, terminated, truncated, info = env.step([1] * 6 + [10])
-        assert not terminated and truncated == (t == 2)
+        assert not terminated and truncated == (t == 2) and type(reward) is float
     for key in ("target_accuracy", "target_mean_class_accuracy", "old_task_agreement", "target_accuracy_truck"):
         assert 0.0 <= info[key] <= 1.0
     env.close()
@@ -102,7 +75,8 @@ def test_fraction_eval_size_and_data_root_from_environment(visda_root: Path, mon
     env = VisDAEnv(**{**TINY_VISDA, "total_steps": None}, fraction=0.5, eval_size=12)
     assert env.source.num_samples == 18 and env.total_steps == 18 // 4  # one pass over the subset
     assert set(torch.bincount(env.source.dataset.labels).tolist()) == {1, 2}  # every class kept
-    assert torch.bincount(env.evaluation.target.dataset.labels).tolist() == [1] * 12  # stratified
+    evaluation = env.evaluation.func  # the env holds functools.partial(VisDAEvaluation, optimizee)
+    assert torch.bincount(evaluation.target.dataset.labels).tolist() == [1] * 12  # stratified
     env.close()
 
 
@@ -201,7 +175,7 @@ class DecodingOptimizee:
     """A stand-in whose predictions are read off the pixels, so every metric is known by hand.
 
     The left quarter's red value encodes the predicted class k (red = 20k + 10) and its green
-    value the confidence: logit = (green − 40) / 5 for class k, 0 elsewhere. The ImageNet head
+    value the confidence: logit = (green - 40) / 5 for class k, 0 elsewhere. The ImageNet head
     (1000 classes) predicts k; the "teacher" always predicts class 0.
     """
 
@@ -268,7 +242,7 @@ def test_imagenet_top1_from_an_image_folder(tmp_path: Path) -> None:
     result = VisDAEvaluation(target, stub.mean, stub.std, torch.device("cpu"), imagenet=imagenet)(stub)
     assert result["old_task_accuracy"] == pytest.approx(3 / 4)
     shutil.rmtree(tmp_path / "n00000000")  # 999 class folders: not ImageNet's layout
-    with pytest.raises(DatasetError, match="999 class folders.*WordNet id"):
+    with pytest.raises(DatasetError, match=r"999 class folders.*WordNet id"):
         imagenet_val_dataset(tmp_path, 1000, SIZE)
 
 
@@ -293,7 +267,7 @@ def test_trainer_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     assert full["train_loss"] == resumed["train_loss"] and full["target_accuracy"] == resumed["target_accuracy"]
     assert len((tmp_path / "part" / "metrics.csv").read_text().splitlines()) == 1 + 3
     assert any((tmp_path / "part" / "tb").iterdir())
-    with pytest.raises(SystemExit, match="settings changed.*lam"):
+    with pytest.raises(SystemExit, match=r"settings changed.*lam"):
         train(tmp_path / "part", 4, "--resume", "--lam", "0.5", *kwargs)
 
 
@@ -319,6 +293,7 @@ def test_loader_source_order_is_seeded_worker_independent_and_resumable(visda_ro
     for images, labels, keys in first[:3]:
         other_images, other_labels, other_keys = workers.next_batch()
         assert torch.equal(keys, other_keys) and torch.equal(images, other_images)
+        assert torch.equal(labels, other_labels)
         assert torch.equal(labels, dataset.labels[keys])
     state = workers.state_dict()
     workers.reset(99)

@@ -1,4 +1,7 @@
-"""A cheap stand-in for the ASG env (same spaces), where the best scale per coordinate is known."""
+"""A cheap stand-in for the ASG env (same spaces), where the best scale per coordinate is known.
+
+Also :class:`Recorder`, a wrapper that records every action and reward (and can simulate a kill).
+"""
 
 from __future__ import annotations
 
@@ -14,10 +17,11 @@ class ToyLREnv(gym.Env[np.ndarray, np.ndarray]):
 
     Reward: ``reward_scale · (0.3 - mean_c |a_c - target_c| / 10)`` plus Gaussian noise, so
     ``target_c`` is coordinate c's best action whatever the state (0.3 roughly centres a uniform
-    policy's reward; ``reward_scale = 0.1`` matches the ASG env's loss drops of a few 1e-2). The 5 scalar features mimic the real env's scales: a
-    falling "loss" (~2), a small "KL", t/T, a weight mean of ~1e-3 and a std of ~3e-2. With
-    ``diverge_at = k`` the k-th step of every episode ends it like a non-finite loss does in the
-    ASG env (``reward = -10``, ``terminated``, ``info["diverged"]``). ``reset_seeds`` records resets.
+    policy's reward; ``reward_scale = 0.1`` matches the ASG env's loss drops of a few 1e-2). The 5
+    scalar features mimic the real env's scales: a falling "loss" (~2), a small "KL", t/T, a weight
+    mean of ~1e-3 and a std of ~3e-2. With ``diverge_at = k`` the k-th step of every episode ends
+    it like a non-finite loss does in the ASG env (``reward = -10``, ``terminated``,
+    ``info["diverged"]``). ``reset_seeds`` records resets.
     """
 
     def __init__(self, targets: tuple[int, ...] = (2, 8, 5), noise: float = 0.05, episode_length: int = 10,
@@ -56,3 +60,21 @@ class ToyLREnv(gym.Env[np.ndarray, np.ndarray]):
         if self._t == self.diverge_at:
             return self._obs(), -10.0, True, False, {"distance": distance, "diverged": True}
         return self._obs(), float(reward), False, self._t >= self.episode_length, {"distance": distance}
+
+
+class Recorder(gym.Wrapper):
+    """Records the actions and rewards of every step; raises KeyboardInterrupt at step ``kill_at``."""
+
+    def __init__(self, env: gym.Env, kill_at: int | None = None) -> None:
+        super().__init__(env)
+        self.kill_at = kill_at
+        self.actions: list[np.ndarray] = []
+        self.rewards: list[float] = []
+
+    def step(self, action: Any) -> Any:
+        if self.kill_at is not None and len(self.actions) + 1 == self.kill_at:
+            raise KeyboardInterrupt("simulated kill")
+        result = self.env.step(action)
+        self.actions.append(np.asarray(action).copy())
+        self.rewards.append(result[1])
+        return result

@@ -1,0 +1,80 @@
+"""The agent scripts end to end on the toy ASG env: ``experiments.train_policy`` and ``experiments.benchmark_agents``.
+
+They import ``experiments``, whose command lines may change with it; the flags here are the scripts' own.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from agents import ReinforceLSTMAgent
+from asg_gym.checkpoint import load_checkpoint
+from experiments import benchmark_agents, train_policy
+from tests.toy_lr_env import Recorder
+
+
+def test_train_policy_smoke(tmp_path: Path, digits_kwargs: dict) -> None:
+    save = tmp_path / "policy" / "final.pt"
+    path = train_policy.main(["--env-kwargs", json.dumps(digits_kwargs), "--episodes", "2", "--out",
+                              str(tmp_path / "run"), "--save", str(save), "--no-progress",
+                              "--agent-kwargs", '{"gamma": 0.9, "max_grad_norm": 1.0}'])
+    assert path == save
+    agent = ReinforceLSTMAgent.load(save)
+    assert agent.num_episodes == 2 and agent.config["gamma"] == 0.9
+    assert list((tmp_path / "run" / "tb").glob("events.out.tfevents.*"))
+    assert (tmp_path / "run" / "provenance.json").exists()
+    with pytest.raises(SystemExit, match="settings changed"):
+        train_policy.main(["--env-kwargs", json.dumps(digits_kwargs), "--episodes", "3", "--out",
+                           str(tmp_path / "run"), "--resume", "--seed", "9", "--no-progress"])
+
+
+def test_kill_and_resume_reproduces_the_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          digits_kwargs: dict) -> None:
+    # 6-step episodes, U = 5: updates after steps 5, 6, 11, 12; a checkpoint after each.
+    common = ["--env-kwargs", json.dumps(digits_kwargs), "--episodes", "2", "--seed", "3", "--checkpoint-every", "1",
+              "--no-tensorboard", "--no-progress"]
+    full = train_policy.main([*common, "--out", str(tmp_path / "full")])
+    make_env = train_policy.make_env
+    monkeypatch.setattr(train_policy, "make_env", lambda env_id, kwargs: Recorder(make_env(env_id, kwargs), 6))
+    with pytest.raises(KeyboardInterrupt):
+        train_policy.main([*common, "--out", str(tmp_path / "cut")])
+    monkeypatch.undo()
+    last = load_checkpoint(tmp_path / "cut" / "checkpoint.pt", "reinforce_lstm")
+    assert last["counters"]["num_timesteps"] == 5 and len(last["episode"]["actions"]) == 5  # mid-episode
+    with pytest.raises(SystemExit, match="--resume"):
+        train_policy.main([*common, "--out", str(tmp_path / "cut")])
+    resumed = train_policy.main([*common, "--out", str(tmp_path / "cut"), "--resume"])
+
+    a, b = ReinforceLSTMAgent.load(full), ReinforceLSTMAgent.load(resumed)
+    assert (a.num_timesteps, a.num_updates, a.num_episodes) == (b.num_timesteps, b.num_updates, b.num_episodes) \
+        == (12, 4, 2)
+    for p, q in zip(a.policy.parameters(), b.policy.parameters(), strict=True):
+        assert torch.equal(p, q)
+    momentum = [s.values() for s in (a.optimizer.state_dict()["state"], b.optimizer.state_dict()["state"])]
+    for sa, sb in zip(*momentum, strict=True):
+        assert torch.equal(sa["momentum_buffer"], sb["momentum_buffer"])
+    initial = ReinforceLSTMAgent(num_coordinates=7, seed=3)
+    assert not all(torch.equal(p, q) for p, q in zip(a.policy.parameters(), initial.policy.parameters(), strict=True))
+    rows = [list(csv.DictReader((tmp_path / run / "episodes.csv").open())) for run in ("full", "cut")]
+    assert rows[0] == rows[1] and len(rows[0]) == 2
+
+
+def test_benchmark_agents_quick(tmp_path: Path) -> None:
+    names = ["reinforce_lstm", "a2c", "hand_tuned", "random_init"]
+    argv = ["--quick", "--out", str(tmp_path), "--agents", *names]
+    benchmark_agents.main(argv)
+    rows = list(csv.DictReader((tmp_path / "benchmark.csv").open()))
+    assert [r["agent"] for r in rows] == names
+    assert {int(r["train_env_steps"]) for r in rows if r["agent"] in ("hand_tuned", "random_init")} == {0}
+    assert int(rows[0]["train_env_steps"]) == 6  # one 6-step training episode
+    assert all(0 <= float(r["target_accuracy"]) <= 1 for r in rows)
+    table = (tmp_path / "benchmark.md").read_text()
+    assert all(f"| {name} | 1 |" in table for name in names)
+    assert (tmp_path / "benchmark.png").stat().st_size > 10_000
+    benchmark_agents.main(argv)  # resumable: finished rows are skipped, not repeated
+    assert len(list(csv.DictReader((tmp_path / "benchmark.csv").open()))) == len(names)
