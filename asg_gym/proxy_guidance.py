@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
+
+# Where the dense guidance of segmentation is computed: Eq. 5's patches, or the released code's whole map.
+GuidanceForm = Literal["patches", "whole_map"]
+GUIDANCE_FORMS: tuple[GuidanceForm, ...] = ("patches", "whole_map")
 
 
 def proxy_guidance_kl(student_logits: torch.Tensor, teacher_log_probs: torch.Tensor) -> torch.Tensor:
@@ -45,3 +51,30 @@ def dense_proxy_guidance_kl(student_map: torch.Tensor, teacher_map: torch.Tensor
     with torch.no_grad():
         teacher_log_probs = F.log_softmax(imagenet_head(crop_patches(teacher_map, side, corners)).float(), dim=1)
     return proxy_guidance_kl(student_logits, teacher_log_probs)
+
+
+def whole_map_proxy_guidance_kl(student_map: torch.Tensor, teacher_map: torch.Tensor,
+                                imagenet_head: torch.nn.Module) -> torch.Tensor:
+    """The released code's segmentation guidance: Eq. 4's KL with θ_o on the whole conv5 map.
+
+    θ_o pools the map as it pools a patch (FCN-VGG16: to 7×7 cells, VGG's input to fc6), so this
+    is :func:`dense_proxy_guidance_kl` with one patch that covers the whole map, square or not.
+    """
+    student_logits = imagenet_head(student_map)
+    with torch.no_grad():
+        teacher_log_probs = F.log_softmax(imagenet_head(teacher_map).float(), dim=1)
+    return proxy_guidance_kl(student_logits, teacher_log_probs)
+
+
+def cap_guidance(term: torch.Tensor, cap: float | None) -> torch.Tensor:
+    """λ·L_KL capped at ``cap`` the way the released segmentation code caps it.
+
+    Above the cap the reference replaces λ by ``cap / L_KL`` (a detached number): the term's value
+    becomes ``cap`` and its gradient ``cap/(λ·L_KL)`` times the uncapped one. It is rescaled, not
+    cut off; a ``torch.clamp`` would zero the guidance gradient just when the student drifts
+    furthest from the teacher. At or below the cap the term is returned bitwise unchanged (the
+    factor is exactly 1), and no ``.item()`` sync is needed.
+    """
+    if cap is None:
+        return term
+    return term * (cap / term.detach().clamp(min=cap))

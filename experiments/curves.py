@@ -17,7 +17,8 @@ import numpy as np
 import asg_gym
 from experiments.common import ResumableCSV
 
-SCORE_NAMES = {"target_accuracy": "target acc.", "target_miou": "target mIoU"}  # the env's target_metric
+SCORE_NAMES = {"target_accuracy": "target acc.", "target_mean_class_accuracy": "target mean class acc.",
+               "target_miou": "target mIoU"}  # the env's target_metric
 
 
 def curve_fields(metric: str = "target_accuracy") -> list[str]:

@@ -15,10 +15,20 @@ the same env the RL agents use with one constant action, so there is a single tr
 
 Each epoch (``--steps-per-epoch`` actions) ends with an evaluation on the real target images
 (accuracy for classification, mIoU and per-class IoU for segmentation).
+
+``--reference-schedule`` (or ``--warmup-iters`` / ``--poly-power``) adds the released code's
+learning-rate schedule (:mod:`asg_gym.schedules`): before every action the optimizee's η_base is
+set to ``η_base · multiplier(i)``, i being the SGD iteration that action starts with, so every
+coordinate's rate is ``scale_c · η_base · multiplier(i)``. The constant scales, the action grid
+and the env are untouched (with ``sgd_steps_per_action`` > 1 the multiplier is held for the
+action's window). Off by default, so earlier results stay reproducible. With a schedule the
+metrics also record ``lr_multiplier`` and ``lr_head`` (the head's learning rate) per epoch.
+
 Writes ``<out>/metrics.csv`` (one row per epoch), ``<out>/tb`` (TensorBoard), ``<out>/checkpoint.pt``
 (atomic, every epoch: weights, SGD momentum, gradients, data order, counters) and
 ``<out>/provenance.json``. ``--resume`` continues from the checkpoint exactly where it stopped
-(bitwise on CPU without augmentation); ``--epochs`` may be raised to train longer.
+(bitwise on CPU without augmentation); ``--epochs`` may be raised to train longer (not with a
+poly decay, whose length is the run's).
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ import asg_gym  # noqa: F401  (registers the ids)
 from agents import ConstantPolicy
 from asg_gym.checkpoint import load_checkpoint, save_checkpoint
 from asg_gym.errors import MissingDependencyError
+from asg_gym.schedules import REFERENCE_POLY_POWER, REFERENCE_WARMUP_ITERS, LRSchedule
 from experiments.common import REPO, ResumableCSV, parse_env_kwargs, write_provenance
 
 CHECKPOINT_KIND = "train_transfer"
@@ -77,6 +88,12 @@ class Args:
     """log training losses and learning rates every this many actions"""
     progress: bool = True
     """show a tqdm progress bar"""
+    warmup_iters: int = 0
+    """quadratic learning-rate warm-up over this many SGD iterations, as the released code (0: none)"""
+    poly_power: float | None = None
+    """poly decay (1 - min(i/T, 0.8))^power of the learning rate, as the released code (None: none)"""
+    reference_schedule: bool = False
+    """the released code's schedule in one flag: --warmup-iters 100 --poly-power 0.9"""
 
 
 def tensorboard_writer(folder: Path, purge_step: int) -> Any:
@@ -91,12 +108,31 @@ def tensorboard_writer(folder: Path, purge_step: int) -> Any:
     return SummaryWriter(str(folder), purge_step=purge_step or None)
 
 
-def run_config(args: Args, env_kwargs: dict[str, Any], scales: list[float]) -> dict[str, Any]:
+def run_config(args: Args, env_kwargs: dict[str, Any], scales: list[float], schedule: LRSchedule
+               ) -> dict[str, Any]:
     """What must not change between a run and its resumption (``epochs`` may)."""
     # Checkpoints from before λ and η_base became optional record "the env's default" as -1 and 0.
     lam, base_lr = -1.0 if args.lam is None else args.lam, 0.0 if args.base_lr is None else args.base_lr
-    return {"env": args.env, "scales": scales, "lam": lam, "base_lr": base_lr,
-            "steps_per_epoch": args.steps_per_epoch, "seed": args.seed, "env_kwargs": repr(sorted(env_kwargs.items()))}
+    config = {"env": args.env, "scales": scales, "lam": lam, "base_lr": base_lr,
+              "steps_per_epoch": args.steps_per_epoch, "seed": args.seed,
+              "env_kwargs": repr(sorted(env_kwargs.items()))}
+    if schedule.active:  # only then: checkpoints written without a schedule still resume
+        config.update(warmup_iters=schedule.warmup_iters, poly_power=schedule.poly_power,
+                      schedule_iters=schedule.total_iters)
+    return config
+
+
+def lr_schedule(args: Args, total_iters: int) -> LRSchedule:
+    """The schedule the flags ask for; ``--reference-schedule`` stands for the released code's values."""
+    if args.reference_schedule:
+        if args.warmup_iters or args.poly_power is not None:
+            raise SystemExit("--reference-schedule sets --warmup-iters 100 --poly-power 0.9; give either it or "
+                             "those two flags")
+        return LRSchedule(total_iters, REFERENCE_WARMUP_ITERS, REFERENCE_POLY_POWER)
+    try:
+        return LRSchedule(total_iters, args.warmup_iters, args.poly_power)
+    except ValueError as exc:
+        raise SystemExit(f"--warmup-iters / --poly-power: {exc}") from exc
 
 
 def log_step(writer: Any, info: dict[str, Any], coordinates: tuple[str, ...]) -> None:
@@ -128,8 +164,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if scales is not None and len(scales) != len(coordinates):
         raise SystemExit(f"--scales needs one value per coordinate {coordinates}; got {len(scales)}")
     policy = ConstantPolicy(scales if scales is not None else args.policy, num_coordinates=len(coordinates))
-    config = run_config(args, env_kwargs, [a / 10 for a in policy.action.tolist()])
+    window = core.config.sgd_steps_per_action
+    schedule = lr_schedule(args, args.epochs * steps * window)
+    base_lr = core.optimizee.base_lr
+    config = run_config(args, env_kwargs, [a / 10 for a in policy.action.tolist()], schedule)
     run_name = f"{args.env}_{policy.name}_lam{core.optimizee.lam:g}_seed{args.seed}"
+    if schedule.active:
+        run_name += f"_warmup{schedule.warmup_iters}_poly{schedule.poly_power}"
     out = Path(args.out or REPO / "results" / "train_transfer" / run_name)
 
     checkpoint = out / "checkpoint.pt"
@@ -152,13 +193,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     table: ResumableCSV | None = None
     row: dict[str, Any] = {}
     bar = tqdm(total=args.epochs * steps, initial=start_epoch * steps, disable=not args.progress, unit="step")
-    terminated = False
+    terminated, multiplier = False, 1.0
     for epoch in range(start_epoch, args.epochs):
         if terminated:
             break
         started, sums, count, info = time.perf_counter(), dict.fromkeys(LOSSES, 0.0), 0, {}
         for _ in range(steps):
             action, _ = policy.predict(obs, deterministic=True)
+            if schedule.active:  # η_base of the SGD iteration this action starts with (module docstring)
+                multiplier = schedule.multiplier((epoch * steps + count) * window)
+                core.optimizee.base_lr = base_lr * multiplier
             obs, _, terminated, truncated, info = env.step(action)
             count += 1
             for key in LOSSES:
@@ -173,11 +217,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         row = {"epoch": epoch + 1, "sgd_step": info["sgd_step"], "diverged": bool(info.get("diverged", False)),
                **{f"train_{k}": v / count for k, v in sums.items()}, **metrics,
                "seconds": round(time.perf_counter() - started, 3)}
+        if schedule.active:  # the last action's multiplier and the head's learning rate it gave
+            row.update(lr_multiplier=multiplier, lr_head=info["lr"][-1])
         if table is None:
             main_metrics = [k for k in METRICS if k in metrics]
             extra = sorted(k for k in metrics if k not in METRICS)
             fields = ["epoch", "sgd_step", "diverged", *(f"train_{k}" for k in LOSSES), *main_metrics, *extra,
-                      "seconds"]
+                      *(["lr_multiplier", "lr_head"] if schedule.active else []), "seconds"]
             table = ResumableCSV(out / "metrics.csv", fields, ["epoch"])
         if not table.done(epoch=epoch + 1):  # CSV first: a crash before the checkpoint only repeats the row
             table.append(row)

@@ -85,7 +85,7 @@ def cheap_env_for(env_id: str, fixture: Callable[[str], Any]) -> CheapEnv:
                         embedded=False, bad_kwargs=(({"network": "fcn_nope"}, "segmentation network"),))
     if env_id == "ASG-VisDA-v0":
         return CheapEnv(env_id, visda_kwargs(fixture("visda_root")), "new_head",
-                        ("target_accuracy", "target_mean_class_accuracy", "old_task_agreement",
+                        ("target_mean_class_accuracy", "target_accuracy", "old_task_agreement",
                          "target_accuracy_truck"),
                         embedded=False, bad_kwargs=(({"image_size": 16}, "image_size"),
                                                     ({"fraction": 0.0}, "fraction"),

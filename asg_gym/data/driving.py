@@ -344,7 +344,8 @@ class SegmentationLoaderSource(LoaderSource):
     """
 
     def __init__(self, dataset: SegmentationDataset, batch_size: int, mean: Sequence[float], std: Sequence[float],
-                 device: torch.device, num_workers: int = 0) -> None:
-        super().__init__(dataset, batch_size, mean, std, device, augment=dataset.augment, num_workers=num_workers)
+                 device: torch.device, num_workers: int = 0, pin_memory: bool | None = None) -> None:
+        super().__init__(dataset, batch_size, mean, std, device, augment=dataset.augment, num_workers=num_workers,
+                         pin_memory=pin_memory)
         if dataset.augment:
             self._sampler = AugmentedBatchSampler(len(dataset), batch_size)

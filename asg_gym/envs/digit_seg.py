@@ -18,6 +18,7 @@ from asg_gym.data.tensor_source import TensorSource
 from asg_gym.envs.config import EnvConfig, SharedKwargs
 from asg_gym.envs.transfer import ASGTransferEnv
 from asg_gym.evaluation import TensorBatches
+from asg_gym.proxy_guidance import GuidanceForm
 from asg_gym.segmentation.evaluation import SegmentationEvaluation
 from asg_gym.segmentation.models import build_segmentation_network
 from asg_gym.segmentation.optimizee import SegmentationOptimizee
@@ -60,6 +61,8 @@ class DigitSegEnv(ASGTransferEnv):
 
     * ``network``: ``"fcn_efficientnet_lite0"`` (embedded ImageNet weights) or ``"fcn_toy"``.
     * ``num_patches``, ``patch_size``: N patches per image and their side in conv5 cells (Eq. 5).
+    * ``guidance``, ``kl_cap``: as ``ASG-GTA5-v0`` (``"patches"``; no cap by default here, so that
+      the recorded results stay reproducible).
     * ``scene_size``: the square scene side in pixels; ``eval_size``: real target scenes.
     * ``total_steps`` (shared): the 300-step default keeps an episode near 2 minutes on 2 CPU cores,
       but the FCN is then still
@@ -74,6 +77,8 @@ class DigitSegEnv(ASGTransferEnv):
         network: str = "fcn_efficientnet_lite0",
         num_patches: int = DEFAULTS["num_patches"],
         patch_size: int = DEFAULTS["patch_size"],
+        guidance: GuidanceForm = "patches",
+        kl_cap: float | None = None,
         scene_size: int = DEFAULTS["scene_size"],
         eval_size: int = DEFAULTS["eval_size"],
         num_source_scenes: int = DEFAULTS["num_source_scenes"],
@@ -92,7 +97,8 @@ class DigitSegEnv(ASGTransferEnv):
         device = config.torch_device()
         net = build_segmentation_network(network, config.weights, NUM_SCENE_CLASSES)
         optimizee = SegmentationOptimizee(
-            net, num_patches=num_patches, patch_size=patch_size, **config.optimizee_kwargs(device)
+            net, num_patches=num_patches, patch_size=patch_size, guidance=guidance, kl_cap=kl_cap,
+            **config.optimizee_kwargs(device),
         )
         images, labels = synthetic_scenes(num_source_scenes, scene_size, max_digits, source_seed)
         source = TensorSource(images, labels, config.batch_size, net.mean, net.std, device)

@@ -18,11 +18,13 @@ from asg_gym.data.driving import CITYSCAPES_CLASSES, SegmentationLoaderSource, c
 from asg_gym.data.loaders import LoaderBatches, default_num_workers
 from asg_gym.envs.config import EnvConfig, SharedKwargs
 from asg_gym.envs.transfer import ASGTransferEnv
+from asg_gym.proxy_guidance import GuidanceForm
 from asg_gym.segmentation.evaluation import SegmentationEvaluation
 from asg_gym.segmentation.models import build_segmentation_network
 from asg_gym.segmentation.optimizee import SegmentationOptimizee
 
 # §4.3 of the paper: FCN-VGG16, λ = 75, η_base = 1e-3, batch 6, 512×512 crops, scales 0.75–1.25.
+# Eq. 5's patches; λ·L_KL capped at 9 as the released code's L2O script does (docs/design.md §5).
 DEFAULTS: dict[str, Any] = {
     "network": "fcn_vgg16",
     "weights": "IMAGENET1K_V1",
@@ -34,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "eval_size": (512, 1024),
     "num_patches": 4,
     "patch_size": 7,
+    "guidance": "patches",
+    "kl_cap": 9.0,
     "total_steps": None,
 }
 
@@ -63,6 +67,10 @@ class GTA5Env(ASGTransferEnv):
     * ``network``: ``"fcn_vgg16"`` (paper; coordinates conv1…conv5, conv6&7, projection/upsampling)
       or ``"fcn_resnet50"`` (conv1, bn1, layer1…layer4, head).
     * ``num_patches``, ``patch_size``: Eq. 5's N and the patch side in conv5 cells.
+    * ``guidance``: ``"patches"`` (Eq. 5, default) or ``"whole_map"`` (the released code: θ_o on
+      the whole conv5 map, pooled as VGG pools it).
+    * ``kl_cap``: λ·L_KL is capped at this value by rescaling λ, as the released code's L2O script
+      does (default 9.0); ``None`` = no cap (the paper states none).
     * ``crop_size``, ``scale_range``: seeded multi-scale crops + flips (512×512, 0.75–1.25).
     * ``eval_size``: (height, width) Cityscapes images and labels are resized to (512×1024);
       ``None`` = full 1024×2048. ``eval_limit``: evaluate on the first k val images.
@@ -78,6 +86,8 @@ class GTA5Env(ASGTransferEnv):
         network: str = DEFAULTS["network"],
         num_patches: int = DEFAULTS["num_patches"],
         patch_size: int = DEFAULTS["patch_size"],
+        guidance: GuidanceForm = DEFAULTS["guidance"],
+        kl_cap: float | None = DEFAULTS["kl_cap"],
         crop_size: Sequence[int] = DEFAULTS["crop_size"],
         scale_range: tuple[float, float] = DEFAULTS["scale_range"],
         eval_size: Sequence[int] | None = DEFAULTS["eval_size"],
@@ -96,7 +106,8 @@ class GTA5Env(ASGTransferEnv):
         workers = default_num_workers() if num_workers is None else int(num_workers)
         net = build_segmentation_network(network, config.weights, len(CITYSCAPES_CLASSES))
         optimizee = SegmentationOptimizee(
-            net, num_patches=num_patches, patch_size=patch_size, **config.optimizee_kwargs(device)
+            net, num_patches=num_patches, patch_size=patch_size, guidance=guidance, kl_cap=kl_cap,
+            **config.optimizee_kwargs(device),
         )
         source = SegmentationLoaderSource(train, config.batch_size, net.mean, net.std, device, num_workers=workers)
         batches = LoaderBatches(target, eval_batch_size, net.mean, net.std, device, num_workers=workers)

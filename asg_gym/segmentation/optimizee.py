@@ -11,7 +11,14 @@ from torch import nn
 
 from asg_gym.interfaces import LossTerms
 from asg_gym.optimizee import CoordinateSGD
-from asg_gym.proxy_guidance import dense_proxy_guidance_kl, patch_corners
+from asg_gym.proxy_guidance import (
+    GUIDANCE_FORMS,
+    GuidanceForm,
+    cap_guidance,
+    dense_proxy_guidance_kl,
+    patch_corners,
+    whole_map_proxy_guidance_kl,
+)
 from asg_gym.segmentation.metrics import IGNORE_INDEX
 from asg_gym.segmentation.network import SegmentationNetwork
 from asg_gym.sgd import MomentumStyle
@@ -30,6 +37,11 @@ class SegmentationOptimizee(CoordinateSGD):
         lam: λ (paper: 75 for segmentation). λ = 0 still *reports* L_KL.
         base_lr: η_base (paper: 1e-3).
         num_patches, patch_size: N patches per image and their side in conv5 cells.
+        guidance: ``"patches"`` (Eq. 5) or ``"whole_map"`` (the released code: θ_o on the whole
+            pooled conv5 map; ``num_patches`` and ``patch_size`` are then unused).
+        kl_cap: cap λ·L_KL at this value as the released code does (9 there), by rescaling λ
+            (:func:`~asg_gym.proxy_guidance.cap_guidance`); ``None``: no cap. The total loss, and
+            so the env's reward, use the capped term; ``loss_kl`` reports the raw L_KL.
         momentum, weight_decay, device, channels_last, autocast_dtype, cache_teacher: as for
             :class:`~asg_gym.optimizee.ClassificationOptimizee` (the cache holds conv5 maps).
     """
@@ -49,13 +61,21 @@ class SegmentationOptimizee(CoordinateSGD):
         autocast_dtype: torch.dtype | None = None,
         cache_teacher: bool = True,
         momentum_style: MomentumStyle = "torch",
+        guidance: GuidanceForm = "patches",
+        kl_cap: float | None = None,
     ) -> None:
         super().__init__(lam=lam, base_lr=base_lr, momentum=momentum, weight_decay=weight_decay, device=device,
                          channels_last=channels_last, autocast_dtype=autocast_dtype, cache_teacher=cache_teacher,
                          momentum_style=momentum_style)
         if num_patches < 1 or patch_size < 1:
             raise ValueError(f"need num_patches >= 1 and patch_size >= 1, got {num_patches} and {patch_size}")
+        if guidance not in GUIDANCE_FORMS:
+            raise ValueError(f"guidance must be one of {GUIDANCE_FORMS}, got {guidance!r}")
+        if kl_cap is not None and not kl_cap > 0:
+            raise ValueError(f"kl_cap must be a positive number or None (no cap), got {kl_cap}")
         self.num_patches, self.patch_size = int(num_patches), int(patch_size)
+        self.guidance: GuidanceForm = guidance
+        self.kl_cap = None if kl_cap is None else float(kl_cap)
         self.num_classes = network.num_classes
         self.network = network
         self.features = network.encoder.to(self.device).eval()  # θ_s: image → stride-8/16/conv5 maps
@@ -88,10 +108,17 @@ class SegmentationOptimizee(CoordinateSGD):
         # Sum over valid pixels / their count: a crop that is all "ignore" gives 0, not NaN.
         xe = F.cross_entropy(logits.float(), labels, ignore_index=IGNORE_INDEX, reduction="sum") / valid
         conv5 = maps[-1].float()  # θ_o runs in float32, like the loss
-        side, corners = patch_corners(conv5.shape[-2:], self.num_patches, self.patch_size, self._patches)
-        kl = dense_proxy_guidance_kl(conv5, self.teacher_map(images, keys), self.imagenet_head, side, corners)
-        total = xe + self.lam * kl if self.lam > 0 else xe
+        kl = self._guidance(conv5, self.teacher_map(images, keys))
+        total = xe + cap_guidance(self.lam * kl, self.kl_cap) if self.lam > 0 else xe
         return self._backward(total, xe, kl)
+
+    def _guidance(self, conv5: torch.Tensor, teacher_conv5: torch.Tensor) -> torch.Tensor:
+        """L_KL: Eq. 5 on patches (drawing them from the seeded generator), or the whole-map form."""
+        if self.guidance == "whole_map":
+            return whole_map_proxy_guidance_kl(conv5, teacher_conv5, self.imagenet_head)
+        height, width = conv5.shape[-2:]
+        side, corners = patch_corners((height, width), self.num_patches, self.patch_size, self._patches)
+        return dense_proxy_guidance_kl(conv5, teacher_conv5, self.imagenet_head, side, corners)
 
     # ----------------------------------------------------------------------------- teacher
     def enable_teacher_cache(self, num_samples: int) -> None:
