@@ -11,31 +11,39 @@ from agents.base import Agent
 from agents.baselines import PRESETS, ConstantPolicy, RandomInitPolicy, RandomPolicy, preset_scales
 from agents.lstm_policy import ReinforceLSTMPolicy
 from agents.reinforce_lstm import ReinforceLSTMAgent
-from agents.sb3_agents import A2CAgent, PPOAgent, RecurrentPPOAgent, SB3Agent
+from agents.rollouts import LocalRollouts, RayRollouts, Rollouts
+from agents.sb3_agents import A2CAgent, EnvOrVecEnv, PPOAgent, RecurrentPPOAgent, SB3Agent
+from agents.schedules import SCHEDULE_AGENTS, ScheduledPolicy, make_schedule_agent
 from agents.training import StepCallback, StepRecord, asg_num_coordinates
+from agents.tuned_constant import TunedConstantAgent
 from asg_gym.spaces import scales_to_action
 
 _SB3_AGENTS: dict[str, type[SB3Agent]] = {"ppo": PPOAgent, "a2c": A2CAgent, "recurrent_ppo": RecurrentPPOAgent}
 LEARNING_AGENTS = ("reinforce_lstm", *_SB3_AGENTS)
 """Agents with ``learn``/``save``/``load``."""
-AGENT_NAMES = (*LEARNING_AGENTS, *PRESETS, "random", "random_init")
-"""Every name :func:`make_agent` knows."""
+AGENT_NAMES = (*LEARNING_AGENTS, *PRESETS, "random", "random_init", *SCHEDULE_AGENTS, "tuned_constant")
+"""Every name :func:`make_agent` knows (``tuned_constant`` learns but is not saved by :func:`load_agent`)."""
 
 POLICIES = Path(__file__).resolve().parent / "policies"
 _PRETRAINED = {"ASG-Digits-v0": "reinforce_lstm_digits.pt"}
 
 
-def make_agent(name: str, env: gym.Env, **kwargs: Any) -> Any:
+def make_agent(name: str, env: EnvOrVecEnv, **kwargs: Any) -> Any:
     """The agent called ``name`` (see :data:`AGENT_NAMES`) for ``env``'s C coordinates.
 
     ``kwargs`` go to the agent's constructor; ``seed`` is accepted by every agent (ignored by
-    the constant presets).
+    the constant presets). ``env`` is a ``gym.Env``, or rollout slots (``reinforce_lstm``: an
+    ``agents.Rollouts``) or an SB3 vector env (SB3 agents).
     """
     c = asg_num_coordinates(env.observation_space, env.action_space)
     if name == "reinforce_lstm":
         return ReinforceLSTMAgent(env, **kwargs)
     if name in _SB3_AGENTS:
         return _SB3_AGENTS[name](env, **kwargs)
+    if name == "tuned_constant":
+        return TunedConstantAgent(env, **kwargs)
+    if name in SCHEDULE_AGENTS:
+        return make_schedule_agent(name, env, c, **kwargs)
     seed = kwargs.pop("seed", None)
     if kwargs:
         raise ValueError(f"agent {name!r} takes no options besides seed, got {sorted(kwargs)}")
@@ -48,8 +56,9 @@ def make_agent(name: str, env: gym.Env, **kwargs: Any) -> Any:
     raise ValueError(f"unknown agent {name!r}; choose one of {', '.join(AGENT_NAMES)}")
 
 
-def load_agent(name: str, path: str | Path, env: gym.Env | None = None) -> ReinforceLSTMAgent | SB3Agent:
-    """Load a learning agent saved by its ``save``; ``env`` to go on learning."""
+def load_agent(name: str, path: str | Path, env: gym.Env | Rollouts | EnvOrVecEnv | None = None
+               ) -> ReinforceLSTMAgent | SB3Agent:
+    """Load a learning agent saved by its ``save``; ``env`` (as for :func:`make_agent`) to go on learning."""
     if name == "reinforce_lstm":
         return ReinforceLSTMAgent.load(path, env=env)
     if name in _SB3_AGENTS:
@@ -74,18 +83,24 @@ __all__ = [
     "AGENT_NAMES",
     "LEARNING_AGENTS",
     "PRESETS",
+    "SCHEDULE_AGENTS",
     "A2CAgent",
     "Agent",
     "ConstantPolicy",
+    "LocalRollouts",
     "PPOAgent",
     "RandomInitPolicy",
     "RandomPolicy",
+    "RayRollouts",
     "RecurrentPPOAgent",
     "ReinforceLSTMAgent",
     "ReinforceLSTMPolicy",
+    "Rollouts",
     "SB3Agent",
+    "ScheduledPolicy",
     "StepCallback",
     "StepRecord",
+    "TunedConstantAgent",
     "asg_num_coordinates",
     "load_agent",
     "load_pretrained",

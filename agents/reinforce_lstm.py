@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from agents.lstm_policy import LSTMState, ReinforceLSTMPolicy, RunningNormalizer, one_thread
+from agents.rollouts import Rollouts, as_rollouts
 from agents.training import StepCallback, StepRecord, asg_num_coordinates
 from asg_gym.checkpoint import load_checkpoint, save_checkpoint
 from asg_gym.spaces import NUM_SCALAR_FEATURES, NUM_SCALES
@@ -23,7 +24,7 @@ CHECKPOINT_KIND = "reinforce_lstm"
 
 @dataclass
 class _Episode:
-    """The episode in progress: enough to rebuild the env's state by replaying it from its seed."""
+    """One slot's episode in progress: enough to rebuild its env's state by replaying it from its seed."""
 
     seed: int
     observation: np.ndarray
@@ -34,12 +35,16 @@ class _Episode:
 
 @dataclass
 class _Unroll:
-    """The U steps since the last update (Algorithm 1's ``storage``)."""
+    """The steps since the last update (Algorithm 1's ``storage``), every slot side by side."""
 
     start_state: LSTMState | None = None
+    """The LSTM state (5, K, hidden) before the unroll's first step."""
     inputs: list[torch.Tensor] = field(default_factory=list)
+    """Per step, the policy inputs of the K slots (K, 5 + C)."""
     actions: list[np.ndarray] = field(default_factory=list)
-    rewards: list[float] = field(default_factory=list)
+    """Per step, the K actions (K, C)."""
+    rewards: list[np.ndarray] = field(default_factory=list)
+    """Per step, the K rewards (K,)."""
 
 
 def discounted_returns(rewards: list[float], gamma: float) -> torch.Tensor:
@@ -60,6 +65,13 @@ class ReinforceLSTMAgent:
     The LSTM state is carried (detached) across unrolls and zeroed at each episode start.
     Episode k of training is reset with seed ``seed + k``, so a resumed run sees the same episodes.
 
+    ``env`` may also be K rollout slots (:class:`~agents.rollouts.Rollouts`: local envs or Ray
+    actors) run in lockstep: each step samples the K actions in one batched policy call (LSTM
+    state batch K) and steps the K envs; an update every U steps, or when any slot's episode
+    ends, minimises ``-(1/(U·K)) Σ_k Σ_t G_{k,t} log π(a_{k,t} | s_{k,t})``. A slot whose
+    episode ends starts the next one (seeds ``seed + k`` in the order episodes start) while the
+    others go on. One env is one slot: the paper's algorithm, bit for bit.
+
     Arguments (paper defaults): ``hidden_size`` 20, ``unroll_length`` U = 5, ``learning_rate`` 0.5
     and ``momentum`` 0.9 (SGD, as the reference code), ``gamma`` 0 (immediate reward; > 0: returns
     discounted within the unroll), ``head_gain`` 0.01 (orthogonal init), ``max_grad_norm`` None (no
@@ -75,7 +87,7 @@ class ReinforceLSTMAgent:
 
     def __init__(
         self,
-        env: gym.Env | None = None,
+        env: gym.Env | Rollouts | None = None,
         *,
         num_coordinates: int | None = None,
         hidden_size: int = 20,
@@ -104,7 +116,7 @@ class ReinforceLSTMAgent:
             raise ValueError(f"max_grad_norm must be positive or None, got {max_grad_norm}")
         if seed is None:  # still recorded, so the run can be resumed and repeated
             seed = int(np.random.SeedSequence().generate_state(1)[0] % 2**31)
-        self.env = env
+        self.env = env  # one env becomes one local rollout slot
         self.num_coordinates, self.unroll_length, self.seed = int(num_coordinates), int(unroll_length), int(seed)
         self.gamma, self.max_grad_norm = float(gamma), max_grad_norm
         self.config: dict[str, Any] = dict(
@@ -118,14 +130,26 @@ class ReinforceLSTMAgent:
         self.optimizer = torch.optim.SGD(self.policy.parameters(), lr=learning_rate, momentum=momentum)
         self.normalizer = RunningNormalizer() if normalize_observations else None
         self.num_timesteps = self.num_updates = self.num_episodes = self.num_skipped_updates = 0
-        self._hidden = self.policy.initial_state(1)
-        self._episode: _Episode | None = None
+        self.num_started = 0  # episodes begun: the next one is reset with seed + num_started
+        slots = 1 if self._rollouts is None else self._rollouts.num_slots
+        self._hidden = self.policy.initial_state(slots)
+        self._episodes: list[_Episode | None] = [None] * slots
         self._unroll = _Unroll()
 
     @property
+    def env(self) -> gym.Env | Rollouts | None:
+        """The training env, or K rollout slots; settable (e.g. after :meth:`load`)."""
+        return self._env
+
+    @env.setter
+    def env(self, env: gym.Env | Rollouts | None) -> None:
+        self._env = env
+        self._rollouts = None if env is None else as_rollouts(env)
+
+    @property
     def episode_timesteps(self) -> int:
-        """Actions taken in the training episode in progress (0 between episodes)."""
-        return 0 if self._episode is None else len(self._episode.actions)
+        """Actions taken in the training episode in progress (0 between episodes); with K slots, the fewest."""
+        return min(0 if episode is None else len(episode.actions) for episode in self._episodes)
 
     # ------------------------------------------------------------------------------ acting
     def predict(
@@ -181,91 +205,120 @@ class ReinforceLSTMAgent:
               progress_bar: bool = False) -> ReinforceLSTMAgent:
         """Train for ``total_timesteps`` more env steps (counters carry over between calls).
 
-        ``callback(record)`` runs after every step; returning ``False`` stops early. After
-        :meth:`load` of a checkpoint taken mid-episode, that episode is first replayed from its
-        seed with the recorded actions, so training continues exactly where it stopped.
+        ``callback(record)`` runs after every env step (K per lockstep step, all K before
+        stopping); returning ``False`` stops early. With K slots the last lockstep step may take
+        up to K - 1 steps more. After :meth:`load` of a checkpoint taken mid-episode, each slot's
+        episode is first replayed from its seed with the recorded actions, so training continues
+        exactly where it stopped.
         """
-        if self.env is None:
+        if self._rollouts is None:
             raise ValueError("this agent has no env: pass one to the constructor or to load(path, env=...)")
         if total_timesteps < 0:
             raise ValueError(f"total_timesteps must be >= 0, got {total_timesteps}")
+        self._fit_slots(self._rollouts.num_slots)
         from tqdm.auto import tqdm
 
         with tqdm(total=total_timesteps, disable=not progress_bar, unit="step") as bar:
-            for _ in range(total_timesteps):
-                if self._episode is None:
-                    self._begin_episode()
-                elif self._episode.needs_replay:
-                    self._replay_episode()
-                record = self._learn_step()
-                bar.update(1)
-                if callback is not None and callback(record) is False:
+            taken = 0
+            while taken < total_timesteps:
+                self._start_episodes()
+                records = self._learn_step()
+                taken += len(records)
+                bar.update(len(records))
+                if callback is not None and not all([callback(record) is not False for record in records]):
                     break
         return self
 
-    def _begin_episode(self) -> None:
-        assert self.env is not None
-        seed = self.seed + self.num_episodes
-        observation, _ = self.env.reset(seed=seed)
-        self._episode = _Episode(seed, np.asarray(observation, dtype=np.float32))
-        self._hidden = self.policy.initial_state(1)  # Algorithm 1: h_0 = 0 for every run
+    def _fit_slots(self, slots: int) -> None:
+        """Size the per-slot state for ``slots`` envs; refuses to drop episodes in progress of a checkpoint."""
+        if len(self._episodes) == slots:
+            return
+        if any(episode is not None for episode in self._episodes) or self._unroll.actions:
+            raise ValueError(f"this agent has {len(self._episodes)} rollout slots with episodes in progress: "
+                             f"resume it with {len(self._episodes)} envs, not {slots}")
+        self._episodes, self._hidden = [None] * slots, self.policy.initial_state(slots)
 
-    def _replay_episode(self) -> None:
-        """Rebuild the env's state after a resume: same seed, same actions."""
-        assert self.env is not None and self._episode is not None
-        episode = self._episode
-        observation, _ = self.env.reset(seed=episode.seed)
-        for action in episode.actions:
-            observation, _, terminated, truncated, _ = self.env.step(action)
-            if terminated or truncated:
-                raise RuntimeError("replaying the interrupted episode ended it early: the env is not deterministic")
-        if not np.array_equal(np.asarray(observation, dtype=np.float32), episode.observation):
-            warnings.warn("the env did not reproduce the interrupted episode bitwise; the resumed run is not exact",
-                          stacklevel=3)
-            episode.observation = np.asarray(observation, dtype=np.float32)
-        episode.needs_replay = False
+    def _start_episodes(self) -> None:
+        """Reset every slot without an episode (next seeds in slot order); replay interrupted ones."""
+        assert self._rollouts is not None
+        new = [k for k, episode in enumerate(self._episodes) if episode is None]
+        if new:
+            seeds = {k: self.seed + self.num_started + i for i, k in enumerate(new)}
+            observations = self._rollouts.reset(seeds)
+            self.num_started += len(new)
+            for k in new:
+                self._episodes[k] = _Episode(seeds[k], observations[k])
+            self._hidden = self._zero_slots(new)  # Algorithm 1: h_0 = 0 for every run
+        interrupted = {k: episode for k, episode in enumerate(self._episodes)
+                       if episode is not None and episode.needs_replay}
+        if interrupted:  # after a resume: same seed, same actions
+            observations = self._rollouts.replay({k: (e.seed, e.actions) for k, e in interrupted.items()})
+            for k, episode in interrupted.items():
+                if not np.array_equal(observations[k], episode.observation):
+                    warnings.warn("the env did not reproduce the interrupted episode bitwise; the resumed run is "
+                                  "not exact", stacklevel=3)
+                    episode.observation = observations[k]
+                episode.needs_replay = False
 
-    def _learn_step(self) -> StepRecord:
-        assert self.env is not None and self._episode is not None
-        episode, unroll = self._episode, self._unroll
+    def _zero_slots(self, slots: list[int]) -> LSTMState:
+        if len(slots) == len(self._episodes):
+            return self.policy.initial_state(len(slots))
+        h, c = self._hidden[0].clone(), self._hidden[1].clone()  # the unroll may still hold the old tensors
+        h[:, slots], c[:, slots] = 0.0, 0.0
+        return h, c
+
+    def _learn_step(self) -> list[StepRecord]:
+        """One lockstep step of the K slots; an update if U steps are stored or an episode ended."""
+        assert self._rollouts is not None
+        episodes = [episode for episode in self._episodes if episode is not None]
+        assert len(episodes) == len(self._episodes)
+        unroll = self._unroll
         if not unroll.actions:
             unroll.start_state = self._hidden
-        inputs = self._inputs(episode.observation[None], learning=True)
+        inputs = self._inputs(np.stack([episode.observation for episode in episodes]), learning=True)
         with torch.no_grad(), one_thread():  # log π is recomputed with gradients at the update
             logits, self._hidden = self.policy(inputs[None], self._hidden)
-            action = self._choose(logits[0], deterministic=False)[0]
-        observation, reward, terminated, truncated, info = self.env.step(action)
-        self.num_timesteps += 1
-        episode.actions.append(action)
-        episode.episode_return += float(reward)
-        episode.observation = np.asarray(observation, dtype=np.float32)
-        unroll.inputs.append(inputs[0])
-        unroll.actions.append(action)
-        unroll.rewards.append(float(reward))
-        done = bool(terminated or truncated)
+            actions = self._choose(logits[0], deterministic=False)
+        transitions = self._rollouts.step(actions)
+        first, self.num_timesteps = self.num_timesteps, self.num_timesteps + len(episodes)
+        rewards = np.array([float(reward) for _, reward, *_ in transitions])
+        dones = [bool(terminated or truncated) for _, _, terminated, truncated, _ in transitions]
+        for k, (episode, (observation, reward, *_)) in enumerate(zip(episodes, transitions, strict=True)):
+            episode.actions.append(actions[k])
+            episode.episode_return += float(reward)
+            episode.observation = np.asarray(observation, dtype=np.float32)
+        unroll.inputs.append(inputs)
+        unroll.actions.append(actions)
+        unroll.rewards.append(rewards)
         update = None
-        if done or len(unroll.actions) == self.unroll_length:
+        if any(dones) or len(unroll.actions) == self.unroll_length:
             with one_thread():
                 update = self._update()
-        record = StepRecord(self.num_timesteps, self.num_episodes + int(done), float(reward), done, info,
-                            update=update, num_updates=self.num_updates)
-        if done:
-            record.episode_return, record.episode_length = episode.episode_return, len(episode.actions)
-            self.num_episodes += 1
-            self._episode = None
-        return record
+        records = []
+        for k, (episode, (_, reward, _, _, info), done) in enumerate(zip(episodes, transitions, dones, strict=True)):
+            self.num_episodes += int(done)
+            last = k == len(episodes) - 1  # the update's statistics go with the step that completed it
+            record = StepRecord(first + k + 1, self.num_episodes, float(reward), done, info,
+                                update=update if last else None, num_updates=self.num_updates)
+            if done:
+                record.episode_return, record.episode_length = episode.episode_return, len(episode.actions)
+                self._episodes[k] = None
+            records.append(record)
+        return records
 
     def _update(self) -> dict[str, float]:
         """Eq. 7 on the stored unroll: replay it from its start state with gradients, one SGD step."""
         unroll = self._unroll
         assert unroll.start_state is not None
-        inputs = torch.stack(unroll.inputs)[:, None]
-        actions = torch.as_tensor(np.stack(unroll.actions), dtype=torch.int64)[:, None]
+        inputs = torch.stack(unroll.inputs)  # (T, K, 5 + C)
+        actions = torch.as_tensor(np.stack(unroll.actions), dtype=torch.int64)  # (T, K, C)
         logits, _ = self.policy(inputs, unroll.start_state)
-        log_prob = self.policy.log_prob(logits, actions)[:, 0]
-        returns = discounted_returns(unroll.rewards, self.gamma)
-        # 1/U even for a shorter last unroll of an episode: each step keeps the same weight.
-        loss = -(returns * log_prob).sum() / self.unroll_length
+        log_prob = self.policy.log_prob(logits, actions)
+        rewards = np.stack(unroll.rewards)  # (T, K)
+        slots = rewards.shape[1]
+        returns = torch.stack([discounted_returns(rewards[:, k].tolist(), self.gamma) for k in range(slots)], dim=1)
+        # 1/(U·K) even for a shorter last unroll of an episode: each step keeps the same weight.
+        loss = -(returns * log_prob).sum() / (self.unroll_length * slots)
         self.optimizer.zero_grad()
         loss.backward()
         max_norm = self.max_grad_norm if self.max_grad_norm is not None else math.inf
@@ -277,11 +330,15 @@ class ReinforceLSTMAgent:
             self.num_skipped_updates += 1
             warnings.warn(f"skipped a policy update with a non-finite loss or gradient ({loss.item()}, {grad_norm})",
                           stacklevel=3)
+        logits = logits.detach()
+        log_p = torch.log_softmax(logits, dim=-1)
+        per_coordinate = -(log_p.exp() * log_p).sum(dim=-1).mean(dim=(0, 1))  # (C,)
         stats = {
             "losses/policy_loss": loss.item(),
-            "losses/entropy": float(self.policy.entropy(logits.detach()).mean()),
+            "losses/entropy": float(self.policy.entropy(logits).mean()),
+            **{f"losses/entropy_{c}": float(value) for c, value in enumerate(per_coordinate)},
             "losses/grad_norm": grad_norm,
-            "charts/unroll_mean_reward": float(np.mean(unroll.rewards)),
+            "charts/unroll_mean_reward": float(np.mean(rewards)),
         }
         self._unroll = _Unroll()
         return stats
@@ -289,8 +346,13 @@ class ReinforceLSTMAgent:
     # ------------------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
         """Atomic checkpoint of everything ``learn`` needs to resume exactly: parameters, optimizer
-        momentum, generator state, counters, LSTM state, the unroll and the episode in progress."""
-        episode = self._episode
+        momentum, generator state, counters, LSTM state, the unroll and each slot's episode in progress."""
+        episodes = [None if episode is None else {
+            "seed": episode.seed, "observation": torch.from_numpy(episode.observation),
+            "actions": _stack_actions(episode.actions, (self.num_coordinates,)),
+            "episode_return": episode.episode_return,
+        } for episode in self._episodes]
+        unroll = self._unroll
         payload = {
             "config": dict(self.config),
             "policy": self.policy.state_dict(),
@@ -298,25 +360,26 @@ class ReinforceLSTMAgent:
             "generator": self.generator.get_state(),
             "normalizer": self.normalizer.state_dict() if self.normalizer is not None else None,
             "counters": {"num_timesteps": self.num_timesteps, "num_updates": self.num_updates,
-                         "num_episodes": self.num_episodes, "num_skipped_updates": self.num_skipped_updates},
+                         "num_episodes": self.num_episodes, "num_skipped_updates": self.num_skipped_updates,
+                         "num_started": self.num_started},
             "hidden": list(self._hidden),
-            "episode": None if episode is None else {
-                "seed": episode.seed, "observation": torch.from_numpy(episode.observation),
-                "actions": _stack_actions(episode.actions, self.num_coordinates),
-                "episode_return": episode.episode_return,
-            },
+            "episodes": episodes,
             "unroll": {
-                "start_state": None if self._unroll.start_state is None else list(self._unroll.start_state),
-                "inputs": [x.clone() for x in self._unroll.inputs],
-                "actions": _stack_actions(self._unroll.actions, self.num_coordinates),
-                "rewards": torch.tensor(self._unroll.rewards, dtype=torch.float64),
+                "start_state": None if unroll.start_state is None else list(unroll.start_state),
+                "inputs": [x.clone() for x in unroll.inputs],
+                "actions": _stack_actions(unroll.actions, (len(episodes), self.num_coordinates)),
+                "rewards": torch.from_numpy(np.stack(unroll.rewards) if unroll.rewards
+                                            else np.zeros((0, len(episodes)))),
             },
         }
+        if len(episodes) == 1:  # the single-env layout of earlier checkpoints, for their readers
+            payload["episode"] = episodes[0]
         return save_checkpoint(path, CHECKPOINT_KIND, payload)
 
     @classmethod
-    def load(cls, path: str | Path, env: gym.Env | None = None) -> ReinforceLSTMAgent:
-        """A new agent from :meth:`save`'s file (read with ``weights_only=True``); ``env`` to go on learning."""
+    def load(cls, path: str | Path, env: gym.Env | Rollouts | None = None) -> ReinforceLSTMAgent:
+        """A new agent from :meth:`save`'s file (read with ``weights_only=True``); ``env`` to go on learning
+        (as many rollout slots as the checkpoint has episodes in progress)."""
         payload = load_checkpoint(path, CHECKPOINT_KIND)
         agent = cls(env, **payload["config"])
         agent.policy.load_state_dict(payload["policy"])
@@ -328,18 +391,23 @@ class ReinforceLSTMAgent:
         agent.num_timesteps, agent.num_updates = counters["num_timesteps"], counters["num_updates"]
         agent.num_episodes, agent.num_skipped_updates = counters["num_episodes"], counters["num_skipped_updates"]
         agent._hidden = (payload["hidden"][0], payload["hidden"][1])
-        if payload["episode"] is not None:
-            ep = payload["episode"]
-            agent._episode = _Episode(int(ep["seed"]), ep["observation"].numpy().copy(),
-                                      list(ep["actions"].numpy()), float(ep["episode_return"]), needs_replay=True)
+        episodes = payload["episodes"] if "episodes" in payload else [payload["episode"]]  # else: one env, earlier
+        agent._episodes = [None if ep is None else _Episode(
+            int(ep["seed"]), ep["observation"].numpy().copy(), list(ep["actions"].numpy()),
+            float(ep["episode_return"]), needs_replay=True) for ep in episodes]
+        in_progress = sum(episode is not None for episode in agent._episodes)
+        agent.num_started = counters.get("num_started", agent.num_episodes + in_progress)
         unroll = payload["unroll"]
-        start = unroll["start_state"]
-        agent._unroll = _Unroll(None if start is None else (start[0], start[1]), list(unroll["inputs"]),
-                                list(unroll["actions"].numpy()), unroll["rewards"].tolist())
+        start, actions, rewards = unroll["start_state"], unroll["actions"].numpy(), unroll["rewards"].numpy()
+        if actions.ndim == 2:  # a single-env checkpoint of earlier versions: one slot
+            actions, rewards = actions[:, None], rewards[:, None]
+        agent._unroll = _Unroll(None if start is None else (start[0], start[1]),
+                                [x if x.ndim == 2 else x[None] for x in unroll["inputs"]], list(actions), list(rewards))
         return agent
 
 
-def _stack_actions(actions: list[np.ndarray], num_coordinates: int) -> torch.Tensor:
+def _stack_actions(actions: list[np.ndarray], shape: tuple[int, ...]) -> torch.Tensor:
+    """``actions`` stacked (N, *shape) as int64, also when there are none."""
     if not actions:
-        return torch.zeros(0, num_coordinates, dtype=torch.int64)
+        return torch.zeros(0, *shape, dtype=torch.int64)
     return torch.as_tensor(np.stack(actions), dtype=torch.int64)

@@ -4,21 +4,26 @@ SB3 is an optional extra (``pip install -e .[sb3]``) and is imported only when s
 built. These agents save with SB3's own zip format (SB3 owns it and reads it back with its own
 checks) rather than :mod:`asg_gym.checkpoint`; resuming continues from the saved parameters and
 optimizer but not mid-rollout, so unlike :class:`~agents.reinforce_lstm.ReinforceLSTMAgent` a
-resumed run is not bitwise the uninterrupted one.
+resumed run is not bitwise the uninterrupted one. Given an SB3 vector env (:func:`make_vec_env`),
+an agent steps its envs together, and the training callback sees one record per env step.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 
+from agents.rollouts import episode_limit
 from agents.training import StepCallback, StepRecord, asg_num_coordinates
 
 _EPISODES_ATTRIBUTE = "asg_num_episodes"  # stored on the SB3 model, so it travels in its zip
+EnvOrVecEnv = Any
+"""A ``gym.Env`` or an SB3 ``VecEnv`` (SB3 is optional, so its types are not imported here)."""
 
 
 def _import(module: str, name: str) -> Any:
@@ -47,18 +52,22 @@ def _callback_adapter(agent: SB3Agent, callback: StepCallback | None, bar: Any) 
             self.rollouts += 1
 
         def _on_step(self) -> bool:
-            done, info = bool(self.locals["dones"][0]), dict(self.locals["infos"][0])
-            agent.num_episodes += int(done)
-            episode = info.get("episode") if done else None  # written by SB3's Monitor wrapper
-            record = StepRecord(
-                self.model.num_timesteps, agent.num_episodes, float(self.locals["rewards"][0]), done, info,
-                episode_return=None if episode is None else float(episode["r"]),
-                episode_length=None if episode is None else int(episode["l"]),
-                update=self.pending_update, num_updates=max(self.rollouts - 1, 0),
-            )
+            dones, infos, rewards = self.locals["dones"], self.locals["infos"], self.locals["rewards"]
+            envs, keep = len(dones), True
+            for i in range(envs):  # one record per env; all of them see the callback before a stop
+                done, info = bool(dones[i]), dict(infos[i])
+                agent.num_episodes += int(done)
+                episode = info.get("episode") if done else None  # written by SB3's Monitor wrapper
+                record = StepRecord(
+                    self.model.num_timesteps - envs + i + 1, agent.num_episodes, float(rewards[i]), done, info,
+                    episode_return=None if episode is None else float(episode["r"]),
+                    episode_length=None if episode is None else int(episode["l"]),
+                    update=self.pending_update if i == envs - 1 else None, num_updates=max(self.rollouts - 1, 0),
+                )
+                bar.update(1)
+                keep = (callback is None or callback(record) is not False) and keep
             self.pending_update = None
-            bar.update(1)
-            return callback is None or callback(record) is not False
+            return keep
 
     return StepCallbackAdapter()
 
@@ -76,7 +85,7 @@ class SB3Agent:
     policy_name: ClassVar[str]
     defaults: ClassVar[dict[str, Any]]
 
-    def __init__(self, env: gym.Env, *, seed: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, env: EnvOrVecEnv, *, seed: int | None = None, **kwargs: Any) -> None:
         asg_num_coordinates(env.observation_space, env.action_space)
         algorithm = _import(self.module, self.algorithm)
         self.model = algorithm(self.policy_name, env, seed=seed, **{"device": "cpu", **self.defaults, **kwargs})
@@ -113,7 +122,7 @@ class SB3Agent:
         return path
 
     @classmethod
-    def load(cls, path: str | Path, env: gym.Env | None = None) -> SB3Agent:
+    def load(cls, path: str | Path, env: EnvOrVecEnv | None = None) -> SB3Agent:
         """A new agent from :meth:`save`'s zip; pass ``env`` to go on learning."""
         if env is not None:
             asg_num_coordinates(env.observation_space, env.action_space)
@@ -143,3 +152,22 @@ class RecurrentPPOAgent(SB3Agent):
 
     module, algorithm, policy_name = "sb3_contrib", "RecurrentPPO", "MlpLstmPolicy"
     defaults: ClassVar[dict[str, Any]] = {"n_steps": 32, "batch_size": 32, "n_epochs": 4}
+
+
+class EpisodeLimit(gym.Wrapper):
+    """Outside SB3's ``Monitor``, whose own ``total_steps`` (steps so far) hides the ASG env's: the
+    episode length as ``asg_episode_limit`` (``vec_env.get_attr("asg_episode_limit")``)."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.asg_episode_limit = episode_limit(env)
+
+
+def make_vec_env(make_env: Callable[[], gym.Env], num_envs: int, subprocesses: bool = True) -> Any:
+    """An SB3 vector env of ``num_envs`` envs built by ``make_env`` (each in SB3's ``Monitor`` and
+    :class:`EpisodeLimit`): a ``SubprocVecEnv`` (forked workers, safe since :mod:`asg_gym.threads`),
+    or a ``DummyVecEnv`` stepping them in this process when ``subprocesses`` is False."""
+    build = _import("stable_baselines3.common.env_util", "make_vec_env")
+    vec_env = _import("stable_baselines3.common.vec_env", "SubprocVecEnv" if subprocesses else "DummyVecEnv")
+    return build(make_env, n_envs=num_envs, vec_env_cls=vec_env, wrapper_class=EpisodeLimit,
+                 vec_env_kwargs={"start_method": "fork"} if subprocesses else None)

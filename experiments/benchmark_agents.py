@@ -11,7 +11,9 @@ seeds (``1_000_000 + 1000 · seed + i``) no training episode uses, acting determ
 ``benchmark.csv`` (one row per agent × seed; rerunning skips finished rows), ``curves.jsonl``
 (target accuracy at each evaluation point), ``benchmark.md`` (mean ± std over seeds),
 ``benchmark.png`` and ``provenance.json``. ``--quick`` is a toy-backbone smoke run (into a
-temporary folder unless ``--out`` is given).
+temporary folder unless ``--out`` is given). ``--ray`` (or ``--ray-address``) runs each missing
+agent × seed as a Ray task with its own env (:mod:`experiments.scale_out`); the rows are those
+of a sequential run.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from experiments.common import (
     run_episode,
     write_provenance,
 )
+from experiments.scale_out import RayFlags, ray_session, run_tasks, sort_new_rows
 from experiments.train_policy import episode_limit
 
 METRICS = ["target_accuracy", "target_mean_class_accuracy", "old_task_agreement", "episode_return", "diverged",
@@ -51,7 +54,7 @@ QUICK_AGENT_KWARGS = {"ppo": {"n_steps": 6, "batch_size": 6}, "recurrent_ppo": {
 
 
 @dataclass
-class Args:
+class Args(RayFlags):
     """Benchmark every agent on one env: same budget, several seeds, frozen evaluation."""
 
     env: str = "ASG-Digits-v0"
@@ -95,6 +98,41 @@ def benchmark_one(name: str, seed: int, args: Args, env: gym.Env,
            "diverged": float(np.mean([r["diverged"] for r in results])),
            "train_seconds": round(train_seconds, 3), "eval_seconds": round(sum(r["seconds"] for r in results), 3)}
     return row, [[list(point) for point in r["curve"]] for r in results]
+
+
+def benchmark_cell(name: str, seed: int, args: Args, env_kwargs: dict[str, Any],
+                   agent_kwargs: dict[str, Any]) -> tuple[dict[str, Any], list[list[list[float]]]]:
+    """A Ray task: :func:`benchmark_one` on a new env."""
+    env = gym.make(args.env, **env_kwargs)
+    try:
+        return benchmark_one(name, seed, args, env, agent_kwargs)
+    finally:
+        env.close()
+
+
+def record(out: Path, table: ResumableCSV, row: dict[str, Any], curves: list[list[list[float]]]) -> None:
+    """One agent × seed's curves and CSV row, and a line on stdout."""
+    with (out / "curves.jsonl").open("a") as f:  # before the CSV row: a crash only repeats the run
+        f.write(json.dumps({"agent": row["agent"], "seed": row["seed"], "curves": curves}) + "\n")
+    table.append(row)
+    print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
+
+
+def run_on_ray(args: Args, table: ResumableCSV, out: Path, env_kwargs: dict[str, Any],
+               agent_kwargs: dict[str, Any]) -> None:
+    """The agent × seed runs ``table`` lacks as Ray tasks; recorded as they finish, then put in the sequential
+    order."""
+    cells = [(name, seed) for name in args.agents for seed in args.seeds if not table.done(agent=name, seed=seed)]
+    if not cells:
+        return
+    first_new = len(table.rows)
+    position = {table.key({"agent": name, "seed": seed}): i for i, (name, seed) in enumerate(cells)}
+    with ray_session(args):
+        calls = [(name, seed, args, args.task_env_kwargs(env_kwargs), agent_kwargs.get(name, {}))
+                 for name, seed in cells]
+        for _, (row, curves) in run_tasks(benchmark_cell, calls, args):
+            record(out, table, row, curves)
+    sort_new_rows(table, first_new, lambda row: position[table.key(row)])
 
 
 def write_table(rows: list[dict[str, str]], agents: list[str], caption: str, path: Path) -> None:
@@ -164,22 +202,19 @@ def main(argv: list[str] | None = None) -> Path:
     out = Path(args.out)
     write_provenance(out, seeds=args.seeds, args=vars(args), env_kwargs=env_kwargs, agent_kwargs=agent_kwargs)
     table = ResumableCSV(out / "benchmark.csv", FIELDS, ["agent", "seed"])
-    # One env for all runs: every episode starts from reset(seed=…), which restores the pretrained
-    # weights and draws head and data order from the seed, so runs do not see each other.
-    env = gym.make(args.env, **env_kwargs)
-    for name in args.agents:
-        for seed in args.seeds:
-            if table.done(agent=name, seed=seed):
-                continue
-            row, curves = benchmark_one(name, seed, args, env, agent_kwargs.get(name, {}))
-            with (out / "curves.jsonl").open("a") as f:  # before the CSV row: a crash only repeats the run
-                f.write(json.dumps({"agent": name, "seed": seed, "curves": curves}) + "\n")
-            table.append(row)
-            print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
-                  flush=True)
+    if args.use_ray:
+        run_on_ray(args, table, out, env_kwargs, agent_kwargs)
+    else:
+        # One env for all runs: every episode starts from reset(seed=…), which restores the pretrained
+        # weights and draws head and data order from the seed, so runs do not see each other.
+        env = gym.make(args.env, **env_kwargs)
+        for name in args.agents:
+            for seed in args.seeds:
+                if not table.done(agent=name, seed=seed):
+                    record(out, table, *benchmark_one(name, seed, args, env, agent_kwargs.get(name, {})))
+        env.close()
     caption = (f"{args.env} {json.dumps(env_kwargs)}: {args.train_episodes} training episodes per learning agent, "
                f"{args.eval_episodes} frozen evaluation episodes per seed; mean ± std over seeds.")
-    env.close()
     write_table(table.rows, args.agents, caption, out / "benchmark.md")
     plot_curves(read_curves(out / "curves.jsonl"), args.agents, f"{args.env}: frozen policies", out / "benchmark.png")
     print(f"results in {out}")

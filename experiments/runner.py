@@ -2,7 +2,10 @@
 
 A curve script declares its flags as a :class:`CurveArgs` subclass (changing defaults by redeclaring
 a field), its curves as :class:`Setting` rows, and calls :func:`run_curve_experiment`; every
-episode that ``curves.csv`` already holds is skipped, so an interrupted run resumes.
+episode that ``curves.csv`` already holds is skipped, so an interrupted run resumes. With ``--ray``
+(or ``--ray-address``) the missing episodes run as Ray tasks (:mod:`experiments.scale_out`), each
+building its own env; the rows are those of a sequential run. Agent factories must then be
+picklable, as the ones made here are.
 """
 
 from __future__ import annotations
@@ -23,14 +26,16 @@ import asg_gym  # noqa: F401  (registers the ids)
 from agents import ConstantPolicy, ReinforceLSTMAgent, load_pretrained, make_agent
 from experiments.common import REPO, ResumableCSV, parse_env_kwargs, run_episode, write_provenance
 from experiments.curves import QUICK_ENV, SCORE_NAMES, Reference, curve_fields, write_outputs
+from experiments.scale_out import RayFlags, ray_session, run_tasks, sort_new_rows
 
 AgentFactory = Callable[[gym.Env], Any]
-OnEpisode = Callable[["Setting", int, gym.Env, dict[str, Any]], None]
+OnEpisode = Callable[["Setting", int, list[str], dict[str, Any]], None]
+"""``on_episode(setting, seed, coordinate_names, result)``, called for every finished episode."""
 Label = Callable[[str, float], str]
 
 
 @dataclass
-class CurveArgs:
+class CurveArgs(RayFlags):
     """Flags of every curve script.
 
     A script's ``Args`` subclasses this, adds its own fields, and redeclares a shared one to change its default
@@ -85,26 +90,56 @@ class Setting:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
+# Agent factories are small classes rather than closures, so that Ray can ship them to its workers.
+@dataclass(frozen=True)
+class ConstantAgent:
+    """The constant-policy preset (``agents.ConstantPolicy``), whatever the env."""
+
+    preset: str
+
+    def __call__(self, env: gym.Env) -> ConstantPolicy:
+        return ConstantPolicy(self.preset)
+
+
+@dataclass(frozen=True)
+class NamedAgent:
+    """``agents.make_agent(name, env, seed=0)``."""
+
+    name: str
+
+    def __call__(self, env: gym.Env) -> Any:
+        return make_agent(self.name, env, seed=0)
+
+
+@dataclass(frozen=True)
+class SavedPolicy:
+    """The ReinforceLSTMAgent saved at ``path`` (None: the one shipped for ``env_id``), loaded for every
+    episode; ``untrained``: a fresh one instead (smoke tests)."""
+
+    path: str | None
+    env_id: str
+    untrained: bool = False
+
+    def __call__(self, env: gym.Env) -> ReinforceLSTMAgent:
+        if self.untrained:
+            return ReinforceLSTMAgent(env, seed=0)
+        return ReinforceLSTMAgent.load(self.path) if self.path else load_pretrained(self.env_id)
+
+
 def constant(preset: str) -> AgentFactory:
     """The constant-policy preset (``agents.ConstantPolicy``), whatever the env."""
-    return lambda env: ConstantPolicy(preset)
+    return ConstantAgent(preset)
 
 
 def named(agent: str) -> AgentFactory:
     """``agents.make_agent(agent, env, seed=0)``."""
-    return lambda env: make_agent(agent, env, seed=0)
+    return NamedAgent(agent)
 
 
 def frozen_policy(path: str | None, env_id: str, untrained: bool = False) -> AgentFactory:
     """The ReinforceLSTMAgent saved at ``path`` (None: the one shipped for ``env_id``), loaded for every
     episode; ``untrained``: a fresh one instead (smoke tests)."""
-
-    def agent(env: gym.Env) -> ReinforceLSTMAgent:
-        if untrained:
-            return ReinforceLSTMAgent(env, seed=0)
-        return ReinforceLSTMAgent.load(path) if path else load_pretrained(env_id)
-
-    return agent
+    return SavedPolicy(path, env_id, untrained)
 
 
 def action_recorder(path: Path, setting: str) -> OnEpisode:
@@ -113,14 +148,14 @@ def action_recorder(path: Path, setting: str) -> OnEpisode:
     One row per step: ``seed, step, <one action index per coordinate>`` (Fig. 8 reads it).
     """
 
-    def record(run: Setting, seed: int, env: gym.Env, result: dict[str, Any]) -> None:
+    def record(run: Setting, seed: int, coordinate_names: list[str], result: dict[str, Any]) -> None:
         if run.name != setting:
             return
         new = not path.exists()
         with path.open("a", newline="") as f:
             writer = csv.writer(f)
             if new:
-                writer.writerow(["seed", "step", *env.unwrapped.coordinate_names])
+                writer.writerow(["seed", "step", *coordinate_names])
             for step, action in enumerate(result["actions"], start=1):
                 writer.writerow([seed, step, *[int(a) for a in action]])
 
@@ -159,7 +194,8 @@ def run_curve_experiment(
     ``label(setting, lam)`` names a curve; ``reference(setting, lam)`` the curve it is compared with, paired
     by seed; ``metric`` is the env's ``target_metric`` (the CSV's score column). ``prefill(table)`` may add
     rows first (e.g. copied from another script's episodes); ``run=False`` only rewrites the report;
-    ``on_episode(setting, seed, env, result)`` sees every finished episode.
+    ``on_episode(setting, seed, coordinate_names, result)`` sees every finished episode (on Ray: in the
+    order they finish).
     """
     grid = [(setting, env_keywords(args, setting)) for setting in settings]  # all checked before any work
     out = Path(args.out)
@@ -167,7 +203,9 @@ def run_curve_experiment(
     table = ResumableCSV(out / "curves.csv", curve_fields(metric), ["setting", "lam", "seed"])
     if prefill is not None:
         prefill(table)
-    if run:
+    if run and args.use_ray:
+        run_on_ray(args, table, env_id, grid, on_episode)
+    elif run:
         for setting, kwargs in grid:
             for seed in args.seeds:
                 if not table.done(setting=setting.name, lam=setting.lam, seed=seed):
@@ -180,8 +218,39 @@ def run_one(table: ResumableCSV, setting: Setting, seed: int, env: gym.Env, on_e
     """One episode on ``env`` (then closed): a row per evaluation, and a line on stdout."""
     result = run_episode(env, setting.agent(env), seed)
     env.close()
+    record_episode(table, setting, seed, list(getattr(env.unwrapped, "coordinate_names", [])), result, on_episode)
+
+
+def play_cell(env_id: str, kwargs: dict[str, Any], setting: Setting, seed: int) -> tuple[dict[str, Any], list[str]]:
+    """A Ray task: one episode on a new env; its result and the env's coordinate names."""
+    env = gym.make(env_id, **kwargs)
+    result = run_episode(env, setting.agent(env), seed)
+    env.close()
+    return result, list(getattr(env.unwrapped, "coordinate_names", []))
+
+
+def run_on_ray(args: CurveArgs, table: ResumableCSV, env_id: str, grid: list[tuple[Setting, dict[str, Any]]],
+               on_episode: OnEpisode | None) -> None:
+    """The episodes ``table`` lacks as Ray tasks; rows appended as they finish, then put in the sequential order."""
+    cells = [(setting, kwargs, seed) for setting, kwargs in grid for seed in args.seeds
+             if not table.done(setting=setting.name, lam=setting.lam, seed=seed)]
+    if not cells:
+        return
+    first_new = len(table.rows)
+    position = {table.key({"setting": s.name, "lam": s.lam, "seed": seed}): i for i, (s, _, seed) in enumerate(cells)}
+    with ray_session(args):
+        calls = [(env_id, args.task_env_kwargs(kwargs), setting, seed) for setting, kwargs, seed in cells]
+        for index, (result, coordinate_names) in run_tasks(play_cell, calls, args):
+            setting, _, seed = cells[index]
+            record_episode(table, setting, seed, coordinate_names, result, on_episode)
+    sort_new_rows(table, first_new, lambda row: position[table.key(row)])
+
+
+def record_episode(table: ResumableCSV, setting: Setting, seed: int, coordinate_names: list[str],
+                   result: dict[str, Any], on_episode: OnEpisode | None) -> None:
+    """A finished episode's rows (one per evaluation), its hook, and a line on stdout."""
     if on_episode is not None:
-        on_episode(setting, seed, env, result)
+        on_episode(setting, seed, coordinate_names, result)
     metric = table.fields[4]
     for step, score, agreement in result["curve"]:
         table.append({"setting": setting.name, "lam": setting.lam, "seed": seed, "sgd_step": step,

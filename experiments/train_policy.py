@@ -3,6 +3,7 @@
     python -m experiments.train_policy --env ASG-Digits-v0 --episodes 50 --seed 0 --out runs/policy \\
         --env-kwargs '{"total_steps": 100}' --save agents/policies/reinforce_lstm_digits.pt
     python -m experiments.train_policy --agent ppo --episodes 20 --env-kwargs '{"backbone": "toy", "total_steps": 50}'
+    python -m experiments.train_policy --workers 4 --ray --episodes 48 --out runs/policy_k4
 
 Training episode k is reset with seed ``--seed + k`` (REINFORCE; SB3 agents seed only their first
 reset). Writes ``<out>/episodes.csv`` (one row per training episode), ``<out>/tb`` (TensorBoard:
@@ -12,12 +13,19 @@ final policy goes to ``--save``. ``--resume`` continues from the checkpoint: for
 ``reinforce_lstm`` the episode in progress is replayed from its seed with the recorded actions,
 so the resumed run ends with the very parameters of an uninterrupted one (bitwise on CPU);
 SB3 agents resume from their last checkpoint with a fresh rollout.
+
+``--workers K`` runs K envs: ``reinforce_lstm`` then learns from K episodes in lockstep (one batched
+policy call per step, one update from all K every U steps; K rollout slots, each a local env, or
+under ``--ray`` a Ray actor holding its env in its own process, asking for ``--cpus-per-task``);
+SB3 agents get a ``SubprocVecEnv`` of K envs. K = 1 without ``--ray`` is the plain single-env run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +34,22 @@ import tyro
 
 import asg_gym  # noqa: F401  (registers the ids)
 from agents import LEARNING_AGENTS, StepRecord, load_agent, make_agent
+from agents.rollouts import LocalRollouts, RayRollouts, Rollouts
+from agents.rollouts import episode_limit as env_episode_limit
+from agents.sb3_agents import make_vec_env
 from experiments.common import ResumableCSV, json_object, parse_env_kwargs, write_provenance
+from experiments.scale_out import RayFlags, ray_session
 from experiments.train_transfer import tensorboard_writer
 
 EVAL_KEYS = ("target_accuracy", "target_mean_class_accuracy", "target_miou", "old_task_agreement")
 EPISODE_FIELDS = ["episode", "num_timesteps", "return", "length", "diverged", *EVAL_KEYS]
 # Settings a resumed run must share with the run it continues (``--episodes`` may grow).
-RUN_KEYS = ("env", "env_kwargs", "agent", "agent_kwargs", "seed")
+RUN_KEYS = ("env", "env_kwargs", "agent", "agent_kwargs", "seed", "workers")
+RUN_DEFAULTS = {"workers": 1}  # of run.json files written before the key existed
 
 
 @dataclass
-class Args:
+class Args(RayFlags):
     """Train a learning-rate controller for N episodes of an ASG env."""
 
     env: str = "ASG-Digits-v0"
@@ -63,6 +76,9 @@ class Args:
     """write TensorBoard logs to <out>/tb"""
     progress: bool = True
     """show a tqdm progress bar"""
+    workers: int = 1
+    """envs stepped together: REINFORCE learns from K episodes in lockstep (Ray actors under --ray), SB3 agents
+    get a SubprocVecEnv of K envs"""
 
 
 def agent_keywords(text: str) -> dict[str, Any]:
@@ -75,9 +91,28 @@ def make_env(env_id: str, env_kwargs: dict[str, Any]) -> gym.Env:
     return gym.make(env_id, **env_kwargs)
 
 
-def episode_limit(env: gym.Env) -> int:
-    """Actions per episode: the ASG env's ``total_steps``, else the registered time limit."""
-    limit = getattr(env.unwrapped, "total_steps", None) or (env.spec.max_episode_steps if env.spec else None)
+def make_training_env(args: Args, env_kwargs: dict[str, Any]) -> Any:
+    """The env the agent learns on: one env; with ``--workers K`` (or ``--ray``) K rollout slots for
+    REINFORCE (local envs, or Ray actors) or an SB3 vector env of K envs."""
+    if args.workers == 1 and not args.use_ray:
+        return make_env(args.env, env_kwargs)
+    if args.agent != "reinforce_lstm":
+        return make_vec_env(partial(make_env, args.env, env_kwargs), args.workers)
+    if args.use_ray:
+        return RayRollouts(partial(make_env, args.env, args.task_env_kwargs(env_kwargs)), args.workers,
+                           num_cpus=args.cpus_per_task, num_gpus=args.gpus_per_task)
+    return LocalRollouts([make_env(args.env, env_kwargs) for _ in range(args.workers)])
+
+
+def episode_limit(env: Any) -> int:
+    """Actions per episode: the ASG env's ``total_steps``, else the registered time limit (of one env,
+    rollout slots or an SB3 vector env)."""
+    if isinstance(env, Rollouts):
+        limit = env.episode_limit
+    elif isinstance(env, gym.Env):
+        limit = env_episode_limit(env)
+    else:  # an SB3 VecEnv of agents.sb3_agents.make_vec_env
+        limit = env.get_attr("asg_episode_limit", indices=[0])[0]
     if not limit:
         raise SystemExit("the env has neither total_steps nor max_episode_steps: its episode length is unknown")
     return int(limit)
@@ -123,23 +158,31 @@ def main(argv: list[str] | None = None) -> Path:
     args = tyro.cli(Args, args=argv)
     if args.agent not in LEARNING_AGENTS:
         raise SystemExit(f"--agent must be a learning agent ({', '.join(LEARNING_AGENTS)}), got {args.agent!r}")
-    if args.episodes < 1 or args.checkpoint_every < 1:
-        raise SystemExit(f"need --episodes >= 1 and --checkpoint-every >= 1, got {args.episodes}, "
-                         f"{args.checkpoint_every}")
+    if args.episodes < 1 or args.checkpoint_every < 1 or args.workers < 1:
+        raise SystemExit(f"need --episodes, --checkpoint-every and --workers >= 1, got {args.episodes}, "
+                         f"{args.checkpoint_every}, {args.workers}")
+    if args.use_ray and args.agent != "reinforce_lstm":
+        raise SystemExit("--ray runs REINFORCE rollout workers; SB3 agents take --workers K alone (a SubprocVecEnv)")
+    with ray_session(args) if args.use_ray else contextlib.nullcontext():
+        return train(args)
+
+
+def train(args: Args) -> Path:
+    """``main`` once the flags are checked (and Ray is up under ``--ray``)."""
     env_kwargs, agent_kwargs = parse_env_kwargs(args.env_kwargs), agent_keywords(args.agent_kwargs)
     out = Path(args.out)
     suffix = ".pt" if args.agent == "reinforce_lstm" else ".zip"
     checkpoint, final = out / f"checkpoint{suffix}", Path(args.save or out / f"policy{suffix}")
     run = {"env": args.env, "env_kwargs": env_kwargs, "agent": args.agent, "agent_kwargs": agent_kwargs,
-           "seed": args.seed}
+           "seed": args.seed, "workers": args.workers}
     run_file = out / "run.json"
 
-    env = make_env(args.env, env_kwargs)
-    steps_per_episode = episode_limit(env)
     if checkpoint.exists() and not args.resume:
         raise SystemExit(f"{checkpoint} exists: pass --resume to continue it, or choose another --out")
+    env = make_training_env(args, env_kwargs)
+    steps_per_episode = episode_limit(env)
     if args.resume and checkpoint.exists():
-        saved = json.loads(run_file.read_text()) if run_file.exists() else {}
+        saved = {**RUN_DEFAULTS, **(json.loads(run_file.read_text()) if run_file.exists() else {})}
         changed = sorted(k for k in RUN_KEYS if saved.get(k) != json.loads(json.dumps(run[k])))
         if changed:
             raise SystemExit(f"cannot resume {checkpoint}: settings changed since it was written: {changed}")
@@ -150,9 +193,11 @@ def main(argv: list[str] | None = None) -> Path:
         run_file.write_text(json.dumps(run, indent=2) + "\n")
     write_provenance(out, seed=args.seed, args=vars(args), resumed_from_timestep=agent.num_timesteps)
 
-    # Every remaining episode takes at most steps_per_episode actions; the monitor stops at the N-th end.
-    in_progress = getattr(agent, "episode_timesteps", 0)
-    budget = max((args.episodes - agent.num_episodes) * steps_per_episode - in_progress, 0)
+    # Every remaining episode takes at most steps_per_episode actions, K episodes side by side (each slot
+    # ends one within steps_per_episode steps); the monitor stops at the N-th end.
+    in_progress = getattr(agent, "episode_timesteps", 0)  # with K slots, the fewest
+    rounds = -(-max(args.episodes - agent.num_episodes, 0) // args.workers)
+    budget = max(args.workers * (rounds * steps_per_episode - in_progress), 0)
     writer = tensorboard_writer(out / "tb", agent.num_timesteps) if args.tensorboard else None
     table = ResumableCSV(out / "episodes.csv", EPISODE_FIELDS, ["episode"])
     try:

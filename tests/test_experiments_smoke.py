@@ -83,7 +83,10 @@ def test_copy_prefix_takes_matching_evaluations(tmp_path):
     donor = tmp_path / "fig1"
     donor.mkdir()
     args = {"env_kwargs": "{}", "total_steps": 600, "eval_every": 50}
-    (donor / "provenance.json").write_text(json.dumps({"runs": [{"args": args}]}))
+    import asg_gym
+
+    run = {"args": args, "asg_gym_version": asg_gym.__version__}
+    (donor / "provenance.json").write_text(json.dumps({"runs": [run]}))
     with (donor / "curves.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, CURVE_FIELDS)
         writer.writeheader()
@@ -98,6 +101,14 @@ def test_copy_prefix_takes_matching_evaluations(tmp_path):
     assert copied == ["4_hand_tuned+PG"]  # all_large is not in the donor: it must be run
     assert [int(r["sgd_step"]) for r in table.rows if r["seed"] == "0"] == [100, 200, 300]
     assert float(table.rows[2]["target_accuracy"]) == 0.3
+
+    # A donor made by another asg-gym version (other env defaults) is never copied.
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "provenance.json").write_text(json.dumps({"runs": [{"args": args}]}))  # 0.1.0: no version recorded
+    (old / "curves.csv").write_text((donor / "curves.csv").read_text())
+    fresh = ResumableCSV(tmp_path / "t3" / "curves.csv", CURVE_FIELDS, ["setting", "lam", "seed"])
+    assert copy_prefix(old, fresh, donors, [0, 1], 300, 100, {}) == []
     assert copy_prefix(donor, table, donors, [0, 1], 300, 100, {"image_size": 32}) == []  # other env: refused
     assert copy_prefix(donor, table, donors, [0, 1], 900, 100, {}) == []  # donor too short: refused
 
@@ -139,7 +150,7 @@ def test_background_floor_is_the_miou_of_predicting_background():
 
 
 CLI_SCRIPTS = ["demo", "train_policy", "train_transfer", "benchmark_agents", "bench_env", "bench_vector", "gpu_check",
-               "sweep_defaults",
+               "bench_pipeline", "gpu_run", "make_fixture_folders", "bench_rollouts", "sweep_defaults",
                "digitseg_gap", "fig8_policy_behaviour", "fig1_heuristics", "table1_lambda", "table2_retention",
                "fig6_policies", "fig7_segmentation", "sweep_digitseg"]
 

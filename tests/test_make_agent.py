@@ -14,8 +14,11 @@ from agents import (
     PPOAgent,
     RandomInitPolicy,
     RandomPolicy,
+    SCHEDULE_AGENTS,
     RecurrentPPOAgent,
     ReinforceLSTMAgent,
+    ScheduledPolicy,
+    TunedConstantAgent,
     make_agent,
 )
 from tests.toy_lr_env import ToyLREnv
@@ -33,11 +36,15 @@ def test_make_agent_knows_every_name() -> None:
     env = ToyLREnv()
     kinds = {"reinforce_lstm": ReinforceLSTMAgent, "ppo": PPOAgent, "a2c": A2CAgent,
              "recurrent_ppo": RecurrentPPOAgent, "all_large": ConstantPolicy, "hand_tuned": ConstantPolicy,
-             "head_only": ConstantPolicy, "random": RandomPolicy, "random_init": RandomInitPolicy}
+             "head_only": ConstantPolicy, "random": RandomPolicy, "random_init": RandomInitPolicy,
+             "tuned_constant": TunedConstantAgent, **dict.fromkeys(SCHEDULE_AGENTS, ScheduledPolicy)}
     assert set(kinds) == set(AGENT_NAMES)
     for name, kind in kinds.items():
-        agent = make_agent(name, env, seed=0)
+        tuned = name == "tuned_constant"  # the toy env has no total_steps: tell the search its episode length
+        agent = make_agent(name, env, seed=0, **({"episode_length": env.episode_length} if tuned else {}))
         assert isinstance(agent, kind)
+        if tuned:  # it acts only after its search
+            agent.learn(2 * env.episode_length)
         action, _ = agent.predict(env.reset(seed=0)[0], episode_start=np.array([True]))
         assert env.action_space.contains(np.asarray(action, dtype=np.int64)), name
 

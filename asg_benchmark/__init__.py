@@ -1,0 +1,51 @@
+"""The ASG agent benchmark as a product: any agent, one protocol, ``rliable`` statistics.
+
+    from asg_benchmark import BenchmarkSpec, register_agent, run_benchmark
+
+    register_agent("mine", my_factory)              # or name it "mypkg.agent:make_agent"
+    spec = BenchmarkSpec(env="ASG-Digits-v0", agents=("hand_tuned", "ppo", "mine"),
+                         train_seeds=(0, 1), eval_seeds=tuple(range(100, 110)), budget=4000)
+    run_benchmark(spec, "results/my_benchmark")     # resumable; writes report.md, iqm.png, profiles.png
+
+The protocol and the plug-in interface are described in ``docs/benchmark.md``; the command line is
+``asg-benchmark run …`` / ``asg-benchmark report DIR``.
+"""
+
+from asg_benchmark.episode import EpisodeResult, run_episode
+from asg_benchmark.errors import AgentError, BenchmarkError, ProtocolError, SeedError
+from asg_benchmark.protocol import BenchmarkSpec, quick
+from asg_benchmark.registry import AgentSpec, register_agent, resolve_agent, unregister_agent
+from asg_benchmark.report import write_report
+from asg_benchmark.runner import Job, JobRunner, Record, RunSummary, plan_jobs, run_benchmark
+from asg_benchmark.seeds import MIN_EVAL_SEEDS, check_seeds, parse_seeds
+from asg_benchmark.stats import Summary, summarize
+from asg_benchmark.store import ResultsStore, read_rows
+
+__all__ = [
+    "MIN_EVAL_SEEDS",
+    "AgentError",
+    "AgentSpec",
+    "BenchmarkError",
+    "BenchmarkSpec",
+    "EpisodeResult",
+    "Job",
+    "JobRunner",
+    "ProtocolError",
+    "Record",
+    "ResultsStore",
+    "RunSummary",
+    "SeedError",
+    "Summary",
+    "check_seeds",
+    "parse_seeds",
+    "plan_jobs",
+    "quick",
+    "read_rows",
+    "register_agent",
+    "resolve_agent",
+    "run_benchmark",
+    "run_episode",
+    "summarize",
+    "unregister_agent",
+    "write_report",
+]

@@ -1,0 +1,97 @@
+"""What one benchmark is: env, agents, seeds, budget and draws, checked against the protocol.
+
+The protocol (``docs/benchmark.md``, ``docs/design.md`` §4): every learning agent trains for the
+same number of env steps on training episodes, is frozen, and is evaluated on at least 10
+evaluation seeds disjoint from the training seeds; stochastic policies are sampled (several
+draws per evaluation seed), greedy evaluation is its own row; the score is the final target
+accuracy on the full real target set, old-task agreement beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from asg_benchmark.errors import AgentError, ProtocolError
+from asg_benchmark.registry import AgentSpec, resolve_agent
+from asg_benchmark.seeds import check_seeds
+
+# Protocol settings, under the user's --env-kwargs: the score is on the full real target set (all
+# 5,000 MNIST images; the 1,797 UCI digits), and only the final evaluation counts (eval_every for curves).
+DIGITS_FULL_TARGET = {"mnist": 5000, "uci": 1797}
+COMMON_ENV_KWARGS: dict[str, Any] = {"eval_every": 0}
+
+
+def protocol_env_kwargs(env: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The protocol's keywords for ``env`` given the user's (which win over them)."""
+    if env == "ASG-Digits-v0":
+        return {**COMMON_ENV_KWARGS, "eval_size": DIGITS_FULL_TARGET.get(given.get("target", "mnist"), 5000)}
+    return dict(COMMON_ENV_KWARGS)
+# The training env never shows target scores to an agent (asg_benchmark.training_env strips them), so
+# its end-of-episode evaluation is wasted work: make it as small as the env allows.
+TRAIN_ENV_KWARGS: dict[str, dict[str, Any]] = {"ASG-Digits-v0": {"eval_size": 10},
+                                               "ASG-DigitSeg-v0": {"eval_size": 1}}
+
+QUICK_ENV_KWARGS: dict[str, Any] = {"backbone": "toy", "image_size": 32, "num_source_images": 256, "eval_size": 100,
+                                    "batch_size": 16, "total_steps": 6, "eval_every": 3, "device": "cpu"}
+QUICK_AGENT_KWARGS: dict[str, dict[str, Any]] = {"ppo": {"n_steps": 6, "batch_size": 6}, "a2c": {"n_steps": 6},
+                                                 "recurrent_ppo": {"n_steps": 6, "batch_size": 6}}
+QUICK_BUDGET = 12  # two 6-step toy episodes: the --quick budget unless one is given
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    """One benchmark.
+
+    Attributes:
+        env: the env id (``gym.make``).
+        env_kwargs: ``gym.make`` keywords, over the protocol's (:func:`protocol_env_kwargs`).
+        agents: agent names: built-in, registered, or ``"package.module:factory"``.
+        agent_kwargs: agent name → constructor keywords.
+        train_seeds: one trained agent per training seed (its ``seed``).
+        eval_seeds: the ``reset(seed=…)`` of every evaluation episode; ≥ 10, none a training seed.
+        budget: env steps every learning agent trains for (the same for all).
+        draws: episodes per evaluation seed of a stochastic policy, each with its own sampling seed.
+        allow_few_seeds: accept fewer than 10 evaluation seeds (smoke tests; not the protocol).
+    """
+
+    env: str
+    agents: tuple[str, ...]
+    train_seeds: tuple[int, ...]
+    eval_seeds: tuple[int, ...]
+    budget: int
+    draws: int = 3
+    env_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    agent_kwargs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    allow_few_seeds: bool = False
+
+    def eval_env_kwargs(self) -> dict[str, Any]:
+        """The keywords of the evaluation env: protocol defaults, then the user's."""
+        return {**protocol_env_kwargs(self.env, self.env_kwargs), **self.env_kwargs}
+
+    def train_env_kwargs(self) -> dict[str, Any]:
+        """The training env: the evaluation env's keywords with the cheapest target evaluation."""
+        return {**self.eval_env_kwargs(), "eval_every": 0, **TRAIN_ENV_KWARGS.get(self.env, {})}
+
+    def resolve(self) -> dict[str, AgentSpec]:
+        """Check the spec (seeds, budget, draws, agent names and options); the agents' specs by name."""
+        check_seeds(self.train_seeds, self.eval_seeds, allow_few=self.allow_few_seeds)
+        if self.budget < 1 or self.draws < 1:
+            raise ProtocolError(f"need a budget >= 1 env step and draws >= 1, got {self.budget}, {self.draws}")
+        if not self.agents or len(set(self.agents)) != len(self.agents):
+            raise AgentError(f"give each agent once, got {list(self.agents)}")
+        unknown = sorted(set(self.agent_kwargs) - set(self.agents))
+        if unknown:
+            raise AgentError(f"--agent-kwargs names agents that are not benchmarked: {unknown}")
+        return {name: resolve_agent(name) for name in self.agents}
+
+
+def quick(spec: BenchmarkSpec) -> BenchmarkSpec:
+    """``spec`` as a smoke run: the toy backbone and tiny sizes, under the user's own keywords."""
+    agent_kwargs = {name: {**QUICK_AGENT_KWARGS.get(name, {}), **spec.agent_kwargs.get(name, {})}
+                    for name in spec.agents if name in QUICK_AGENT_KWARGS or name in spec.agent_kwargs}
+    return BenchmarkSpec(env=spec.env, agents=spec.agents, train_seeds=spec.train_seeds, eval_seeds=spec.eval_seeds,
+                         budget=spec.budget, draws=spec.draws,
+                         env_kwargs={**QUICK_ENV_KWARGS, **spec.env_kwargs}, agent_kwargs=agent_kwargs,
+                         allow_few_seeds=spec.allow_few_seeds)

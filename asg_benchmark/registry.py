@@ -1,0 +1,150 @@
+"""Which agents the benchmark can run: the built-in names, registered factories and import paths.
+
+An agent is made by a *factory* called as ``factory(env, seed=..., **agent_kwargs)``; it returns an
+object with an SB3-shaped ``predict(obs, state=None, episode_start=None, deterministic=False) ->
+(action, state)`` and, if it learns, ``learn(total_timesteps)``. Three ways to name one:
+
+* a built-in name (everything :func:`agents.make_agent` knows, schedules and ``tuned_constant``
+  included);
+* a name given to :func:`register_agent` in this process;
+* an import path ``"package.module:factory"`` of any importable callable (e.g. a user's
+  installed package), resolved here with a clear error when the module, the attribute or the
+  ``predict`` method is missing.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import agents
+from agents.baselines import PRESETS
+from agents.schedules import SCHEDULE_AGENTS
+from asg_benchmark.errors import AgentError
+
+AgentFactory = Callable[..., Any]
+GREEDY_SUFFIX = "/greedy"  # the label of an agent's greedy (deterministic=True) rows
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """How the benchmark treats one agent.
+
+    Attributes:
+        name: the name the rows are labelled with (greedy rows add ``/greedy``).
+        factory: ``factory(env, seed=..., **agent_kwargs)`` → an agent.
+        stochastic: its actions are samples: evaluated with ``deterministic=False`` and several
+            draws per evaluation seed (one draw otherwise).
+        greedy: also evaluated with ``deterministic=True``, as its own row ``<name>/greedy``.
+        seeded: its behaviour depends on its seed; an unseeded agent (a fixed schedule) runs once
+            per evaluation seed instead of once per training seed and evaluation seed.
+        hand_designed: a hand-designed schedule, a candidate for "best hand-designed schedule".
+    """
+
+    name: str
+    factory: AgentFactory
+    stochastic: bool = True
+    greedy: bool = True
+    seeded: bool = True
+    hand_designed: bool = False
+
+
+_REGISTERED: dict[str, AgentSpec] = {}
+_LEARNED = ("reinforce_lstm", "ppo", "a2c", "recurrent_ppo")  # stochastic policies with a greedy mode
+
+
+def builtin_spec(name: str) -> AgentSpec:
+    """The spec of built-in agent ``name`` (one of :data:`agents.AGENT_NAMES`)."""
+    if name not in agents.AGENT_NAMES:
+        raise AgentError(f"{name!r} is not a built-in agent; built-in: {', '.join(agents.AGENT_NAMES)}")
+    fixed = name in PRESETS or name in SCHEDULE_AGENTS
+    return AgentSpec(name, functools.partial(agents.make_agent, name),
+                     stochastic=name in _LEARNED or name in ("random", "random_init"),
+                     greedy=name in _LEARNED, seeded=not fixed, hand_designed=fixed)
+
+
+def register_agent(name: str, factory: AgentFactory, *, stochastic: bool = True, greedy: bool = True,
+                   seeded: bool = True, hand_designed: bool = False, replace: bool = False) -> AgentSpec:
+    """Make ``name`` resolve to ``factory`` (see :class:`AgentSpec` for the flags); returns its spec.
+
+    Built-in names cannot be taken; a registered name only with ``replace=True``.
+    """
+    _check_name(name)
+    if name in agents.AGENT_NAMES:
+        raise AgentError(f"{name!r} is a built-in agent; register yours under another name")
+    if name in _REGISTERED and not replace:
+        raise AgentError(f"agent {name!r} is already registered; pass replace=True to replace it")
+    if not callable(factory):
+        raise AgentError(f"the factory of agent {name!r} must be callable, got {factory!r}")
+    spec = AgentSpec(name, factory, stochastic=stochastic, greedy=greedy, seeded=seeded,
+                     hand_designed=hand_designed)
+    _REGISTERED[name] = spec
+    return spec
+
+
+def unregister_agent(name: str) -> None:
+    """Forget a registered agent (tests, notebooks)."""
+    _REGISTERED.pop(name, None)
+
+
+def resolve_agent(name: str) -> AgentSpec:
+    """The spec of a built-in name, a registered name or a ``"package.module:factory"`` import path."""
+    if name in agents.AGENT_NAMES:
+        return builtin_spec(name)
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    if ":" in name:
+        return AgentSpec(name, import_factory(name))
+    raise AgentError(f"unknown agent {name!r}: not built-in ({', '.join(agents.AGENT_NAMES)}), not registered "
+                     f"with asg_benchmark.register_agent, and not an import path 'package.module:factory'")
+
+
+def import_factory(path: str) -> AgentFactory:
+    """The callable at ``"package.module:attribute"`` (dots after the colon reach into the module)."""
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise AgentError(f"an agent import path reads 'package.module:factory', got {path!r}")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise AgentError(f"cannot import module {module_name!r} for agent {path!r}: {exc}. Is its package "
+                         f"installed in this Python ({_python()}) or on PYTHONPATH?") from exc
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise AgentError(f"module {module_name!r} has no attribute {attribute!r} (agent {path!r})")
+        target = getattr(target, part)
+    if not callable(target):
+        raise AgentError(f"{path!r} is {type(target).__name__}, not a callable factory(env, seed=..., **kwargs)")
+    return target
+
+
+def build_agent(spec: AgentSpec, env: Any, seed: int, **kwargs: Any) -> Any:
+    """``spec.factory(env, seed=seed, **kwargs)``, checked to have an SB3-shaped ``predict``."""
+    agent = spec.factory(env, seed=seed, **kwargs)
+    if not callable(getattr(agent, "predict", None)):
+        raise AgentError(f"agent {spec.name!r}: its factory returned {type(agent).__name__!s}, which has no "
+                         "predict(observation, state=None, episode_start=None, deterministic=False) -> "
+                         "(action, state) method")
+    learn = getattr(agent, "learn", None)
+    if learn is not None and not callable(learn):
+        raise AgentError(f"agent {spec.name!r}: its learn attribute is not callable")
+    return agent
+
+
+def learns(agent: Any) -> bool:
+    """Whether ``agent`` trains (has a ``learn(total_timesteps)``) and so gets the training budget."""
+    return callable(getattr(agent, "learn", None))
+
+
+def _check_name(name: str) -> None:
+    if not name or "/" in name or ":" in name or "," in name or name != name.strip():
+        raise AgentError(f"agent names must be non-empty without '/', ':', ',' or surrounding spaces, got {name!r}")
+
+
+def _python() -> str:
+    import sys
+
+    return sys.executable

@@ -1,0 +1,149 @@
+"""The report of a benchmark folder, regenerated from ``results.csv`` alone.
+
+Writes ``report.md`` (the table, the protocol as the rows state it, and the paired per-cell
+differences), ``iqm.png`` (IQM intervals of the target score and of old-task agreement) and
+``profiles.png`` (performance profiles with their bands).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from asg_benchmark.seeds import MIN_EVAL_SEEDS
+from asg_benchmark.stats import RowStats, Summary, summarize
+from asg_benchmark.store import read_rows
+
+REPORT, IQM_PLOT, PROFILE_PLOT = "report.md", "iqm.png", "profiles.png"
+
+
+def write_report(folder: str | Path, *, reps: int = 2000) -> Path:
+    """Compute the statistics of ``folder/results.csv`` and write the report files; returns report.md's path."""
+    folder = Path(folder)
+    summary = summarize(read_rows(folder), reps=reps)
+    path = folder / REPORT
+    path.write_text(markdown(summary))
+    plot_intervals(summary, folder / IQM_PLOT)
+    plot_profiles(summary, folder / PROFILE_PLOT)
+    return path
+
+
+def _ci(value: float, ci: tuple[float, float]) -> str:
+    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def _name(s: RowStats, summary: Summary) -> str:
+    if s.label == summary.best_hand_designed:
+        return f"**{s.label}** (best hand-designed schedule)"
+    if s.label.split("/")[0] == "tuned_constant":
+        return f"{s.label} (tuned constant)"
+    return s.label
+
+
+def markdown(summary: Summary) -> str:
+    """The report as markdown."""
+    p = summary.protocol
+    metric = ", ".join(p["target_metric"])
+    few = len(p["eval_seeds"]) < MIN_EVAL_SEEDS
+    lines = [
+        "# Agent benchmark" + (" (preliminary: fewer than 10 evaluation seeds)" if few else ""),
+        "",
+        f"* env: {', '.join(p['env'])}; episode length {', '.join(p['episode_length'])} actions; decision window "
+        f"{', '.join(p['decision_window'])} SGD step(s) per action",
+        f"* training budget of every learning agent: {', '.join(p['budget'])} env steps (steps actually taken: "
+        "column *train steps*)",
+        f"* training seeds {_seeds(p['train_seeds'])}; evaluation seeds {_seeds(p['eval_seeds'])} "
+        f"({len(p['eval_seeds'])}, disjoint from the training seeds)",
+        f"* score: final {metric} on the env's real target set; old-task agreement reported beside it",
+        "* a run is one (training seed, evaluation seed) cell, a stochastic policy's draws averaged; rows "
+        "`<agent>/greedy` act with `deterministic=True`, the others as they were trained (sampling)",
+        f"* IQM with 95 % stratified-bootstrap confidence intervals ({summary.reps} replications, `rliable`); "
+        "P(improvement) and paired Δ against the best hand-designed row "
+        f"({summary.best_hand_designed or 'none benchmarked'})",
+        "* single episodes are reproducible only bitwise on the same machine and build: compare the intervals, "
+        "not single runs",
+        "",
+        f"| row | runs × draws | IQM {metric} [95 % CI] | P(improvement) [95 % CI] | paired Δ mean [95 % CI] "
+        "| wins/ties/losses | IQM old-task agreement [95 % CI] | mean return | diverged | train steps |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in summary.rows:
+        improvement = "—" if s.improvement is None or s.improvement_ci is None else _ci(s.improvement,
+                                                                                         s.improvement_ci)
+        paired = "—" if s.paired is None else _ci(s.paired.mean, s.paired.ci)
+        counts = "—" if s.paired is None else f"{s.paired.wins}/{s.paired.ties}/{s.paired.losses}"
+        lines.append(f"| {_name(s, summary)} | {s.runs} × {s.draws} | {_ci(s.iqm, s.iqm_ci)} | {improvement} | "
+                     f"{paired} | {counts} | {_ci(s.agreement_iqm, s.agreement_ci)} | {s.mean_return:.3f} | "
+                     f"{s.diverged:.2f} | {s.train_env_steps:.0f} |")
+    lines += ["", *paired_table(summary)]
+    return "\n".join(lines) + "\n"
+
+
+def paired_table(summary: Summary) -> list[str]:
+    """Per-cell differences to the best hand-designed row: one line per row and training seed."""
+    rows = [s for s in summary.rows if s.paired is not None]
+    if not rows:
+        return []
+    evals = sorted({e for s in rows for (_, e) in s.paired.differences}, key=int)  # type: ignore[union-attr]
+    lines = [f"## Paired per-seed differences to {summary.best_hand_designed}", "",
+             "Score of the row minus that of the best hand-designed row on the same evaluation episode.", "",
+             "| row | train seed | " + " | ".join(f"eval {e}" for e in evals) + " |",
+             "|---|---|" + "---|" * len(evals)]
+    for s in rows:
+        assert s.paired is not None
+        for train in sorted({t for (t, _) in s.paired.differences}, key=lambda t: -1 if t == "-" else int(t)):
+            cells = [s.paired.differences.get((train, e)) for e in evals]
+            text = ["" if d is None else f"{d:+.3f}" for d in cells]
+            lines.append(f"| {s.label} | {train} | " + " | ".join(text) + " |")
+    return lines
+
+
+def _seeds(seeds: list[str]) -> str:
+    values = sorted(int(s) for s in seeds)
+    if values and values == list(range(values[0], values[-1] + 1)) and len(values) > 2:
+        return f"{values[0]}-{values[-1]}"
+    return " ".join(str(v) for v in values)
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_intervals(summary: Summary, path: Path) -> None:
+    """rliable's interval plot: IQM of the target score and of old-task agreement, with 95 % CIs."""
+    plt = _pyplot()
+    from rliable import plot_utils
+
+    labels = [s.label for s in summary.rows]
+    points = {s.label: np.array([s.iqm, s.agreement_iqm]) for s in summary.rows}
+    intervals = {s.label: np.array([[s.iqm_ci[0], s.agreement_ci[0]], [s.iqm_ci[1], s.agreement_ci[1]]])
+                 for s in summary.rows}
+    metric = ", ".join(summary.protocol["target_metric"])
+    fig, _ = plot_utils.plot_interval_estimates(points, intervals, metric_names=[f"IQM {metric}",
+                                                                                 "IQM old-task agreement"],
+                                                algorithms=labels, xlabel="score (95 % CI)")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_profiles(summary: Summary, path: Path) -> None:
+    """rliable's performance profiles: fraction of runs with a score above τ, with bootstrap bands."""
+    plt = _pyplot()
+    from rliable import plot_utils
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    metric = ", ".join(summary.protocol["target_metric"])
+    plot_utils.plot_performance_profiles(summary.profiles, summary.profile_taus,
+                                         performance_profile_cis=summary.profile_cis, ax=ax,
+                                         xlabel=f"final {metric} (τ)", ylabel="fraction of runs with score > τ")
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

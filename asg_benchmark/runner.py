@@ -1,0 +1,238 @@
+"""The protocol runner: for each agent and training seed, train for the budget, freeze, evaluate every cell.
+
+Work comes in *jobs*, one per (agent, training seed): a job builds the agent, trains it (if it
+learns) on a :class:`~asg_benchmark.training_env.TrainingEnv`, then runs its pending evaluation
+cells. :func:`plan_jobs` lists the jobs whose cells are not all in the results yet,
+:class:`JobRunner` runs one (picklable: a Ray task or any process pool can run it), and
+:func:`run_benchmark` ties them to a folder; ``map_jobs`` replaces its in-process loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from asg_benchmark.episode import EpisodeResult, run_episode
+from asg_benchmark.errors import AgentError
+from asg_benchmark.protocol import BenchmarkSpec
+from asg_benchmark.registry import GREEDY_SUFFIX, AgentSpec, build_agent, learns
+from asg_benchmark.seeds import reseed_agent, run_seed, seed_everything
+from asg_benchmark.store import Cell, ResultsStore, lock_protocol, write_provenance
+from asg_benchmark.training_env import TrainingEnv
+
+
+@dataclass(frozen=True)
+class EvalCell:
+    """One evaluation episode to run: its cell and whether ``predict`` is greedy."""
+
+    cell: Cell
+    deterministic: bool
+
+
+@dataclass(frozen=True)
+class Job:
+    """One agent and training seed (``None``: an unseeded agent, run once) with its pending cells."""
+
+    agent: str
+    train_seed: int | None
+    cells: tuple[EvalCell, ...]
+
+
+@dataclass
+class Record:
+    """A finished cell: its CSV row and its episode record (curve, actions) for ``episodes.jsonl``."""
+
+    row: dict[str, Any]
+    episode: dict[str, Any]
+
+
+def agent_cells(spec: BenchmarkSpec, agent: AgentSpec, train_seed: int | None) -> list[EvalCell]:
+    """Every cell of one agent and training seed: sampled draws, and greedy ones if it has a greedy row."""
+    draws = spec.draws if agent.stochastic else 1
+    cells = [EvalCell(Cell(agent.name, train_seed, e, d), False) for e in spec.eval_seeds for d in range(draws)]
+    if agent.greedy:
+        cells += [EvalCell(Cell(agent.name + GREEDY_SUFFIX, train_seed, e, 0), True) for e in spec.eval_seeds]
+    return cells
+
+
+def plan_jobs(spec: BenchmarkSpec, agents: dict[str, AgentSpec], store: ResultsStore | None = None) -> list[Job]:
+    """The jobs with cells still to run, in the order of ``spec.agents`` then training seeds."""
+    jobs = []
+    for name in spec.agents:
+        agent = agents[name]
+        for train_seed in spec.train_seeds if agent.seeded else [None]:
+            cells = tuple(c for c in agent_cells(spec, agent, train_seed) if store is None or not store.done(c.cell))
+            if cells:
+                jobs.append(Job(name, train_seed, cells))
+    return jobs
+
+
+class Envs:
+    """The evaluation env and the base of every training env, built on first use and reused.
+
+    Reuse is safe: every episode starts from ``reset(seed=…)``, which restores the pretrained
+    weights and draws head, optimizer and data order from the seed.
+    """
+
+    def __init__(self, spec: BenchmarkSpec) -> None:
+        self.spec = spec
+        self._eval: gym.Env | None = None
+        self._train: gym.Env | None = None
+
+    @property
+    def eval(self) -> gym.Env:
+        if self._eval is None:
+            self._eval = _make(self.spec.env, self.spec.eval_env_kwargs())
+        return self._eval
+
+    @property
+    def train(self) -> gym.Env:
+        if self._train is None:
+            self._train = _make(self.spec.env, self.spec.train_env_kwargs())
+        return self._train
+
+    def close(self) -> None:
+        for env in (self._eval, self._train):
+            if env is not None:
+                env.close()
+        self._eval = self._train = None
+
+
+def _make(env_id: str, kwargs: dict[str, Any]) -> gym.Env:
+    import asg_gym  # noqa: F401  (registers the ids)
+
+    return gym.make(env_id, **kwargs)
+
+
+def episode_settings(env: gym.Env) -> dict[str, Any]:
+    """The episode length (actions), decision window (SGD steps per action) and score key of ``env``."""
+    unwrapped = env.unwrapped
+    length = getattr(unwrapped, "total_steps", None)
+    if length is None and env.spec is not None:
+        length = env.spec.max_episode_steps
+    config = getattr(unwrapped, "config", None)
+    return {"episode_length": length, "decision_window": getattr(config, "sgd_steps_per_action", 1),
+            "target_metric": getattr(unwrapped, "target_metric", "target_accuracy")}
+
+
+class JobRunner:
+    """Runs jobs of one benchmark; ``on_record`` (if given) sees each cell as soon as it finishes."""
+
+    def __init__(self, spec: BenchmarkSpec, agents: dict[str, AgentSpec],
+                 on_record: Callable[[Record], None] | None = None, log: Callable[[str], None] | None = print) -> None:
+        self.spec, self.agents, self.on_record, self.log = spec, agents, on_record, log
+        self.envs = Envs(spec)
+
+    def __getstate__(self) -> dict[str, Any]:  # a copy sent to another process builds its own envs
+        return {"spec": self.spec, "agents": self.agents, "on_record": None, "log": self.log}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.envs = Envs(self.spec)
+
+    def __call__(self, job: Job) -> list[Record]:
+        spec, agent_spec = self.spec, self.agents[job.agent]
+        seed = 0 if job.train_seed is None else job.train_seed
+        seed_everything(run_seed(seed))
+        train_env = TrainingEnv(self.envs.train)
+        agent = build_agent(agent_spec, train_env, seed, **dict(spec.agent_kwargs.get(job.agent, {})))
+        started = time.perf_counter()
+        if learns(agent):
+            agent.learn(spec.budget)
+            if train_env.num_steps == 0:
+                raise AgentError(f"agent {job.agent!r} has learn() but took no step of its training env")
+        training = {"train_env_steps": train_env.num_steps, "train_seconds": round(time.perf_counter() - started, 3)}
+        settings = episode_settings(self.envs.eval)
+        records = []
+        for cell in job.cells:
+            reseed_agent(agent, run_seed(seed, cell.cell.eval_seed, cell.cell.draw, int(cell.deterministic)))
+            result = run_episode(self.envs.eval, agent, cell.cell.eval_seed, deterministic=cell.deterministic)
+            record = _record(spec, agent_spec, cell, result, training, settings)
+            if self.on_record is not None:
+                self.on_record(record)
+            if self.log is not None:
+                self.log(f"{cell.cell.label} train_seed={cell.cell.key()[1]} eval_seed={cell.cell.eval_seed} "
+                         f"draw={cell.cell.draw}: {result.target_metric}={result.target_score:.4f} "
+                         f"old_task_agreement={result.old_task_agreement:.4f} return={result.episode_return:.4f}")
+            records.append(record)
+        return records
+
+
+def _record(spec: BenchmarkSpec, agent: AgentSpec, cell: EvalCell, result: EpisodeResult,
+            training: dict[str, Any], settings: dict[str, Any]) -> Record:
+    label, train_seed, eval_seed, draw = cell.cell.key()
+    row = {"agent": label, "train_seed": train_seed, "eval_seed": eval_seed, "draw": draw,
+           "deterministic": cell.deterministic, "hand_designed": agent.hand_designed, "env": spec.env,
+           "episode_length": settings["episode_length"], "decision_window": settings["decision_window"],
+           "budget": spec.budget, **training, "target_metric": result.target_metric,
+           "target_score": result.target_score, "old_task_agreement": result.old_task_agreement,
+           "episode_return": result.episode_return, "final_loss": result.final_loss, "diverged": result.diverged,
+           "steps": result.steps, "eval_seconds": round(result.seconds, 3)}
+    episode = {"agent": label, "train_seed": train_seed, "eval_seed": int(eval_seed), "draw": int(draw),
+               "scores": result.scores, "curve": result.curve, "actions": result.actions}
+    return Record(row, episode)
+
+
+MapJobs = Callable[[JobRunner, Sequence[Job]], Iterable[list[Record]]]
+"""Runs ``runner(job)`` for every job (anywhere) and yields each job's records as it finishes."""
+
+
+def _in_process(runner: JobRunner, jobs: Sequence[Job]) -> Iterable[list[Record]]:
+    for job in jobs:
+        yield runner(job)
+
+
+@dataclass
+class RunSummary:
+    """What :func:`run_benchmark` did: the folder, the jobs run and the cells written."""
+
+    out: Path
+    jobs: list[Job] = field(default_factory=list)
+    cells_written: int = 0
+
+
+def run_benchmark(spec: BenchmarkSpec, out: str | Path, *, map_jobs: MapJobs | None = None,
+                  log: Callable[[str], None] | None = print, report: bool = True) -> RunSummary:
+    """Run ``spec`` into folder ``out`` (resumable), then write the report (:func:`asg_benchmark.write_report`).
+
+    ``map_jobs`` runs the jobs elsewhere (e.g. as Ray tasks: it gets a picklable
+    :class:`JobRunner` and the jobs, and yields each job's records); the default runs them here,
+    appending each row as its episode finishes.
+    """
+    agents = spec.resolve()
+    out = Path(out)
+    store = ResultsStore(out)
+    runner = JobRunner(spec, agents, on_record=None if map_jobs else _appender(store), log=log)
+    settings = episode_settings(runner.envs.eval)
+    lock_protocol(out, {"env": spec.env, "env_kwargs": spec.eval_env_kwargs(),
+                        "train_env_kwargs": spec.train_env_kwargs(), "budget": spec.budget, "draws": spec.draws,
+                        **settings})
+    jobs = plan_jobs(spec, agents, store)
+    write_provenance(out, spec={**spec.__dict__, "env_kwargs": dict(spec.env_kwargs),
+                                "agent_kwargs": {k: dict(v) for k, v in spec.agent_kwargs.items()}},
+                     eval_env_kwargs=spec.eval_env_kwargs(), train_env_kwargs=spec.train_env_kwargs(),
+                     **settings, pending_jobs=len(jobs), pending_cells=sum(len(j.cells) for j in jobs))
+    summary = RunSummary(out, jobs)
+    for records in (map_jobs or _in_process)(runner, jobs):
+        if map_jobs is not None:
+            for record in records:
+                store.append(record.row, record.episode)
+        summary.cells_written += len(records)
+    runner.envs.close()
+    if report:
+        from asg_benchmark.report import write_report
+
+        write_report(out)
+    return summary
+
+
+def _appender(store: ResultsStore) -> Callable[[Record], None]:
+    def append(record: Record) -> None:
+        store.append(record.row, record.episode)
+
+    return append

@@ -1,0 +1,209 @@
+"""The benchmark's statistics, computed from the results rows alone with ``rliable`` (Agarwal et al., 2021).
+
+A *run* is one (training seed, evaluation seed) cell; a stochastic policy's draws on that cell
+are averaged first (its expected score on that episode). With one env there is one task, so a
+row's scores are a ``(runs, 1)`` matrix, as ``rliable`` wants them. Per row: the interquartile
+mean (IQM) of the final target score and of old-task agreement, each with a 95 % stratified-
+bootstrap confidence interval; the probability of improvement over the best hand-designed row
+(the hand-designed row with the highest IQM) with its interval; and the paired per-cell
+differences to that row (the same evaluation episodes, so the episode's own difficulty cancels).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+CellKey = tuple[str, str]  # (train_seed, eval_seed); train_seed "-" for an unseeded agent
+
+
+@dataclass
+class Paired:
+    """Paired differences ``row − best hand-designed`` over the cells they share."""
+
+    differences: dict[CellKey, float]
+    mean: float
+    ci: tuple[float, float]
+    wins: int
+    ties: int
+    losses: int
+
+
+@dataclass
+class RowStats:
+    """One row of the table (an agent, or its ``/greedy`` evaluation)."""
+
+    label: str
+    hand_designed: bool
+    deterministic: bool
+    runs: int
+    draws: int
+    iqm: float
+    iqm_ci: tuple[float, float]
+    agreement_iqm: float
+    agreement_ci: tuple[float, float]
+    mean_return: float
+    diverged: float
+    train_env_steps: float
+    improvement: float | None = None
+    improvement_ci: tuple[float, float] | None = None
+    paired: Paired | None = None
+
+
+@dataclass
+class Summary:
+    """Everything the report shows; ``scores`` is ``rliable``'s input, row label → (runs, 1)."""
+
+    rows: list[RowStats]
+    best_hand_designed: str | None
+    scores: dict[str, np.ndarray]
+    protocol: dict[str, Any]
+    reps: int
+    profile_taus: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    profiles: dict[str, np.ndarray] = field(default_factory=dict)
+    profile_cis: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _rliable() -> Any:
+    try:
+        from rliable import library as rly
+    except ImportError as exc:
+        raise ImportError(f"the benchmark's statistics need rliable: pip install 'asg-gym[benchmark]' ({exc})") from exc
+    return rly
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """rliable passes arch a RandomState, which arch >= 7 deprecates with a FutureWarning per call."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module="arch")
+        yield
+
+
+def cell_scores(rows: list[dict[str, str]], column: str) -> dict[str, dict[CellKey, float]]:
+    """Row label → cell → the mean of ``column`` over that cell's draws, in the order labels first appear."""
+    draws: dict[str, dict[CellKey, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        draws[row["agent"]][(row["train_seed"], row["eval_seed"])].append(float(row[column]))
+    return {label: {cell: float(np.mean(v)) for cell, v in sorted(cells.items(), key=_cell_order)}
+            for label, cells in draws.items()}
+
+
+def _cell_order(item: tuple[CellKey, Any]) -> tuple[int, int]:
+    train, evaluation = item[0]
+    return (-1 if train == "-" else int(train)), int(evaluation)
+
+
+def summarize(rows: list[dict[str, str]], *, reps: int = 2000, seed: int = 0) -> Summary:
+    """The statistics of results ``rows`` (``results.csv``); ``reps`` bootstrap replications, seeded."""
+    if not rows:
+        raise ValueError("no results rows to summarize")
+    with _quiet():
+        return _summarize(rows, reps, seed)
+
+
+def iqm(scores: np.ndarray) -> float:
+    """``rliable.metrics.aggregate_iqm`` (scipy's 25 % trimmed mean over all runs and tasks), without scipy's
+    per-call overhead, which dominates thousands of bootstrap replications."""
+    flat = np.sort(np.asarray(scores, dtype=float).reshape(-1))
+    cut = int(0.25 * flat.size)
+    return float(flat[cut:flat.size - cut].mean())
+
+
+def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
+    """``rliable.metrics.probability_of_improvement`` (the Mann-Whitney U statistic / (n_x·n_y), per task,
+    averaged over tasks), vectorised: P(X > Y) + ½·P(X = Y)."""
+    per_task = [(x[:, t, None] > y[None, :, t]).mean() + 0.5 * (x[:, t, None] == y[None, :, t]).mean()
+                for t in range(x.shape[1])]
+    return float(np.mean(per_task))
+
+
+def _score_profile(scores: np.ndarray, taus: np.ndarray) -> np.ndarray:
+    """rliable's default profile (the fraction of all runs scoring above τ), vectorised over τ."""
+    return (np.asarray(scores).reshape(-1)[:, None] > np.asarray(taus)[None, :]).mean(axis=0)
+
+
+def _summarize(rows: list[dict[str, str]], reps: int, seed: int) -> Summary:
+    rly = _rliable()
+    target, agreement = cell_scores(rows, "target_score"), cell_scores(rows, "old_task_agreement")
+    scores = {label: np.array(list(cells.values()))[:, None] for label, cells in target.items()}
+    agreement_scores = {label: np.array(list(cells.values()))[:, None] for label, cells in agreement.items()}
+
+    def aggregate(x: np.ndarray) -> np.ndarray:
+        return np.array([iqm(x)])
+
+    points, intervals = rly.get_interval_estimates(scores, aggregate, reps=reps,
+                                                   random_state=np.random.RandomState(seed))
+    a_points, a_intervals = rly.get_interval_estimates(agreement_scores, aggregate, reps=reps,
+                                                       random_state=np.random.RandomState(seed))
+    stats = [_row_stats(label, [r for r in rows if r["agent"] == label], scores[label], points, intervals,
+                        a_points, a_intervals) for label in scores]
+    hand = [s for s in stats if s.hand_designed]
+    best = max(hand, key=lambda s: s.iqm).label if hand else None
+    if best is not None:
+        for s in stats:
+            if s.label != best:
+                _compare(s, best, target, scores, rly, reps, seed)
+    taus = np.linspace(0.0, 1.0, 101)
+    # What rly.create_performance_profile computes, with a seeded bootstrap (it takes no generator).
+    profiles, profile_cis = rly.get_interval_estimates(scores, lambda x: _score_profile(x, taus), reps=reps,
+                                                       random_state=np.random.RandomState(seed))
+    return Summary(stats, best, scores, protocol_of(rows), reps, taus, profiles, profile_cis)
+
+
+def _row_stats(label: str, rows: list[dict[str, str]], scores: np.ndarray, points: dict, intervals: dict,
+               a_points: dict, a_intervals: dict) -> RowStats:
+    return RowStats(
+        label=label, hand_designed=rows[0]["hand_designed"] == "True",
+        deterministic=rows[0]["deterministic"] == "True", runs=len(scores),
+        draws=max(int(r["draw"]) for r in rows) + 1,
+        iqm=float(points[label][0]), iqm_ci=_interval(intervals[label]),
+        agreement_iqm=float(a_points[label][0]), agreement_ci=_interval(a_intervals[label]),
+        mean_return=float(np.mean([float(r["episode_return"]) for r in rows])),
+        diverged=float(np.mean([r["diverged"] == "True" for r in rows])),
+        train_env_steps=float(np.mean([float(r["train_env_steps"]) for r in rows])),
+    )
+
+
+def _compare(s: RowStats, best: str, target: dict[str, dict[CellKey, float]], scores: dict[str, np.ndarray],
+             rly: Any, reps: int, seed: int) -> None:
+    """Probability of improvement over ``best`` (with its interval) and the paired differences."""
+    point, interval = rly.get_interval_estimates(
+        {"p": [scores[s.label], scores[best]]},
+        lambda x, y: np.array([probability_of_improvement(x, y)]),
+        reps=reps, random_state=np.random.RandomState(seed))
+    s.improvement, s.improvement_ci = float(point["p"][0]), _interval(interval["p"])
+    differences = {}
+    for (train, evaluation), value in target[s.label].items():
+        reference = target[best].get((train, evaluation), target[best].get(("-", evaluation)))
+        if reference is not None:
+            differences[(train, evaluation)] = value - reference
+    if differences:
+        d = np.array(list(differences.values()))
+        mean, ci = rly.get_interval_estimates({"d": d[:, None]}, lambda x: np.array([np.mean(x)]), reps=reps,
+                                              random_state=np.random.RandomState(seed))
+        s.paired = Paired(differences, float(mean["d"][0]), _interval(ci["d"]), int((d > 0).sum()),
+                          int((d == 0).sum()), int((d < 0).sum()))
+
+
+def _interval(ci: np.ndarray) -> tuple[float, float]:
+    arr = np.asarray(ci, dtype=float).reshape(2, -1)
+    return float(arr[0, 0]), float(arr[1, 0])
+
+
+def protocol_of(rows: list[dict[str, str]]) -> dict[str, Any]:
+    """The protocol as the rows state it: env, episode length, decision window, budget, score, seeds."""
+
+    def values(column: str) -> list[str]:
+        return sorted({r[column] for r in rows}, key=lambda v: (len(v), v))
+
+    return {"env": values("env"), "episode_length": values("episode_length"),
+            "decision_window": values("decision_window"), "budget": values("budget"),
+            "target_metric": values("target_metric"),
+            "train_seeds": [s for s in values("train_seed") if s != "-"], "eval_seeds": values("eval_seed")}

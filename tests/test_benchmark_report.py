@@ -1,0 +1,83 @@
+"""The report from a results CSV alone: rliable IQM with CIs, P(improvement), paired differences, plots."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asg_benchmark import read_rows, summarize, write_report
+from asg_benchmark.stats import iqm, probability_of_improvement
+from asg_benchmark.store import FIELDS
+
+EVAL_SEEDS = range(100, 110)
+
+
+def _row(agent: str, train_seed: str, eval_seed: int, draw: int, score: float, hand: bool) -> dict[str, object]:
+    return {"agent": agent, "train_seed": train_seed, "eval_seed": eval_seed, "draw": draw,
+            "deterministic": agent.endswith("/greedy"), "hand_designed": hand, "env": "ASG-Digits-v0",
+            "episode_length": 300, "decision_window": 1, "budget": 4000, "train_env_steps": 0 if hand else 4000,
+            "train_seconds": 1.0, "target_metric": "target_accuracy", "target_score": score,
+            "old_task_agreement": 0.5, "episode_return": 1.0, "final_loss": 0.5, "diverged": False, "steps": 300,
+            "eval_seconds": 1.0}
+
+
+def _synthetic(folder: Path) -> None:
+    """Two hand-designed rows (unseeded), a sampled learner (2 train seeds × 2 draws) and its greedy row."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for e in EVAL_SEEDS:
+        rows.append(_row("hand_tuned", "-", e, 0, 0.40 + 0.01 * (e - 100), True))
+        rows.append(_row("hand_tuned_cosine", "-", e, 0, 0.30 + 0.01 * (e - 100), True))
+        for t in ("0", "1"):
+            for d in range(2):
+                rows.append(_row("ppo", t, e, d, 0.45 + 0.01 * (e - 100) + 0.02 * rng.standard_normal(), False))
+            rows.append(_row("ppo/greedy", t, e, 0, 0.35 + 0.01 * (e - 100), False))
+    rows.append(_row("ppo", "0", 100, 0, 0.99, False))  # a cell appended twice (interrupted run): the last counts
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "results.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_report_from_a_synthetic_csv(tmp_path: Path) -> None:
+    _synthetic(tmp_path)
+    summary = summarize(read_rows(tmp_path), reps=300)
+    assert summary.best_hand_designed == "hand_tuned"
+    by_label = {s.label: s for s in summary.rows}
+    assert list(by_label) == ["hand_tuned", "hand_tuned_cosine", "ppo", "ppo/greedy"]
+    ppo = by_label["ppo"]
+    assert ppo.runs == 20 and ppo.draws == 2 and summary.scores["ppo"].shape == (20, 1)
+    assert ppo.iqm_ci[0] <= ppo.iqm <= ppo.iqm_ci[1]
+    for s in summary.rows[1:]:
+        assert s.improvement is not None and s.improvement_ci is not None and s.paired is not None
+        assert 0.0 <= s.improvement_ci[0] <= s.improvement <= s.improvement_ci[1] <= 1.0
+    assert by_label["hand_tuned"].improvement is None  # the reference itself
+    assert by_label["hand_tuned_cosine"].improvement == 0.0
+    assert (by_label["ppo/greedy"].improvement or 1.0) < 0.5
+    cosine = by_label["hand_tuned_cosine"].paired
+    assert cosine is not None and cosine.mean == pytest.approx(-0.1) and cosine.losses == 10
+    greedy = by_label["ppo/greedy"].paired
+    assert greedy is not None and set(greedy.differences) == {(t, str(e)) for t in "01" for e in EVAL_SEEDS}
+    assert greedy.differences[("1", "105")] == pytest.approx(-0.05)
+    assert summary.profiles["hand_tuned"].shape == summary.profile_taus.shape
+
+    report = write_report(tmp_path, reps=300).read_text()
+    assert "**hand_tuned** (best hand-designed schedule)" in report and "IQM target_accuracy [95 % CI]" in report
+    assert "preliminary" not in report and "100-109" in report and "4000 env steps" in report
+    assert "## Paired per-seed differences to hand_tuned" in report and "| ppo/greedy | 1 |" in report
+    for plot in ("iqm.png", "profiles.png"):
+        assert (tmp_path / plot).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_fast_metrics_equal_rliables() -> None:
+    from rliable import metrics
+
+    rng = np.random.default_rng(1)
+    for n, m in [(1, 1), (2, 5), (7, 3), (20, 13), (30, 30)]:
+        x, y = rng.integers(0, 6, size=(n, 1)) / 5, rng.integers(0, 6, size=(m, 1)) / 5
+        assert iqm(x) == pytest.approx(metrics.aggregate_iqm(x), abs=1e-12)
+        assert probability_of_improvement(x, y) == pytest.approx(metrics.probability_of_improvement(x, y), abs=1e-12)
