@@ -9,12 +9,12 @@ from gymnasium import spaces
 
 from agents import (
     AGENT_NAMES,
+    SCHEDULE_AGENTS,
     A2CAgent,
     ConstantPolicy,
     PPOAgent,
     RandomInitPolicy,
     RandomPolicy,
-    SCHEDULE_AGENTS,
     RecurrentPPOAgent,
     ReinforceLSTMAgent,
     ScheduledPolicy,
