@@ -92,9 +92,9 @@ def write_readme(path: Path, results: dict[str, Any]) -> None:
     lines = ["# Decisions per hour of REINFORCE training: K = 1 local vs Ray rollout workers", "",
              f"Command: `{results['command']}`  ", f"Git revision: {results['git_revision']}  ",
              f"Machine: {results['machine']}  ", f"Date: {results['date']}", "",
-             f"**Not an idle machine**: other engineers were using its {os.cpu_count()} cores during the run "
-             f"(1-minute load average {results['load_before'][0]:.2f} before, {results['load_after'][0]:.2f} "
-             "after), so these are single, noisy measurements of a short budget, not a benchmark.", "",
+             f"1-minute load average of the {os.cpu_count()} cores: {results['load_before'][0]:.2f} before, "
+             f"{results['load_after'][0]:.2f} after the run (it lags: it includes jobs that ended just before). "
+             "Single measurements of a short budget: only large ratios are worth reading.", "",
              "| configuration | mode | K | torch threads per env | decisions timed | seconds | decisions/hour | "
              "× local | env build (s) |", "|---|---|---|---|---|---|---|---|---|"]
     for config, rows in results["measurements"].items():
