@@ -120,11 +120,16 @@ def episode_settings(env: gym.Env) -> dict[str, Any]:
             "target_metric": getattr(unwrapped, "target_metric", "target_accuracy")}
 
 
+def say(line: str) -> None:
+    """The default log: a line on stdout (a module-level function, so a runner pickles for Ray)."""
+    print(line, flush=True)
+
+
 class JobRunner:
     """Runs jobs of one benchmark; ``on_record`` (if given) sees each cell as soon as it finishes."""
 
     def __init__(self, spec: BenchmarkSpec, agents: dict[str, AgentSpec],
-                 on_record: Callable[[Record], None] | None = None, log: Callable[[str], None] | None = print) -> None:
+                 on_record: Callable[[Record], None] | None = None, log: Callable[[str], None] | None = say) -> None:
         self.spec, self.agents, self.on_record, self.log = spec, agents, on_record, log
         self.envs = Envs(spec)
 
@@ -197,7 +202,7 @@ class RunSummary:
 
 
 def run_benchmark(spec: BenchmarkSpec, out: str | Path, *, map_jobs: MapJobs | None = None,
-                  log: Callable[[str], None] | None = print, report: bool = True) -> RunSummary:
+                  log: Callable[[str], None] | None = say, report: bool = True) -> RunSummary:
     """Run ``spec`` into folder ``out`` (resumable), then write the report (:func:`asg_benchmark.write_report`).
 
     ``map_jobs`` runs the jobs elsewhere (e.g. as Ray tasks: it gets a picklable

@@ -65,16 +65,16 @@ def test_kill_and_resume_reproduces_the_uninterrupted_run(tmp_path: Path, monkey
 
 
 def test_benchmark_agents_quick(tmp_path: Path) -> None:
+    """The script is the installed benchmark (asg_benchmark) with the scale-out flags."""
     names = ["reinforce_lstm", "a2c", "hand_tuned", "random_init"]
-    argv = ["--quick", "--out", str(tmp_path), "--agents", *names]
+    argv = ["--quick", "--out", str(tmp_path), "--agents", *names, "--reps", "50"]
     benchmark_agents.main(argv)
-    rows = list(csv.DictReader((tmp_path / "benchmark.csv").open()))
-    assert [r["agent"] for r in rows] == names
+    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    assert {r["agent"] for r in rows} >= set(names)
     assert {int(r["train_env_steps"]) for r in rows if r["agent"] in ("hand_tuned", "random_init")} == {0}
-    assert int(rows[0]["train_env_steps"]) == 6  # one 6-step training episode
-    assert all(0 <= float(r["target_accuracy"]) <= 1 for r in rows)
-    table = (tmp_path / "benchmark.md").read_text()
-    assert all(f"| {name} | 1 |" in table for name in names)
-    assert (tmp_path / "benchmark.png").stat().st_size > 10_000
+    assert all(int(r["train_env_steps"]) > 0 for r in rows if r["agent"] == "reinforce_lstm")
+    assert all(0 <= float(r["target_score"]) <= 1 for r in rows)
+    report = (tmp_path / "report.md").read_text()
+    assert all(name in report for name in names)
     benchmark_agents.main(argv)  # resumable: finished rows are skipped, not repeated
-    assert len(list(csv.DictReader((tmp_path / "benchmark.csv").open()))) == len(names)
+    assert len(list(csv.DictReader((tmp_path / "results.csv").open()))) == len(rows)

@@ -45,13 +45,14 @@ def test_curve_grid_on_ray_gives_the_sequential_rows(tmp_path: Path) -> None:
 
 
 def test_benchmark_on_ray_gives_the_sequential_rows(tmp_path: Path) -> None:
-    argv = ["--quick", "--agents", "hand_tuned", "random", "--env-kwargs", '{"num_threads": 1}']
+    argv = ["--quick", "--agents", "hand_tuned", "random", "--env-kwargs", '{"num_threads": 1}', "--reps", "50"]
     sequential = benchmark_agents.main([*argv, "--out", str(tmp_path / "sequential")])
     on_ray = benchmark_agents.main([*argv, "--out", str(tmp_path / "ray"), "--ray"])
     timing = ("train_seconds", "eval_seconds")
-    strip = [[{k: v for k, v in r.items() if k not in timing} for r in rows(out / "benchmark.csv", "")]
-             for out in (sequential, on_ray)]
-    assert strip[0] == strip[1] and [r["agent"] for r in strip[1]] == ["hand_tuned", "random"]
+    key = ("agent", "train_seed", "eval_seed", "draw", "deterministic")
+    strip = [sorted(({k: v for k, v in r.items() if k not in timing} for r in rows(out / "results.csv", "")),
+                    key=lambda r: tuple(r[k] for k in key)) for out in (sequential, on_ray)]
+    assert strip[0] == strip[1] and {r["agent"] for r in strip[1]} == {"hand_tuned", "random"}
 
 
 def test_reinforce_with_two_ray_rollout_workers_matches_two_local_slots() -> None:
