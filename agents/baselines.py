@@ -55,16 +55,12 @@ class RandomPolicy:
         return self.rng.integers(0, 11, size=shape), state
 
 
-class RandomInitPolicy:
+class RandomInitPolicy(RandomPolicy):
     """Random scales drawn once per episode, then held fixed (a random constant policy).
 
     The per-episode action lives in ``state``, so pass ``episode_start=True`` at each reset
     (or ``state=None``) to draw a new one.
     """
-
-    def __init__(self, num_coordinates: int = 7, seed: int | None = None) -> None:
-        self.num_coordinates = num_coordinates
-        self.rng = np.random.default_rng(seed)
 
     def predict(self, observation: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None,
                 deterministic: bool = False) -> tuple[np.ndarray, Any]:

@@ -17,12 +17,10 @@ moment of the machine hits all of them alike. Run it alone: never beside another
 from __future__ import annotations
 
 import copy
-import json
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -31,7 +29,7 @@ import torch.nn.functional as F
 import tyro
 
 import asg_gym  # noqa: F401
-from experiments.common import REPO, write_provenance
+from experiments.common import REPO, report_result
 
 
 @dataclass
@@ -184,12 +182,7 @@ def main(argv: list[str] | None = None) -> dict:
                    "batch_size": cached.unwrapped.source.batch_size, "threads": args.threads,
                    "channels_last": cached.unwrapped.optimizee.channels_last},
     }
-    print(json.dumps(result, indent=2))
-    if args.out:
-        out = Path(args.out)
-        write_provenance(out, args=vars(args))
-        (out / "bench_env.json").write_text(json.dumps(result, indent=2) + "\n")
-    return result
+    return report_result(result, args.out, "bench_env", args)
 
 
 if __name__ == "__main__":

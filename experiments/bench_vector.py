@@ -10,10 +10,8 @@ Run it alone: never beside another heavy job.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -22,7 +20,7 @@ import torch
 import tyro
 
 import asg_gym  # noqa: F401  (registers the ids)
-from experiments.common import REPO, parse_env_kwargs, write_provenance
+from experiments.common import REPO, parse_env_kwargs, report_result
 
 
 @dataclass
@@ -76,12 +74,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "speedup_over_single": {k: round(v / rates["single"], 3) for k, v in rates.items()},
         "config": {k: v for k, v in kwargs.items() if k != "total_steps"},
     }
-    print(json.dumps(result, indent=2))
-    if args.out:
-        out = Path(args.out)
-        write_provenance(out, args=vars(args))
-        (out / "bench_vector.json").write_text(json.dumps(result, indent=2) + "\n")
-    return result
+    return report_result(result, args.out, "bench_vector", args)
 
 
 if __name__ == "__main__":

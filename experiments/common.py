@@ -6,7 +6,6 @@ import csv
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import Iterable
@@ -19,14 +18,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def git_revision() -> str:
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                               capture_output=True, text=True).stdout.strip()
-        return rev + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    """The checkout's short revision (``-dirty`` with uncommitted changes); one definition, the benchmark's."""
+    from asg_benchmark.store import git_revision as revision
+
+    return revision()
 
 
 def machine() -> str:
@@ -134,13 +129,23 @@ def mean_std(values: Iterable[float]) -> str:
 
 def json_object(text: str, flag: str, example: str) -> dict[str, Any]:
     """The JSON object given to ``flag``; anything else stops the script with an example of the format."""
+    from asg_benchmark.cli import json_object as parse
+    from asg_benchmark.errors import BenchmarkError
+
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SystemExit(f"{flag} takes a JSON object, e.g. {flag} '{example}'; got {text!r} ({exc})") from exc
-    if not isinstance(value, dict):
-        raise SystemExit(f"{flag} takes a JSON object, e.g. {flag} '{example}'; got {text!r}")
-    return value
+        return parse(text, flag, example)
+    except BenchmarkError as exc:
+        raise SystemExit(str(exc)) from exc
+
+
+def report_result(result: dict[str, Any], out: str | None, name: str, args: Any) -> dict[str, Any]:
+    """Print a benchmark's result; with ``out``, also write ``out/<name>.json`` and the provenance."""
+    print(json.dumps(result, indent=2))
+    if out:
+        folder = Path(out)
+        write_provenance(folder, args=vars(args))
+        (folder / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 def parse_env_kwargs(text: str) -> dict[str, Any]:

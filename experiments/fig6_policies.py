@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 from experiments.common import REPO
 from experiments.runner import (
+    LEARNED,
+    POLICY_LABELS,
     CurveArgs,
     Setting,
     action_recorder,
@@ -26,8 +28,6 @@ from experiments.runner import (
 )
 
 ENV = "ASG-Digits-v0"
-LEARNED = "rl_l2o"
-NAMES = {LEARNED: "RL-L2O (learned, frozen)", "hand_tuned": "hand-tuned", "random": "random"}
 
 
 @dataclass
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> Path:
     args = parse_curve_args(Args, argv)
     settings = [Setting(LEARNED, args.lam, frozen_policy(args.policy, ENV, untrained=args.quick)),
                 *(Setting(name, args.lam, named(name)) for name in args.baselines)]
-    return run_curve_experiment(args, ENV, settings, label=lambda s, lam: NAMES.get(s, s),
+    return run_curve_experiment(args, ENV, settings, label=lambda s, lam: POLICY_LABELS.get(s, s),
                                 title=f"ASG-Digits-v0: learned vs hand-tuned vs random (λ={args.lam:g})",
                                 reference=lambda s, lam: ("hand_tuned", lam),
                                 on_episode=action_recorder(Path(args.out) / "actions.csv", LEARNED))

@@ -21,26 +21,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from asg_gym.envs.digit_seg import DEFAULTS
-from experiments import train_policy
+from experiments import runner, train_policy
 from experiments.common import REPO
 from experiments.curves import QUICK_SEG_ENV
-from experiments.runner import (
-    CurveArgs,
-    Setting,
-    action_recorder,
-    frozen_policy,
-    named,
-    parse_curve_args,
-    run_curve_experiment,
-)
+from experiments.runner import LEARNED, POLICY_LABELS, Setting
 
 ENV = "ASG-DigitSeg-v0"
-LEARNED = "rl_l2o"
-NAMES = {LEARNED: "RL-L2O (learned, frozen)", "hand_tuned": "hand-tuned", "random": "random"}
 
 
 @dataclass
-class Args(CurveArgs):
+class Args(runner.CurveArgs):
     """Segmentation: no guidance vs proxy guidance with constant, random and learned policies (Fig. 7)."""
 
     QUICK: ClassVar[dict[str, Any]] = {"seeds": [100], "total_steps": 4, "eval_every": 2, "train_episodes": 1}
@@ -73,18 +63,19 @@ def trained_policy(args: Args) -> Path:
 
 
 def label(setting: str, lam: float) -> str:
-    return f"{NAMES.get(setting, setting)}, " + (f"λ={lam:g}" if lam > 0 else "no guidance")
+    return f"{POLICY_LABELS.get(setting, setting)}, " + (f"λ={lam:g}" if lam > 0 else "no guidance")
 
 
 def main(argv: list[str] | None = None) -> Path:
-    args = parse_curve_args(Args, argv)
+    args = runner.parse_curve_args(Args, argv)
     policy = args.policy or str(trained_policy(args))
-    settings = [Setting("hand_tuned", 0.0, named("hand_tuned")), Setting("hand_tuned", args.lam, named("hand_tuned")),
-                Setting("random", args.lam, named("random")), Setting(LEARNED, args.lam, frozen_policy(policy, ENV))]
-    return run_curve_experiment(args, ENV, settings, label=label, metric="target_miou",
+    hand_tuned, random = runner.named("hand_tuned"), runner.named("random")
+    settings = [Setting("hand_tuned", 0.0, hand_tuned), Setting("hand_tuned", args.lam, hand_tuned),
+                Setting("random", args.lam, random), Setting(LEARNED, args.lam, runner.frozen_policy(policy, ENV))]
+    return runner.run_curve_experiment(args, ENV, settings, label=label, metric="target_miou",
                                 title="ASG-DigitSeg-v0: mIoU with and without dense proxy guidance",
                                 reference=lambda s, lam: ("hand_tuned", 0.0),
-                                on_episode=action_recorder(Path(args.out) / "actions.csv", LEARNED))
+                                on_episode=runner.action_recorder(Path(args.out) / "actions.csv", LEARNED))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ from experiments.common import REPO, ResumableCSV, parse_env_kwargs, run_episode
 from experiments.curves import QUICK_ENV, SCORE_NAMES, Reference, curve_fields, write_outputs
 from experiments.scale_out import RayFlags, ray_session, run_tasks, sort_new_rows
 
+LEARNED = "rl_l2o"  # the setting name of a frozen learned policy in the figure scripts
+POLICY_LABELS = {LEARNED: "RL-L2O (learned, frozen)", "hand_tuned": "hand-tuned", "random": "random"}
+
 AgentFactory = Callable[[gym.Env], Any]
 OnEpisode = Callable[["Setting", int, list[str], dict[str, Any]], None]
 """``on_episode(setting, seed, coordinate_names, result)``, called for every finished episode."""

@@ -30,6 +30,15 @@ def _deterministic_threads():
     yield
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread (overrides the two above): ResNet convs and many tiny steps run far faster so."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(params=[
     "ASG-Digits-v0",
     "ASG-DigitSeg-v0",

@@ -6,20 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from asg_gym.data.driving import cityscapes_dataset, gta5_dataset
 from asg_gym.data.visda import visda_split
 from experiments.make_fixture_folders import make_cityscapes_folder, make_gta5_folder, make_visda_folder
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One thread (overrides conftest's two): many tiny steps on a busy 2-core machine run far faster."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # many tiny steps: one thread is far faster
 
 
 def test_generated_folders_load_as_the_real_layouts(tmp_path: Path) -> None:

@@ -30,13 +30,7 @@ TINY_VISDA = {"backbone": "resnet18", "weights": None, "image_size": SIZE, "batc
 TINY_DIGITS = '{"backbone": "toy", "image_size": 32, "num_source_images": 256, "eval_size": 100, "device": "cpu"}'
 
 
-@pytest.fixture(autouse=True)
-def _deterministic_threads():
-    """One thread (overrides conftest's two): ResNet convs on a busy 2-core machine run about ten times faster."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # ResNet convs: one thread is about ten times faster here
 
 
 def make_env(root: Path, **overrides) -> gym.Env:
