@@ -40,7 +40,7 @@ class ReinforceLSTMPolicy(nn.Module):
     """
 
     def __init__(self, num_coordinates: int, hidden_size: int = 20, head_gain: float = 0.01,
-                 generator: torch.Generator | None = None) -> None:
+                 generator: torch.Generator | None = None, lstm_init: str = "pytorch") -> None:
         super().__init__()
         self.num_coordinates, self.hidden_size = num_coordinates, hidden_size
         # nn.LSTMCell: the same single-layer LSTM (same parameters) as nn.LSTM, stepped by hand,
@@ -48,10 +48,18 @@ class ReinforceLSTMPolicy(nn.Module):
         self.encoders = nn.ModuleList(nn.LSTMCell(1, hidden_size) for _ in range(NUM_SCALAR_FEATURES))
         head_inputs = NUM_SCALAR_FEATURES * hidden_size + 1
         self.heads = nn.ModuleList(nn.Linear(head_inputs, NUM_SCALES) for _ in range(num_coordinates))
-        # PyTorch's default LSTM init, but drawn from the agent's generator (no global RNG).
-        bound = 1 / math.sqrt(hidden_size)
-        for param in self.encoders.parameters():
-            nn.init.uniform_(param, -bound, bound, generator=generator)
+        if lstm_init == "pytorch":  # PyTorch's default LSTM init, drawn from the agent's generator (no global RNG)
+            bound = 1 / math.sqrt(hidden_size)
+            for param in self.encoders.parameters():
+                nn.init.uniform_(param, -bound, bound, generator=generator)
+        elif lstm_init == "reference":  # the released code's: orthogonal weights, zero biases
+            for name, param in self.encoders.named_parameters():
+                if "bias" in name:
+                    nn.init.zeros_(param)
+                else:
+                    nn.init.orthogonal_(param, generator=generator)
+        else:
+            raise ValueError(f"lstm_init must be 'pytorch' or 'reference', got {lstm_init!r}")
         # Small-gain orthogonal heads: the initial policy is close to uniform over the 11 scales.
         for head in self.heads:
             assert isinstance(head, nn.Linear)

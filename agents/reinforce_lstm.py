@@ -14,12 +14,20 @@ import torch
 from torch import nn
 
 from agents.lstm_policy import LSTMState, ReinforceLSTMPolicy, RunningNormalizer, one_thread
+from agents.reinforce_objective import ObjectiveOptions, ReinforceObjective
 from agents.rollouts import Rollouts, as_rollouts
 from agents.training import StepCallback, StepRecord, asg_num_coordinates
 from asg_gym.checkpoint import load_checkpoint, save_checkpoint
 from asg_gym.spaces import NUM_SCALAR_FEATURES, NUM_SCALES
 
 CHECKPOINT_KIND = "reinforce_lstm"
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},  # §4 and the released code: SGD lr 0.5, momentum 0.9, raw inputs, plain Eq. 7
+    # Variance reduction and anti-collapse switches together; not yet measured against "paper".
+    "stabilized": {"optimizer": "adam", "learning_rate": 1e-3, "max_grad_norm": 1.0, "normalize_observations": True,
+                   "lstm_init": "reference", "baseline": True, "normalize_advantages": True, "entropy_coef": 0.01},
+}
+"""Named settings of :class:`ReinforceLSTMAgent` (``ReinforceLSTMAgent(env, **PRESETS[name])``)."""
 
 
 @dataclass
@@ -78,11 +86,11 @@ class ReinforceLSTMAgent:
     clipping), ``seed`` (parameters, sampling and episode seeds; drawn and recorded when None).
     Without ``env`` (``num_coordinates`` given) the agent can only ``predict``.
 
-    ``normalize_observations`` (default off, as in the paper) passes the 5 scalar features through
-    running mean/std statistics, updated during ``learn`` only and saved with the agent. Raw, they
-    differ by orders of magnitude (L_XE ~2.3, mean θ_n ~5e-4, std θ_n ~2.5e-2 on ASG-Digits), so
-    the weight statistics reach the LSTM gates ~1000× weaker than the loss; whether that matters
-    for the paper's settings has not been measured, so the faithful raw input stays the default.
+    Switches, all off by default (the ``paper`` preset of :data:`PRESETS`, bit for bit):
+    ``normalize_observations`` (running mean/std of the 5 scalar features, which differ by orders
+    of magnitude: L_XE ~2.3, mean θ_n ~5e-4), ``optimizer="adam"``, ``lstm_init="reference"``
+    (orthogonal weights, zero biases, as the released code), and the objective's ``baseline``,
+    ``normalize_advantages`` and ``entropy_coef`` (:mod:`agents.reinforce_objective`).
     """
 
     def __init__(
@@ -98,6 +106,12 @@ class ReinforceLSTMAgent:
         head_gain: float = 0.01,
         normalize_observations: bool = False,
         max_grad_norm: float | None = None,
+        optimizer: str = "sgd",
+        lstm_init: str = "pytorch",
+        baseline: bool = False,
+        baseline_decay: float = 0.99,
+        normalize_advantages: bool = False,
+        entropy_coef: float = 0.0,
         seed: int | None = None,
     ) -> None:
         if env is not None:
@@ -114,6 +128,9 @@ class ReinforceLSTMAgent:
                              f"{learning_rate}, {momentum}, {gamma}, {head_gain}")
         if max_grad_norm is not None and max_grad_norm <= 0:
             raise ValueError(f"max_grad_norm must be positive or None, got {max_grad_norm}")
+        if optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' (with momentum, the paper's) or 'adam', got {optimizer!r}")
+        objective = ObjectiveOptions(baseline, baseline_decay, normalize_advantages, entropy_coef)
         if seed is None:  # still recorded, so the run can be resumed and repeated
             seed = int(np.random.SeedSequence().generate_state(1)[0] % 2**31)
         self.env = env  # one env becomes one local rollout slot
@@ -122,12 +139,16 @@ class ReinforceLSTMAgent:
         self.config: dict[str, Any] = dict(
             num_coordinates=self.num_coordinates, hidden_size=hidden_size, unroll_length=unroll_length,
             learning_rate=learning_rate, momentum=momentum, gamma=gamma, head_gain=head_gain,
-            normalize_observations=normalize_observations, max_grad_norm=max_grad_norm, seed=self.seed,
+            normalize_observations=normalize_observations, max_grad_norm=max_grad_norm, optimizer=optimizer,
+            lstm_init=lstm_init, **objective.as_dict(), seed=self.seed,
         )
         self.generator = torch.Generator().manual_seed(self.seed)
-        self.policy = ReinforceLSTMPolicy(self.num_coordinates, hidden_size, head_gain, self.generator)
+        self.policy = ReinforceLSTMPolicy(self.num_coordinates, hidden_size, head_gain, self.generator, lstm_init)
         # The released reference code trains the policy with SGD + momentum 0.9; the paper gives lr 0.5.
-        self.optimizer = torch.optim.SGD(self.policy.parameters(), lr=learning_rate, momentum=momentum)
+        self.optimizer: torch.optim.Optimizer = (
+            torch.optim.SGD(self.policy.parameters(), lr=learning_rate, momentum=momentum) if optimizer == "sgd"
+            else torch.optim.Adam(self.policy.parameters(), lr=learning_rate))
+        self.objective = ReinforceObjective(objective)
         self.normalizer = RunningNormalizer() if normalize_observations else None
         self.num_timesteps = self.num_updates = self.num_episodes = self.num_skipped_updates = 0
         self.num_started = 0  # episodes begun: the next one is reset with seed + num_started
@@ -317,8 +338,8 @@ class ReinforceLSTMAgent:
         rewards = np.stack(unroll.rewards)  # (T, K)
         slots = rewards.shape[1]
         returns = torch.stack([discounted_returns(rewards[:, k].tolist(), self.gamma) for k in range(slots)], dim=1)
-        # 1/(U·K) even for a shorter last unroll of an episode: each step keeps the same weight.
-        loss = -(returns * log_prob).sum() / (self.unroll_length * slots)
+        entropy = self.policy.entropy(logits).mean() if self.objective.options.entropy_coef > 0 else None
+        loss = self.objective.loss(returns, log_prob, entropy, self.unroll_length)
         self.optimizer.zero_grad()
         loss.backward()
         max_norm = self.max_grad_norm if self.max_grad_norm is not None else math.inf
@@ -359,6 +380,7 @@ class ReinforceLSTMAgent:
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
             "normalizer": self.normalizer.state_dict() if self.normalizer is not None else None,
+            "objective": self.objective.state_dict(),
             "counters": {"num_timesteps": self.num_timesteps, "num_updates": self.num_updates,
                          "num_episodes": self.num_episodes, "num_skipped_updates": self.num_skipped_updates,
                          "num_started": self.num_started},
@@ -387,6 +409,7 @@ class ReinforceLSTMAgent:
         agent.generator.set_state(payload["generator"])
         if agent.normalizer is not None:
             agent.normalizer.load_state_dict(payload["normalizer"])
+        agent.objective.load_state_dict(payload.get("objective", {}))  # absent in checkpoints before the options
         counters = payload["counters"]
         agent.num_timesteps, agent.num_updates = counters["num_timesteps"], counters["num_updates"]
         agent.num_episodes, agent.num_skipped_updates = counters["num_episodes"], counters["num_skipped_updates"]

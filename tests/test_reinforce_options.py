@@ -1,0 +1,84 @@
+"""The REINFORCE agent's switches (``agents.reinforce_objective``, optimizer, LSTM init) and presets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from agents import ReinforceLSTMAgent, ReinforceLSTMPolicy
+from agents.reinforce_lstm import PRESETS
+from agents.reinforce_objective import ObjectiveOptions, ReinforceObjective
+from tests.toy_lr_env import ToyLREnv
+
+RETURNS = torch.tensor([[0.5, -0.1], [0.2, 0.4], [0.0, 0.3]])  # (T, K)
+LOG_PROB = torch.tensor([[-1.0, -2.0], [-0.5, -1.5], [-2.5, -0.2]])
+
+
+def test_all_options_off_is_eq7() -> None:
+    loss = ReinforceObjective(ObjectiveOptions()).loss(RETURNS, LOG_PROB, None, unroll_length=5)
+    assert torch.equal(loss, -(RETURNS * LOG_PROB).sum() / (5 * 2))
+
+
+def test_baseline_subtracts_the_running_mean_of_earlier_unrolls() -> None:
+    objective = ReinforceObjective(ObjectiveOptions(baseline=True, baseline_decay=0.5))
+    first = objective.loss(RETURNS, LOG_PROB, None, 3)  # first unroll: its own mean
+    mean = float(RETURNS.mean())
+    assert torch.allclose(first, -((RETURNS - mean) * LOG_PROB).sum() / 6)
+    second = objective.loss(RETURNS + 1.0, LOG_PROB, None, 3)  # now: the running mean before it
+    assert torch.allclose(second, -((RETURNS + 1.0 - mean) * LOG_PROB).sum() / 6)
+    assert objective.baseline_value == pytest.approx(0.5 * mean + 0.5 * (mean + 1.0))
+
+
+def test_normalized_advantages_and_entropy_bonus() -> None:
+    objective = ReinforceObjective(ObjectiveOptions(normalize_advantages=True, entropy_coef=0.1))
+    entropy = torch.tensor(2.0)
+    advantages = (RETURNS - RETURNS.mean()) / (RETURNS.std() + 1e-8)
+    expected = -(advantages * LOG_PROB).sum() / 6 - 0.1 * entropy
+    assert torch.allclose(objective.loss(RETURNS, LOG_PROB, entropy, 3), expected)
+    with pytest.raises(ValueError, match="entropy_coef"):
+        ObjectiveOptions(entropy_coef=-1.0)
+
+
+def test_reference_lstm_init_is_orthogonal_with_zero_biases() -> None:
+    policy = ReinforceLSTMPolicy(3, generator=torch.Generator().manual_seed(0), lstm_init="reference")
+    for cell in policy.encoders:
+        assert torch.count_nonzero(cell.bias_ih) == 0 and torch.count_nonzero(cell.bias_hh) == 0
+        recurrent = cell.weight_hh  # (4h, h): orthonormal columns
+        torch.testing.assert_close(recurrent.T @ recurrent, torch.eye(recurrent.shape[1]), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="lstm_init"):
+        ReinforceLSTMPolicy(3, lstm_init="xavier")
+
+
+def _entropy(agent: ReinforceLSTMAgent, env: ToyLREnv) -> float:
+    obs, _ = env.reset(seed=99)
+    with torch.no_grad():
+        logits, _ = agent.policy(torch.as_tensor(obs)[None, None], agent.policy.initial_state(1))
+    return float(agent.policy.entropy(logits).mean())
+
+
+def test_entropy_bonus_keeps_the_policy_more_random() -> None:
+    entropies = []
+    for coef in (0.0, 0.5):
+        env = ToyLREnv(noise=0.0)
+        agent = ReinforceLSTMAgent(env, seed=0, entropy_coef=coef, learning_rate=0.5)
+        agent.learn(200)
+        entropies.append(_entropy(agent, env))
+    assert entropies[1] > entropies[0] + 0.1
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_preset_learns_saves_and_resumes(preset: str, tmp_path) -> None:
+    env = ToyLREnv()
+    agent = ReinforceLSTMAgent(env, seed=3, **PRESETS[preset])
+    agent.learn(12)
+    path = agent.save(tmp_path / "agent.pt")
+    loaded = ReinforceLSTMAgent.load(path, env=ToyLREnv())
+    assert loaded.config == agent.config and loaded.objective.baseline_value == agent.objective.baseline_value
+    assert isinstance(loaded.optimizer, type(agent.optimizer))
+    for a, b in zip(agent.policy.parameters(), loaded.policy.parameters(), strict=True):
+        assert torch.equal(a, b)
+    obs = np.asarray(env.reset(seed=5)[0])
+    assert np.array_equal(agent.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
+    with pytest.raises(ValueError, match="optimizer"):
+        ReinforceLSTMAgent(env, optimizer="rmsprop")
