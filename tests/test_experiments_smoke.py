@@ -23,6 +23,18 @@ def test_bench_env_quick():
     assert result["config"]["channels_last"] is True  # the CPU default
 
 
+def test_reward_snr_quick():
+    import csv
+
+    from experiments import reward_snr
+
+    out = reward_snr.main(["--quick"])
+    rows = list(csv.DictReader((out / "rewards.csv").open()))
+    assert {(r["window"], r["decision"]) for r in rows} == {("1", str(d)) for d in range(1, 21)} | {
+        ("5", str(d)) for d in range(1, 5)}  # 20 SGD steps: 20 decisions of 1, 4 of 5
+    assert "SNR" in (out / "table.md").read_text()
+
+
 def test_bench_vector_quick():
     from experiments import bench_vector
 
@@ -150,7 +162,7 @@ def test_background_floor_is_the_miou_of_predicting_background():
 
 
 CLI_SCRIPTS = ["demo", "train_policy", "train_transfer", "benchmark_agents", "bench_env", "bench_vector", "gpu_check",
-               "bench_pipeline", "gpu_run", "make_fixture_folders", "bench_rollouts", "sweep_defaults",
+               "bench_pipeline", "gpu_run", "make_fixture_folders", "bench_rollouts", "reward_snr", "sweep_defaults",
                "digitseg_gap", "fig8_policy_behaviour", "fig1_heuristics", "table1_lambda", "table2_retention",
                "fig6_policies", "fig7_segmentation", "sweep_digitseg"]
 
