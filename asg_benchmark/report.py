@@ -83,18 +83,17 @@ def markdown(summary: Summary) -> str:
 
 def paired_table(summary: Summary) -> list[str]:
     """Per-cell differences to the best hand-designed row: one line per row and training seed."""
-    rows = [s for s in summary.rows if s.paired is not None]
-    if not rows:
+    paired = [(s, s.paired) for s in summary.rows if s.paired is not None]
+    if not paired:
         return []
-    evals = sorted({e for s in rows for (_, e) in s.paired.differences}, key=int)  # type: ignore[union-attr]
+    evals = sorted({e for _, p in paired for (_, e) in p.differences}, key=int)
     lines = [f"## Paired per-seed differences to {summary.best_hand_designed}", "",
              "Score of the row minus that of the best hand-designed row on the same evaluation episode.", "",
              "| row | train seed | " + " | ".join(f"eval {e}" for e in evals) + " |",
              "|---|---|" + "---|" * len(evals)]
-    for s in rows:
-        assert s.paired is not None
-        for train in sorted({t for (t, _) in s.paired.differences}, key=lambda t: -1 if t == "-" else int(t)):
-            cells = [s.paired.differences.get((train, e)) for e in evals]
+    for s, p in paired:
+        for train in sorted({t for (t, _) in p.differences}, key=lambda t: -1 if t == "-" else int(t)):
+            cells = [p.differences.get((train, e)) for e in evals]
             text = ["" if d is None else f"{d:+.3f}" for d in cells]
             lines.append(f"| {s.label} | {train} | " + " | ".join(text) + " |")
     return lines
