@@ -71,8 +71,9 @@ def test_cells_and_jobs() -> None:
         ("ppo", 100, 0, False), ("ppo", 100, 1, False), ("ppo", 100, 2, False),
         ("ppo", 101, 0, False), ("ppo", 101, 1, False), ("ppo", 101, 2, False),
         ("ppo/greedy", 100, 0, True), ("ppo/greedy", 101, 0, True)]
-    assert spec.eval_env_kwargs() == {"eval_every": 0, "eval_size": 5000}  # the score: all 5,000 MNIST images
-    assert spec.train_env_kwargs() == {"eval_every": 0, "eval_size": 10}  # training never shows target scores
+    decisions = {"sgd_steps_per_action": 10, "total_steps": 30}  # the protocol's decision window
+    assert spec.eval_env_kwargs() == {"eval_every": 0, "eval_size": 5000, **decisions}  # all 5,000 MNIST images
+    assert spec.train_env_kwargs() == {"eval_every": 0, "eval_size": 10, **decisions}  # training never shows scores
     jobs = plan_jobs(spec, agents)
     assert [(j.agent, j.train_seed, len(j.cells)) for j in jobs] == [("ppo", 0, 8), ("ppo", 1, 8),
                                                                       ("hand_tuned", None, 2)]
@@ -95,3 +96,13 @@ def test_training_env_shifts_seeds_hides_target_scores_and_counts_steps() -> Non
     _, _, _, _, info = env.step(np.array([1, 2, 3]))
     assert base.reset_seeds == [3 + TRAIN_EPISODE_OFFSET, None]
     assert "loss" in info and not {"target_accuracy", "old_task_agreement"} & set(info) and env.num_steps == 1
+
+
+def test_digits_protocol_decides_every_ten_sgd_steps_unless_told_otherwise() -> None:
+    from asg_benchmark.protocol import protocol_env_kwargs
+
+    kwargs = protocol_env_kwargs("ASG-Digits-v0", {})
+    assert (kwargs["sgd_steps_per_action"], kwargs["total_steps"], kwargs["eval_size"]) == (10, 30, 5000)
+    spec = BenchmarkSpec(env="ASG-Digits-v0", agents=("hand_tuned",), train_seeds=(0,),
+                         eval_seeds=tuple(range(100, 110)), budget=30, env_kwargs={"sgd_steps_per_action": 1})
+    assert spec.eval_env_kwargs()["sgd_steps_per_action"] == 1  # the user's keywords win
