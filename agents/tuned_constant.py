@@ -22,6 +22,7 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
+from agents.rollouts import episode_limit
 from agents.training import StepCallback, StepRecord, asg_num_coordinates
 from asg_gym.spaces import NUM_SCALES
 
@@ -39,14 +40,11 @@ def _optuna() -> Any:
 
 
 def episode_length(env: gym.Env) -> int:
-    """Actions in one of ``env``'s episodes: its ``total_steps``, else its ``TimeLimit``."""
-    total = getattr(env.unwrapped, "total_steps", None)
-    if isinstance(total, int) and total > 0:
-        return total
-    spec = getattr(env, "spec", None)
-    if spec is not None and spec.max_episode_steps:
-        return int(spec.max_episode_steps)
-    raise ValueError("cannot tell the episode length of this env: it has no total_steps and no TimeLimit")
+    """Actions in one of ``env``'s episodes (:func:`agents.rollouts.episode_limit`), or a clear error."""
+    length = episode_limit(env)
+    if length is None:
+        raise ValueError("cannot tell the episode length of this env: it has no total_steps and no TimeLimit")
+    return length
 
 
 class TunedConstantAgent:

@@ -71,6 +71,7 @@ class CoordinateSGD:
         self.weight_decay = float(weight_decay)
         self.cache_teacher = bool(cache_teacher)
         self.momentum_style = momentum_style
+        self.lr_multiplier = 1.0  # a trainer's schedule on top of the scales (experiments/train_transfer.py)
         self.optimizer: torch.optim.Optimizer | None = None
 
     def _init_coordinates(self, groups: list[tuple[str, list[nn.Parameter]]], student: nn.Module,
@@ -147,11 +148,11 @@ class CoordinateSGD:
         raise NotImplementedError
 
     def set_scales(self, scales: Sequence[float]) -> list[float]:
-        """η_c = scale_c · η_base for every coordinate; returns the learning rates."""
+        """η_c = scale_c · η_base (· ``lr_multiplier``, 1 unless a schedule sets it); returns the learning rates."""
         optimizer = self._require_optimizer()
         if len(scales) != self.num_coordinates:
             raise ValueError(f"expected {self.num_coordinates} scales (one per coordinate), got {len(scales)}")
-        lrs = [float(s) * self.base_lr for s in scales]
+        lrs = [float(s) * self.base_lr * self.lr_multiplier for s in scales]
         for group, lr in zip(optimizer.param_groups, lrs, strict=True):
             group["lr"] = lr
         return lrs

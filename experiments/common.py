@@ -85,40 +85,27 @@ class ResumableCSV:
 
 
 def run_episode(env: Any, agent: Any, seed: int, progress: Any = None) -> dict[str, Any]:
-    """One episode of ``agent`` (deterministic) on ``env``: totals, evaluation curve and actions.
+    """One greedy episode of ``agent`` on ``env`` (:func:`asg_benchmark.run_episode`), as the dict the
+    scripts' CSV writers read: totals, final scores, the evaluation curve and the actions.
 
     The curve holds ``(sgd_step, target score, old-task agreement)`` at every evaluation, the
     score being the env's ``target_metric`` (``target_accuracy``; ``target_miou`` for segmentation).
     """
-    metric = getattr(env.unwrapped, "target_metric", "target_accuracy")
-    obs, info = env.reset(seed=seed)
-    state, start = None, np.array([True])
-    episode_return, curve, actions, start_time = 0.0, [], [], time.perf_counter()
-    done, info = False, info
-    while not done:
-        action, state = agent.predict(obs, state=state, episode_start=start, deterministic=True)
-        obs, reward, terminated, truncated, info = env.step(action)
-        actions.append(np.asarray(action).copy())
-        start = np.array([False])
-        episode_return += reward
-        done = terminated or truncated
-        if metric in info:
-            curve.append((info["sgd_step"], info[metric], info["old_task_agreement"]))
-        if progress is not None:
-            progress.update(1)
-    scores = {k: v for k, v in info.items() if k.startswith("target_") and isinstance(v, float)}
+    from asg_benchmark.episode import run_episode as run
+
+    result = run(env, agent, seed, deterministic=True, on_step=None if progress is None else lambda: progress.update(1))
     return {
-        "return": episode_return,
-        "diverged": bool(info.get("diverged", False)),
-        "final_loss": info["loss"],
-        "final_loss_xe": info["loss_xe"],
-        "final_loss_kl": info["loss_kl"],
-        **scores,
-        "target_score": info[metric],
-        "old_task_agreement": info["old_task_agreement"],
-        "curve": curve,
-        "actions": actions,
-        "seconds": time.perf_counter() - start_time,
+        "return": result.episode_return,
+        "diverged": result.diverged,
+        "final_loss": result.final_loss,
+        "final_loss_xe": result.final_loss_xe,
+        "final_loss_kl": result.final_loss_kl,
+        **result.scores,
+        "target_score": result.target_score,
+        "old_task_agreement": result.old_task_agreement,
+        "curve": result.curve,
+        "actions": result.actions,
+        "seconds": result.seconds,
     }
 
 

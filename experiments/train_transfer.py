@@ -17,8 +17,8 @@ Each epoch (``--steps-per-epoch`` actions) ends with an evaluation on the real t
 (accuracy for classification, mIoU and per-class IoU for segmentation).
 
 ``--reference-schedule`` (or ``--warmup-iters`` / ``--poly-power``) adds the released code's
-learning-rate schedule (:mod:`asg_gym.schedules`): before every action the optimizee's η_base is
-set to ``η_base · multiplier(i)``, i being the SGD iteration that action starts with, so every
+learning-rate schedule (:mod:`asg_gym.schedules`): before every action the optimizee's
+``lr_multiplier`` is set to ``multiplier(i)``, i being the SGD iteration that action starts with, so every
 coordinate's rate is ``scale_c · η_base · multiplier(i)``. The constant scales, the action grid
 and the env are untouched (with ``sgd_steps_per_action`` > 1 the multiplier is held for the
 action's window). Off by default, so earlier results stay reproducible. With a schedule the
@@ -166,7 +166,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     policy = ConstantPolicy(scales if scales is not None else args.policy, num_coordinates=len(coordinates))
     window = core.config.sgd_steps_per_action
     schedule = lr_schedule(args, args.epochs * steps * window)
-    base_lr = core.optimizee.base_lr
     config = run_config(args, env_kwargs, [a / 10 for a in policy.action.tolist()], schedule)
     run_name = f"{args.env}_{policy.name}_lam{core.optimizee.lam:g}_seed{args.seed}"
     if schedule.active:
@@ -202,7 +201,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             action, _ = policy.predict(obs, deterministic=True)
             if schedule.active:  # η_base of the SGD iteration this action starts with (module docstring)
                 multiplier = schedule.multiplier((epoch * steps + count) * window)
-                core.optimizee.base_lr = base_lr * multiplier
+                core.optimizee.lr_multiplier = multiplier
             obs, _, terminated, truncated, info = env.step(action)
             count += 1
             for key in LOSSES:
