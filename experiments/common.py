@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import platform
 import sys
 import time
 from collections.abc import Iterable
@@ -25,10 +23,10 @@ def git_revision() -> str:
 
 
 def machine() -> str:
-    import torch
+    """The machine line of provenance records; one definition, the benchmark's (names a CUDA device too)."""
+    from asg_benchmark.store import machine as describe
 
-    return (f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    return describe()
 
 
 def write_provenance(folder: Path, **extra: Any) -> None:
