@@ -17,6 +17,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from asg_benchmark.checkpoints import TrainedAgent
 from asg_benchmark.episode import EpisodeResult, run_episode
 from asg_benchmark.errors import AgentError
 from asg_benchmark.protocol import BenchmarkSpec
@@ -126,15 +127,22 @@ def say(line: str) -> None:
 
 
 class JobRunner:
-    """Runs jobs of one benchmark; ``on_record`` (if given) sees each cell as soon as it finishes."""
+    """Runs jobs of one benchmark; ``on_record`` (if given) sees each cell as soon as it finishes.
+
+    With ``checkpoints`` (the benchmark folder), a trained agent is saved there before its
+    evaluation and loaded instead of trained when its job runs again (:mod:`asg_benchmark.checkpoints`).
+    """
 
     def __init__(self, spec: BenchmarkSpec, agents: dict[str, AgentSpec],
-                 on_record: Callable[[Record], None] | None = None, log: Callable[[str], None] | None = say) -> None:
+                 on_record: Callable[[Record], None] | None = None, log: Callable[[str], None] | None = say,
+                 checkpoints: Path | None = None) -> None:
         self.spec, self.agents, self.on_record, self.log = spec, agents, on_record, log
+        self.checkpoints = checkpoints
         self.envs = Envs(spec)
 
     def __getstate__(self) -> dict[str, Any]:  # a copy sent to another process builds its own envs
-        return {"spec": self.spec, "agents": self.agents, "on_record": None, "log": self.log}
+        return {"spec": self.spec, "agents": self.agents, "on_record": None, "log": self.log,
+                "checkpoints": self.checkpoints}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -145,13 +153,7 @@ class JobRunner:
         seed = 0 if job.train_seed is None else job.train_seed
         seed_everything(run_seed(seed))
         train_env = TrainingEnv(self.envs.train)
-        agent = build_agent(agent_spec, train_env, seed, **dict(spec.agent_kwargs.get(job.agent, {})))
-        started = time.perf_counter()
-        if learns(agent):
-            agent.learn(spec.budget)
-            if train_env.num_steps == 0:
-                raise AgentError(f"agent {job.agent!r} has learn() but took no step of its training env")
-        training = {"train_env_steps": train_env.num_steps, "train_seconds": round(time.perf_counter() - started, 3)}
+        agent, training = self._trained(job, build_agent(agent_spec, train_env, seed, **self._kwargs(job)), train_env)
         settings = episode_settings(self.envs.eval)
         records = []
         for cell in job.cells:
@@ -166,6 +168,30 @@ class JobRunner:
                          f"old_task_agreement={result.old_task_agreement:.4f} return={result.episode_return:.4f}")
             records.append(record)
         return records
+
+    def _kwargs(self, job: Job) -> dict[str, Any]:
+        return dict(self.spec.agent_kwargs.get(job.agent, {}))
+
+    def _trained(self, job: Job, agent: Any, train_env: TrainingEnv) -> tuple[Any, dict[str, Any]]:
+        """``agent`` after its budget of training (or loaded from its checkpoint) and the training summary."""
+        if not learns(agent):
+            return agent, {"train_env_steps": 0, "train_seconds": 0.0}
+        checkpoint = None if self.checkpoints is None else TrainedAgent.of(self.checkpoints, job.agent, job.train_seed)
+        settings = {"budget": self.spec.budget, "agent_kwargs": self._kwargs(job)}
+        if checkpoint is not None:
+            restored = checkpoint.load(agent, train_env, settings)
+            if restored is not None:
+                if self.log is not None:
+                    self.log(f"{job.agent} train_seed={job.train_seed}: trained agent loaded from {checkpoint.folder}")
+                return restored
+        started = time.perf_counter()
+        agent.learn(self.spec.budget)
+        if train_env.num_steps == 0:
+            raise AgentError(f"agent {job.agent!r} has learn() but took no step of its training env")
+        training = {"train_env_steps": train_env.num_steps, "train_seconds": round(time.perf_counter() - started, 3)}
+        if checkpoint is not None:
+            checkpoint.save(agent, settings, training)
+        return agent, training
 
 
 def _record(spec: BenchmarkSpec, agent: AgentSpec, cell: EvalCell, result: EpisodeResult,
@@ -212,7 +238,7 @@ def run_benchmark(spec: BenchmarkSpec, out: str | Path, *, map_jobs: MapJobs | N
     agents = spec.resolve()
     out = Path(out)
     store = ResultsStore(out)
-    runner = JobRunner(spec, agents, on_record=None if map_jobs else _appender(store), log=log)
+    runner = JobRunner(spec, agents, on_record=None if map_jobs else _appender(store), log=log, checkpoints=out)
     settings = episode_settings(runner.envs.eval)
     lock_protocol(out, {"env": spec.env, "env_kwargs": spec.eval_env_kwargs(),
                         "train_env_kwargs": spec.train_env_kwargs(), "budget": spec.budget, "draws": spec.draws,

@@ -100,3 +100,35 @@ def test_map_jobs_runs_pickled_runners_elsewhere(tmp_path: Path) -> None:
     summary = run_benchmark(_spec(agents, (100, 101)), tmp_path / "there", map_jobs=pickled_map, log=None,
                             report=False)
     assert summary.cells_written == 10 and _rows(tmp_path / "there") == _rows(tmp_path / "here")
+
+
+def test_trained_agents_are_checkpointed_and_not_trained_again(tmp_path: Path, monkeypatch: Any) -> None:
+    """A job rerun after its training (e.g. interrupted during evaluation) loads the agent it saved."""
+    import shutil
+
+    import pytest
+
+    from agents import ReinforceLSTMAgent, TunedConstantAgent
+    from asg_benchmark.errors import AgentError
+
+    agents = ("reinforce_lstm", "tuned_constant", "random")
+    run_benchmark(_spec(agents, (100, 101)), tmp_path / "once", log=None, report=False)
+    saved = sorted(p.name for p in (tmp_path / "once" / "agents").iterdir())
+    assert saved == ["reinforce_lstm-seed0", "reinforce_lstm-seed1", "tuned_constant-seed0", "tuned_constant-seed1"]
+
+    resumed = tmp_path / "resumed"  # the trained agents, none of the evaluation rows
+    shutil.copytree(tmp_path / "once" / "agents", resumed / "agents")
+
+    def no_training(self: Any, total_timesteps: int, **kwargs: Any) -> None:
+        raise AssertionError("a checkpointed agent was trained again")
+
+    monkeypatch.setattr(ReinforceLSTMAgent, "learn", no_training)
+    monkeypatch.setattr(TunedConstantAgent, "learn", no_training)
+    run_benchmark(_spec(agents, (100, 101)), resumed, log=None, report=False)
+    assert _rows(resumed) == _rows(tmp_path / "once")  # same scores, and train_env_steps from the checkpoint
+
+    other = BenchmarkSpec(**{**_spec(agents, (100, 101)).__dict__, "agents": ("reinforce_lstm",),
+                             "agent_kwargs": {"reinforce_lstm": {"hidden_size": 8}}})
+    (resumed / "results.csv").unlink()
+    with pytest.raises(AgentError, match="trained with other settings"):
+        run_benchmark(other, resumed, log=None, report=False)

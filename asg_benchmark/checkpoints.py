@@ -1,0 +1,85 @@
+"""Trained agents kept in the benchmark folder, so a job interrupted during its evaluation does not train again.
+
+A job trains its agent once (a protocol budget is hours of CPU), then runs tens of evaluation
+episodes. After training, an agent with ``save(path)`` and a class-level ``load(path, env=...)``
+(SB3's convention; every built-in learning agent has both) is written to
+``<folder>/agents/<agent>-seed<k>/`` beside a ``training.json`` (budget, env steps taken, seconds,
+the agent's keywords). The folder is written under a temporary name and renamed, so a checkpoint
+is either whole or absent. A rerun of the job loads it instead of training; a checkpoint trained
+with other keywords or another budget is refused, not reused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from asg_benchmark.errors import AgentError
+
+AGENTS = "agents"
+TRAINING = "training.json"
+_SAVED_AS = "agent"  # the name given to save(); agents may add a suffix (SB3: .zip)
+
+
+def savable(agent: Any) -> bool:
+    """Whether ``agent`` saves itself and its class loads it back (``save(path)``, ``load(path, env=...)``)."""
+    return callable(getattr(agent, "save", None)) and callable(getattr(type(agent), "load", None))
+
+
+@dataclass(frozen=True)
+class TrainedAgent:
+    """The checkpoint folder of one agent and training seed (``None``: an unseeded agent)."""
+
+    folder: Path
+
+    @classmethod
+    def of(cls, benchmark: Path, agent: str, train_seed: int | None) -> TrainedAgent:
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", agent)  # import paths carry ':'
+        return cls(Path(benchmark) / AGENTS / f"{name}-seed{'-' if train_seed is None else train_seed}")
+
+    def load(self, agent: Any, env: Any, settings: Mapping[str, Any]) -> tuple[Any, dict[str, Any]] | None:
+        """The trained agent and its training summary, or ``None`` when there is no checkpoint yet.
+
+        ``agent`` is the untrained agent (its class loads the file); ``settings`` what it must have
+        been trained with (budget, keywords): another value raises :class:`AgentError`.
+        """
+        summary_path = self.folder / TRAINING
+        if not summary_path.is_file():
+            return None
+        summary = json.loads(summary_path.read_text())
+        stale = {k: (summary.get(k), v) for k, v in _jsonable(settings).items() if summary.get(k) != v}
+        if stale:
+            raise AgentError(f"{self.folder} was trained with other settings (saved, now): {stale}; move it "
+                             "away (or use another --out) to train anew")
+        saved = sorted(p for p in self.folder.iterdir() if p.name.startswith(_SAVED_AS))
+        if not saved:
+            raise AgentError(f"{self.folder} has {TRAINING} but no saved agent; delete the folder to train anew")
+        return type(agent).load(saved[0], env=env), summary["training"]
+
+    def save(self, agent: Any, settings: Mapping[str, Any], training: Mapping[str, Any]) -> None:
+        """Write ``agent`` (if :func:`savable`) with its settings and training summary, atomically."""
+        if not savable(agent):
+            return
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.folder.parent, prefix=f".{self.folder.name}."))
+        try:
+            agent.save(staging / _SAVED_AS)
+            summary = {**_jsonable(settings), "training": dict(training)}
+            (staging / TRAINING).write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+            if self.folder.exists():  # another process finished the same job first: keep one
+                shutil.rmtree(self.folder)
+            os.replace(staging, self.folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _jsonable(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` as they read back from JSON (tuples become lists), so saved and given compare equal."""
+    return json.loads(json.dumps(dict(settings), sort_keys=True))
