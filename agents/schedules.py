@@ -80,16 +80,19 @@ def round_to_grid(scales: Sequence[float] | np.ndarray) -> np.ndarray:
 def reference_warmup_fraction(env: Any) -> float:
     """The reference's 100 warm-up SGD iterations as a fraction of one of ``env``'s episodes (≤ 1).
 
-    Envs that do not say how many SGD iterations an episode has (no ``total_steps`` on the
-    unwrapped env) get 0.1.
+    An episode's SGD iterations are the env's ``sgd_steps_per_episode`` (ASG envs, growing
+    windows included), else ``total_steps × config.sgd_steps_per_action``; envs that say neither
+    get 0.1.
     """
     unwrapped = getattr(env, "unwrapped", env)
-    total_steps = getattr(unwrapped, "total_steps", None)
-    config = getattr(unwrapped, "config", None)
-    window = getattr(config, "sgd_steps_per_action", 1)
-    if not isinstance(total_steps, int) or total_steps < 1:
+    iterations = getattr(unwrapped, "sgd_steps_per_episode", None)
+    if iterations is None:
+        total_steps = getattr(unwrapped, "total_steps", None)
+        window = getattr(getattr(unwrapped, "config", None), "sgd_steps_per_action", 1)
+        iterations = total_steps * int(window) if isinstance(total_steps, int) else None
+    if not isinstance(iterations, int) or iterations < 1:
         return 0.1
-    return min(REFERENCE_WARMUP_ITERS / (total_steps * int(window)), 1.0)
+    return min(REFERENCE_WARMUP_ITERS / iterations, 1.0)
 
 
 class ScheduledPolicy:

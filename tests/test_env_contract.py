@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from asg_gym import spaces as asg_spaces
+from asg_gym.windows import decision_windows
 from tests.cheap_envs import CheapEnv
 
 
@@ -172,4 +173,25 @@ def test_embedded_envs_ignore_data_root_with_a_warning(cheap_env: CheapEnv, tmp_
     with pytest.warns(UserWarning, match="data_root is ignored"):
         env = cheap_env.make_unwrapped(data_root=tmp_path)
     env.reset(seed=0)
+    env.close()
+
+
+def test_decision_windows() -> None:
+    """Reference growth: each window as long as the SGD steps before it (≥ the minimum), same SGD budget."""
+    assert decision_windows(30, 10, "reference") == [10, 10, 20, 40, 80, 140]
+    assert decision_windows(5, 1, "reference") == [1, 1, 2, 1] and decision_windows(3, 2) == [2, 2, 2]
+    with pytest.raises(ValueError, match="window_growth"):
+        decision_windows(3, 2, "doubling")  # type: ignore[arg-type]  (the error is the point)
+
+
+def test_reference_growing_windows(cheap_env: CheapEnv) -> None:
+    env = cheap_env.make(total_steps=5, sgd_steps_per_action=1, window_growth="reference", eval_every=0)
+    assert env.unwrapped.total_steps == 4 and env.unwrapped.sgd_steps_per_episode == 5
+    env.reset(seed=0)
+    seen = []
+    for _ in range(4):
+        obs, _, terminated, truncated, info = env.step(np.full(7, 3))
+        seen.append((info["sgd_step"], float(obs[2]), truncated))
+    assert seen == [(1, pytest.approx(0.2), False), (2, pytest.approx(0.4), False), (4, pytest.approx(0.8), False),
+                    (5, 1.0, True)] and not terminated
     env.close()

@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 import torch
 
 from asg_gym.sgd import MomentumStyle
+from asg_gym.windows import WindowGrowth
 
 
 class SharedKwargs(TypedDict, total=False):
@@ -29,6 +30,7 @@ class SharedKwargs(TypedDict, total=False):
     batch_size: int
     total_steps: int | None
     sgd_steps_per_action: int
+    window_growth: WindowGrowth
     eval_every: int
     crash_penalty: float
     cache_teacher: bool
@@ -57,6 +59,10 @@ class EnvConfig:
         total_steps: actions per episode; ``None`` (data-set envs) = one pass over the source.
         sgd_steps_per_action: SGD updates per action (a decision window); the observation's losses
             and the reward use the window's mean loss.
+        window_growth: ``"fixed"`` windows, or ``"reference"``: the released code's growing windows
+            (each as long as all the SGD steps before it, at least ``sgd_steps_per_action``), over
+            the same ``total_steps × sgd_steps_per_action`` SGD steps in fewer actions; the env's
+            ``total_steps`` attribute is then that number of actions (:mod:`asg_gym.windows`).
         eval_every: evaluate on the real target every this many actions (0 = only at the end).
         crash_penalty: the reward of the step whose loss turns non-finite (the episode ends).
         cache_teacher: cache the frozen teacher's outputs per source sample when the source has
@@ -84,6 +90,7 @@ class EnvConfig:
     weight_decay: float = 5e-4
     momentum_style: MomentumStyle = "torch"
     sgd_steps_per_action: int = 1
+    window_growth: WindowGrowth = "fixed"
     crash_penalty: float = -10.0
     cache_teacher: bool = True
     channels_last: bool | None = None

@@ -13,6 +13,7 @@ from asg_gym.envs.config import EnvConfig
 from asg_gym.envs.rendering import EpisodeHistory, render_ansi, render_rgb_array
 from asg_gym.interfaces import BatchSource, LossTerms, Optimizee, StepStats
 from asg_gym.threads import set_num_threads
+from asg_gym.windows import decision_windows
 
 Evaluation = Callable[[], dict[str, Any]]  # the target-domain scores of the optimizee's current weights
 
@@ -78,7 +79,8 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
 
     Shared keywords, with each id's own defaults (:class:`~asg_gym.envs.config.EnvConfig`):
     ``weights``, ``lam``, ``base_lr``, ``momentum``, ``weight_decay``, ``momentum_style``, ``batch_size``,
-    ``total_steps``, ``sgd_steps_per_action``, ``eval_every`` (0 = only at the end),
+    ``total_steps``, ``sgd_steps_per_action``, ``window_growth`` (``"fixed"`` | ``"reference"``: growing
+    decision windows, :mod:`asg_gym.windows`), ``eval_every`` (0 = only at the end),
     ``crash_penalty``, ``cache_teacher``, ``channels_last``, ``bf16``, ``device``
     (``"auto"`` | ``"cpu"`` | ``"cuda"``), ``num_threads``, ``data_root`` and ``render_mode``. Each id documents
     its own keywords below.
@@ -114,7 +116,10 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
         self.optimizee = optimizee
         self.source = source
         self.evaluation = evaluation
-        self.total_steps = int(total_steps)
+        # The SGD steps of each action; their count is the episode length in actions.
+        self.windows = decision_windows(int(total_steps), window, config.window_growth)
+        self._window_ends = np.cumsum(self.windows).tolist()
+        self.total_steps = len(self.windows)
         self.render_mode = config.render_mode
         self.target_metric = target_metric  # the info key of the target-domain score
         optimizee.prepare(source)
@@ -150,7 +155,7 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
             raise RuntimeError("call reset() before step() (and again after an episode ends)")
         scales = asg_spaces.action_to_scales(action, self.action_space)
         window: list[StepStats] = []
-        for _ in range(self.config.sgd_steps_per_action):
+        for _ in range(self.windows[self._t]):
             stats = self.optimizee.train_step(scales.tolist(), self.source.next_batch())
             self._sgd_step += 1
             window.append(stats)
@@ -174,6 +179,11 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
             info.update(metrics)
         self.history.record(self._t, loss, scales, metrics)
         return self._observation(), float(reward), bool(diverged), bool(truncated), info
+
+    @property
+    def sgd_steps_per_episode(self) -> int:
+        """The SGD steps of a whole episode (all its decision windows)."""
+        return int(self._window_ends[-1])
 
     def render(self) -> str | np.ndarray | None:
         if self.render_mode == "ansi":
@@ -226,7 +236,9 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
     # ----------------------------------------------------------------------------- helpers
     def _observation(self) -> np.ndarray:
         assert self._stats is not None
-        return asg_spaces.observation(self._stats, self._t / self.total_steps, self._scales, self.observation_space)
+        # t/T as the fraction of the episode's SGD steps done (= actions done / actions for fixed windows).
+        progress = self._window_ends[self._t - 1] / self.sgd_steps_per_episode if self._t else 0.0
+        return asg_spaces.observation(self._stats, progress, self._scales, self.observation_space)
 
     def _info(self, stats: StepStats) -> dict[str, Any]:
         return {
