@@ -94,10 +94,15 @@ class ReinforceLSTMPolicy(nn.Module):
         return per_coordinate.sum(dim=-1)
 
     @staticmethod
+    def coordinate_entropy(logits: torch.Tensor) -> torch.Tensor:
+        """Entropy (nats) of each coordinate's distribution: ``logits (..., C, 11)`` → ``(..., C)``."""
+        log_p = torch.log_softmax(logits, dim=-1)
+        return -(log_p.exp() * log_p).sum(dim=-1)
+
+    @staticmethod
     def entropy(logits: torch.Tensor) -> torch.Tensor:
         """Entropy of the joint action distribution (coordinates are independent given the state)."""
-        log_p = torch.log_softmax(logits, dim=-1)
-        return -(log_p.exp() * log_p).sum(dim=(-1, -2))
+        return ReinforceLSTMPolicy.coordinate_entropy(logits).sum(dim=-1)
 
 
 class RunningNormalizer:

@@ -39,6 +39,7 @@ class _Episode:
     actions: list[np.ndarray] = field(default_factory=list)
     episode_return: float = 0.0
     needs_replay: bool = False
+    entropy_sum: np.ndarray | None = None  # (C,): per-coordinate entropies of the sampled steps, summed
 
 
 @dataclass
@@ -300,6 +301,7 @@ class ReinforceLSTMAgent:
         with torch.no_grad(), one_thread():  # log π is recomputed with gradients at the update
             logits, self._hidden = self.policy(inputs[None], self._hidden)
             actions = self._choose(logits[0], deterministic=False)
+            entropies = self.policy.coordinate_entropy(logits[0]).double().numpy()  # (K, C)
         transitions = self._rollouts.step(actions)
         first, self.num_timesteps = self.num_timesteps, self.num_timesteps + len(episodes)
         rewards = np.array([float(reward) for _, reward, *_ in transitions])
@@ -308,6 +310,7 @@ class ReinforceLSTMAgent:
             episode.actions.append(actions[k])
             episode.episode_return += float(reward)
             episode.observation = np.asarray(observation, dtype=np.float32)
+            episode.entropy_sum = entropies[k] + (0.0 if episode.entropy_sum is None else episode.entropy_sum)
         unroll.inputs.append(inputs)
         unroll.actions.append(actions)
         unroll.rewards.append(rewards)
@@ -323,6 +326,8 @@ class ReinforceLSTMAgent:
                                 update=update if last else None, num_updates=self.num_updates)
             if done:
                 record.episode_return, record.episode_length = episode.episode_return, len(episode.actions)
+                if episode.entropy_sum is not None:
+                    record.episode_entropy = (episode.entropy_sum / len(episode.actions)).tolist()
                 self._episodes[k] = None
             records.append(record)
         return records
@@ -352,8 +357,7 @@ class ReinforceLSTMAgent:
             warnings.warn(f"skipped a policy update with a non-finite loss or gradient ({loss.item()}, {grad_norm})",
                           stacklevel=3)
         logits = logits.detach()
-        log_p = torch.log_softmax(logits, dim=-1)
-        per_coordinate = -(log_p.exp() * log_p).sum(dim=-1).mean(dim=(0, 1))  # (C,)
+        per_coordinate = self.policy.coordinate_entropy(logits).mean(dim=(0, 1))  # (C,)
         stats = {
             "losses/policy_loss": loss.item(),
             "losses/entropy": float(self.policy.entropy(logits).mean()),
@@ -372,6 +376,7 @@ class ReinforceLSTMAgent:
             "seed": episode.seed, "observation": torch.from_numpy(episode.observation),
             "actions": _stack_actions(episode.actions, (self.num_coordinates,)),
             "episode_return": episode.episode_return,
+            "entropy_sum": torch.zeros(0) if episode.entropy_sum is None else torch.from_numpy(episode.entropy_sum),
         } for episode in self._episodes]
         unroll = self._unroll
         payload = {
@@ -417,7 +422,7 @@ class ReinforceLSTMAgent:
         episodes = payload["episodes"] if "episodes" in payload else [payload["episode"]]  # else: one env, earlier
         agent._episodes = [None if ep is None else _Episode(
             int(ep["seed"]), ep["observation"].numpy().copy(), list(ep["actions"].numpy()),
-            float(ep["episode_return"]), needs_replay=True) for ep in episodes]
+            float(ep["episode_return"]), needs_replay=True, entropy_sum=_entropy_sum(ep)) for ep in episodes]
         in_progress = sum(episode is not None for episode in agent._episodes)
         agent.num_started = counters.get("num_started", agent.num_episodes + in_progress)
         unroll = payload["unroll"]
@@ -427,6 +432,12 @@ class ReinforceLSTMAgent:
         agent._unroll = _Unroll(None if start is None else (start[0], start[1]),
                                 [x if x.ndim == 2 else x[None] for x in unroll["inputs"]], list(actions), list(rewards))
         return agent
+
+
+def _entropy_sum(episode: dict[str, Any]) -> np.ndarray | None:
+    """A saved episode's summed entropies (``None`` before any step, or in checkpoints older than the field)."""
+    saved = episode.get("entropy_sum")
+    return None if saved is None or saved.numel() == 0 else saved.numpy().copy()
 
 
 def _stack_actions(actions: list[np.ndarray], shape: tuple[int, ...]) -> torch.Tensor:

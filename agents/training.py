@@ -42,6 +42,9 @@ class StepRecord:
     episode_return: float | None = None
     """The finished episode's return, when ``done``."""
     episode_length: int | None = None
+    episode_entropy: list[float] | None = None
+    """When ``done``, for agents that report it: each coordinate's entropy (nats) of the
+    distributions the episode's actions were sampled from, averaged over its steps (uniform: ln 11 ≈ 2.40)."""
     update: dict[str, float] | None = None
     """Statistics of the policy update made at this step (``losses/…`` names), if one was made."""
     num_updates: int = 0

@@ -62,9 +62,11 @@ class ResumableCSV:
         self.path, self.fields, self.key_fields = path, fields, key_fields
         path.parent.mkdir(parents=True, exist_ok=True)
         self.rows: list[dict[str, str]] = []
-        if path.exists():
+        if path.exists():  # a file written by an earlier version keeps its columns
             with path.open(newline="") as f:
-                self.rows = list(csv.DictReader(f))
+                reader = csv.DictReader(f)
+                self.rows = list(reader)
+                self.fields = list(reader.fieldnames or fields)
         else:
             with path.open("w", newline="") as f:
                 csv.DictWriter(f, fields).writeheader()
@@ -78,7 +80,7 @@ class ResumableCSV:
 
     def append(self, row: dict[str, Any]) -> None:
         with self.path.open("a", newline="") as f:
-            csv.DictWriter(f, self.fields).writerow(row)
+            csv.DictWriter(f, self.fields, extrasaction="ignore").writerow(row)
         self.rows.append({k: str(v) for k, v in row.items()})
 
 

@@ -33,7 +33,7 @@ import gymnasium as gym
 import tyro
 
 import asg_gym  # noqa: F401  (registers the ids)
-from agents import LEARNING_AGENTS, StepRecord, load_agent, make_agent
+from agents import LEARNING_AGENTS, StepRecord, asg_num_coordinates, load_agent, make_agent
 from agents.rollouts import LocalRollouts, RayRollouts, Rollouts
 from agents.rollouts import episode_limit as env_episode_limit
 from agents.sb3_agents import make_vec_env
@@ -43,6 +43,9 @@ from experiments.train_transfer import tensorboard_writer
 
 EVAL_KEYS = ("target_accuracy", "target_mean_class_accuracy", "target_miou", "old_task_agreement")
 EPISODE_FIELDS = ["episode", "num_timesteps", "return", "length", "diverged", *EVAL_KEYS]
+# + "entropy" and "entropy_<c>" (c = 0 … C-1, the env's coordinate order): the policy's entropy (nats) per
+# coordinate over the episode, for agents that report it (reinforce_lstm); "entropy" is their mean.
+# Uniform is ln 11 ≈ 2.40; near 0, a coordinate has collapsed onto one action.
 # Settings a resumed run must share with the run it continues (``--episodes`` may grow).
 RUN_KEYS = ("env", "env_kwargs", "agent", "agent_kwargs", "seed", "workers")
 RUN_DEFAULTS = {"workers": 1}  # of run.json files written before the key existed
@@ -118,11 +121,21 @@ def episode_limit(env: Any) -> int:
     return int(limit)
 
 
+def entropy_columns(entropy: list[float] | None, num_coordinates: int) -> dict[str, Any]:
+    """An episode's ``entropy`` (the mean) and ``entropy_<c>`` cells; blank for agents that do not report it."""
+    names = ["entropy", *(f"entropy_{c}" for c in range(num_coordinates))]
+    if entropy is None:
+        return dict.fromkeys(names, "")
+    return dict(zip(names, [sum(entropy) / len(entropy), *entropy], strict=True))
+
+
 class TrainingMonitor:
     """The step callback: TensorBoard, episodes.csv, periodic checkpoints, and the stop after N episodes."""
 
-    def __init__(self, agent: Any, args: Args, checkpoint: Path, writer: Any, table: ResumableCSV) -> None:
+    def __init__(self, agent: Any, args: Args, checkpoint: Path, writer: Any, table: ResumableCSV,
+                 coordinates: int) -> None:
         self.agent, self.args, self.checkpoint, self.writer, self.table = agent, args, checkpoint, writer, table
+        self.coordinates = coordinates
 
     def __call__(self, record: StepRecord) -> bool:
         step, info = record.num_timesteps, record.info
@@ -143,13 +156,16 @@ class TrainingMonitor:
         info = record.info
         row = {"episode": record.num_episodes - 1, "num_timesteps": record.num_timesteps,
                "return": record.episode_return, "length": record.episode_length,
-               "diverged": bool(info.get("diverged", False)), **{k: info.get(k, "") for k in EVAL_KEYS}}
+               "diverged": bool(info.get("diverged", False)), **{k: info.get(k, "") for k in EVAL_KEYS},
+               **entropy_columns(record.episode_entropy, self.coordinates)}
         if not self.table.done(episode=row["episode"]):  # a resumed run may repeat an episode's end
             self.table.append(row)
         if self.writer is not None:
             self.writer.add_scalar("charts/episode_return", record.episode_return, record.num_timesteps)
             self.writer.add_scalar("charts/episode_length", record.episode_length, record.num_timesteps)
             self.writer.add_scalar("charts/diverged", float(row["diverged"]), record.num_timesteps)
+            for key in (k for k in row if k.startswith("entropy") and row[k] != ""):
+                self.writer.add_scalar(f"charts/episode_{key}", row[key], record.num_timesteps)
             self.writer.flush()
 
 
@@ -181,6 +197,7 @@ def train(args: Args) -> Path:
         raise SystemExit(f"{checkpoint} exists: pass --resume to continue it, or choose another --out")
     env = make_training_env(args, env_kwargs)
     steps_per_episode = episode_limit(env)
+    coordinates = asg_num_coordinates(env.observation_space, env.action_space)
     if args.resume and checkpoint.exists():
         saved = {**RUN_DEFAULTS, **(json.loads(run_file.read_text()) if run_file.exists() else {})}
         changed = sorted(k for k in RUN_KEYS if saved.get(k) != json.loads(json.dumps(run[k])))
@@ -199,9 +216,9 @@ def train(args: Args) -> Path:
     rounds = -(-max(args.episodes - agent.num_episodes, 0) // args.workers)
     budget = max(args.workers * (rounds * steps_per_episode - in_progress), 0)
     writer = tensorboard_writer(out / "tb", agent.num_timesteps) if args.tensorboard else None
-    table = ResumableCSV(out / "episodes.csv", EPISODE_FIELDS, ["episode"])
+    table = ResumableCSV(out / "episodes.csv", [*EPISODE_FIELDS, *entropy_columns(None, coordinates)], ["episode"])
     try:
-        agent.learn(budget, callback=TrainingMonitor(agent, args, checkpoint, writer, table),
+        agent.learn(budget, callback=TrainingMonitor(agent, args, checkpoint, writer, table, coordinates),
                     progress_bar=args.progress)
     finally:
         if writer is not None:

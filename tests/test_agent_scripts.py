@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,10 @@ def test_kill_and_resume_reproduces_the_uninterrupted_run(tmp_path: Path, monkey
     initial = ReinforceLSTMAgent(num_coordinates=7, seed=3)
     assert not all(torch.equal(p, q) for p, q in zip(a.policy.parameters(), initial.policy.parameters(), strict=True))
     rows = [list(csv.DictReader((tmp_path / run / "episodes.csv").open())) for run in ("full", "cut")]
-    assert rows[0] == rows[1] and len(rows[0]) == 2
+    assert rows[0] == rows[1] and len(rows[0]) == 2  # entropy columns too: the resumed episode keeps its sums
+    entropies = [float(r[f"entropy_{c}"]) for r in rows[0] for c in range(7)]
+    assert all(0 < h <= math.log(11) + 1e-9 for h in entropies)
+    assert float(rows[0][0]["entropy"]) == pytest.approx(sum(entropies[:7]) / 7)
 
 
 def test_benchmark_agents_quick(tmp_path: Path) -> None:
