@@ -10,6 +10,7 @@ import gymnasium as gym
 from agents.base import Agent
 from agents.baselines import PRESETS, ConstantPolicy, RandomInitPolicy, RandomPolicy, preset_scales
 from agents.lstm_policy import ReinforceLSTMPolicy
+from agents.reinforce_lstm import PRESETS as REINFORCE_PRESETS
 from agents.reinforce_lstm import ReinforceLSTMAgent
 from agents.rollouts import LocalRollouts, RayRollouts, Rollouts
 from agents.sb3_agents import A2CAgent, EnvOrVecEnv, PPOAgent, RecurrentPPOAgent, SB3Agent
@@ -32,12 +33,17 @@ def make_agent(name: str, env: EnvOrVecEnv, **kwargs: Any) -> Any:
     """The agent called ``name`` (see :data:`AGENT_NAMES`) for ``env``'s C coordinates.
 
     ``kwargs`` go to the agent's constructor; ``seed`` is accepted by every agent (ignored by
-    the constant presets). ``env`` is a ``gym.Env``, or rollout slots (``reinforce_lstm``: an
-    ``agents.Rollouts``) or an SB3 vector env (SB3 agents).
+    the constant presets); ``reinforce_lstm`` also takes ``preset`` (``"paper"``, the default, or
+    ``"stabilized"``: :data:`REINFORCE_PRESETS`), which the other keywords override. ``env`` is a
+    ``gym.Env``, or rollout slots (``reinforce_lstm``: an ``agents.Rollouts``) or an SB3 vector env
+    (SB3 agents).
     """
     c = asg_num_coordinates(env.observation_space, env.action_space)
-    if name == "reinforce_lstm":
-        return ReinforceLSTMAgent(env, **kwargs)
+    if name == "reinforce_lstm":  # preset: a named set of options (REINFORCE_PRESETS), under the explicit ones
+        preset = kwargs.pop("preset", "paper")
+        if preset not in REINFORCE_PRESETS:
+            raise ValueError(f"unknown reinforce_lstm preset {preset!r}; presets: {', '.join(REINFORCE_PRESETS)}")
+        return ReinforceLSTMAgent(env, **{**REINFORCE_PRESETS[preset], **kwargs})
     if name in _SB3_AGENTS:
         return _SB3_AGENTS[name](env, **kwargs)
     if name == "tuned_constant":
@@ -83,6 +89,7 @@ __all__ = [
     "AGENT_NAMES",
     "LEARNING_AGENTS",
     "PRESETS",
+    "REINFORCE_PRESETS",
     "SCHEDULE_AGENTS",
     "A2CAgent",
     "Agent",

@@ -1,16 +1,18 @@
 """Trained agents kept in the benchmark folder, so a job interrupted during its evaluation does not train again.
 
 A job trains its agent once (a protocol budget is hours of CPU), then runs tens of evaluation
-episodes. After training, an agent with ``save(path)`` and a class-level ``load(path, env=...)``
-(SB3's convention; every built-in learning agent has both) is written to
-``<folder>/agents/<agent>-seed<k>/`` beside a ``training.json`` (budget, env steps taken, seconds,
-the agent's keywords). The folder is written under a temporary name and renamed, so a checkpoint
-is either whole or absent. A rerun of the job loads it instead of training; a checkpoint trained
-with other keywords or another budget is refused, not reused.
+episodes. After training, ``<folder>/agents/<agent>-seed<k>/`` receives ``training.json`` (budget,
+the agent's keywords, env steps taken, seconds), ``episodes.csv`` (one row per training episode,
+for agents whose ``learn`` reports steps: return, length, divergence and the policy's entropy per
+coordinate) and, for an agent with ``save(path)`` and a class-level ``load(path, env=...)`` (SB3's
+convention; every built-in learning agent has both), the agent itself. The folder is written under
+a temporary name and renamed, so it is either whole or absent. A rerun of the job loads the agent
+instead of training it; one trained with other keywords or another budget is refused, not reused.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -25,6 +27,7 @@ from asg_benchmark.errors import AgentError
 
 AGENTS = "agents"
 TRAINING = "training.json"
+EPISODES = "episodes.csv"
 _SAVED_AS = "agent"  # the name given to save(); agents may add a suffix (SB3: .zip)
 
 
@@ -51,7 +54,7 @@ class TrainedAgent:
         been trained with (budget, keywords): another value raises :class:`AgentError`.
         """
         summary_path = self.folder / TRAINING
-        if not summary_path.is_file():
+        if not summary_path.is_file() or not savable(agent):
             return None
         summary = json.loads(summary_path.read_text())
         stale = {k: (summary.get(k), v) for k, v in _jsonable(settings).items() if summary.get(k) != v}
@@ -63,14 +66,19 @@ class TrainedAgent:
             raise AgentError(f"{self.folder} has {TRAINING} but no saved agent; delete the folder to train anew")
         return type(agent).load(saved[0], env=env), summary["training"]
 
-    def save(self, agent: Any, settings: Mapping[str, Any], training: Mapping[str, Any]) -> None:
-        """Write ``agent`` (if :func:`savable`) with its settings and training summary, atomically."""
-        if not savable(agent):
-            return
+    def save(self, agent: Any, settings: Mapping[str, Any], training: Mapping[str, Any],
+             episodes: list[dict[str, Any]] | None = None) -> None:
+        """Write the settings, training summary and ``episodes`` rows, and ``agent`` if :func:`savable`, atomically."""
         self.folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.folder.parent, prefix=f".{self.folder.name}."))
         try:
-            agent.save(staging / _SAVED_AS)
+            if savable(agent):
+                agent.save(staging / _SAVED_AS)
+            if episodes:
+                with (staging / EPISODES).open("w", newline="") as f:
+                    writer = csv.DictWriter(f, list(episodes[0]))
+                    writer.writeheader()
+                    writer.writerows(episodes)
             summary = {**_jsonable(settings), "training": dict(training)}
             (staging / TRAINING).write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
             if self.folder.exists():  # another process finished the same job first: keep one
@@ -83,3 +91,22 @@ class TrainedAgent:
 def _jsonable(settings: Mapping[str, Any]) -> dict[str, Any]:
     """``settings`` as they read back from JSON (tuples become lists), so saved and given compare equal."""
     return json.loads(json.dumps(dict(settings), sort_keys=True))
+
+
+class EpisodeLog:
+    """A ``learn(callback=...)`` step callback (:class:`agents.StepRecord`) that keeps a row per training episode."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def __call__(self, record: Any) -> None:
+        if not record.done:
+            return
+        entropy = record.episode_entropy
+        self.rows.append({
+            "episode": record.num_episodes - 1, "num_timesteps": record.num_timesteps,
+            "return": record.episode_return, "length": record.episode_length,
+            "diverged": bool(record.info.get("diverged", False)),
+            "entropy": "" if not entropy else sum(entropy) / len(entropy),
+            **{f"entropy_{c}": h for c, h in enumerate(entropy or [])},
+        })

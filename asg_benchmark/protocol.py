@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asg_benchmark.errors import AgentError, ProtocolError
-from asg_benchmark.registry import AgentSpec, resolve_agent
+from asg_benchmark.registry import AgentSpec, resolve_agent, split_label
 from asg_benchmark.seeds import check_seeds
 
 # Protocol settings, under the user's --env-kwargs: the score is on the full real target set (all
@@ -85,18 +85,21 @@ class BenchmarkSpec:
         check_seeds(self.train_seeds, self.eval_seeds, allow_few=self.allow_few_seeds)
         if self.budget < 1 or self.draws < 1:
             raise ProtocolError(f"need a budget >= 1 env step and draws >= 1, got {self.budget}, {self.draws}")
-        if not self.agents or len(set(self.agents)) != len(self.agents):
-            raise AgentError(f"give each agent once, got {list(self.agents)}")
-        unknown = sorted(set(self.agent_kwargs) - set(self.agents))
+        specs = {name: resolve_agent(name) for name in self.agents}
+        labels = [spec.name for spec in specs.values()]
+        if not self.agents or len(set(labels)) != len(self.agents):
+            raise AgentError(f"give each agent (or label) once, got {list(self.agents)}")
+        unknown = sorted(set(self.agent_kwargs) - set(labels))
         if unknown:
             raise AgentError(f"--agent-kwargs names agents that are not benchmarked: {unknown}")
-        return {name: resolve_agent(name) for name in self.agents}
+        return specs
 
 
 def quick(spec: BenchmarkSpec) -> BenchmarkSpec:
     """``spec`` as a smoke run: the toy backbone and tiny sizes, under the user's own keywords."""
-    agent_kwargs = {name: {**QUICK_AGENT_KWARGS.get(name, {}), **spec.agent_kwargs.get(name, {})}
-                    for name in spec.agents if name in QUICK_AGENT_KWARGS or name in spec.agent_kwargs}
+    named = [split_label(name) for name in spec.agents]
+    agent_kwargs = {label: {**QUICK_AGENT_KWARGS.get(agent, {}), **spec.agent_kwargs.get(label, {})}
+                    for label, agent in named if agent in QUICK_AGENT_KWARGS or label in spec.agent_kwargs}
     return BenchmarkSpec(env=spec.env, agents=spec.agents, train_seeds=spec.train_seeds, eval_seeds=spec.eval_seeds,
                          budget=spec.budget, draws=spec.draws,
                          env_kwargs={**QUICK_ENV_KWARGS, **spec.env_kwargs}, agent_kwargs=agent_kwargs,

@@ -10,10 +10,15 @@ object with an SB3-shaped ``predict(obs, state=None, episode_start=None, determi
 * an import path ``"package.module:factory"`` of any importable callable (e.g. a user's
   installed package), resolved here with a clear error when the module, the attribute or the
   ``predict`` method is missing.
+
+``"label=agent"`` names a variant of any of them: its rows, ``--agent-kwargs`` entry and saved
+agent go by ``label`` (``paper=reinforce_lstm stabilized=reinforce_lstm`` with
+``{"stabilized": {"preset": "stabilized"}}`` benchmarks two settings of one algorithm side by side).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 from collections.abc import Callable
@@ -42,6 +47,8 @@ class AgentSpec:
         seeded: its behaviour depends on its seed; an unseeded agent (a fixed schedule) runs once
             per evaluation seed instead of once per training seed and evaluation seed.
         hand_designed: a hand-designed schedule, a candidate for "best hand-designed schedule".
+        reports_steps: its ``learn`` takes ``callback=`` an :data:`agents.StepCallback` (the
+            built-in learning agents): its training episodes are kept beside the trained agent.
     """
 
     name: str
@@ -50,6 +57,7 @@ class AgentSpec:
     greedy: bool = True
     seeded: bool = True
     hand_designed: bool = False
+    reports_steps: bool = False
 
 
 _REGISTERED: dict[str, AgentSpec] = {}
@@ -63,7 +71,8 @@ def builtin_spec(name: str) -> AgentSpec:
     fixed = name in PRESETS or name in SCHEDULE_AGENTS
     return AgentSpec(name, functools.partial(agents.make_agent, name),
                      stochastic=name in _LEARNED or name in ("random", "random_init"),
-                     greedy=name in _LEARNED, seeded=not fixed, hand_designed=fixed)
+                     greedy=name in _LEARNED, seeded=not fixed, hand_designed=fixed,
+                     reports_steps=name in agents.LEARNING_AGENTS or name == "tuned_constant")
 
 
 def register_agent(name: str, factory: AgentFactory, *, stochastic: bool = True, greedy: bool = True,
@@ -90,8 +99,23 @@ def unregister_agent(name: str) -> None:
     _REGISTERED.pop(name, None)
 
 
+def split_label(name: str) -> tuple[str, str]:
+    """``(label, agent)`` of ``"label=agent"``; ``(name, name)`` for a name without a label."""
+    label, labelled, agent = name.partition("=")
+    return (label, agent) if labelled else (name, name)
+
+
 def resolve_agent(name: str) -> AgentSpec:
-    """The spec of a built-in name, a registered name or a ``"package.module:factory"`` import path."""
+    """The spec of a built-in name, a registered name or a ``"package.module:factory"`` import path,
+    or of ``"label=agent"``: ``agent``'s spec named ``label``."""
+    label, agent = split_label(name)
+    if label != agent:
+        _check_name(label)
+        if label in agents.AGENT_NAMES or label in _REGISTERED:
+            raise AgentError(f"label {label!r} in {name!r} is the name of an agent; choose another label")
+        if not agent or "=" in agent:
+            raise AgentError(f"a labelled agent reads 'label=agent', got {name!r}")
+        return dataclasses.replace(resolve_agent(agent), name=label)
     if name in agents.AGENT_NAMES:
         return builtin_spec(name)
     if name in _REGISTERED:
@@ -140,8 +164,9 @@ def learns(agent: Any) -> bool:
 
 
 def _check_name(name: str) -> None:
-    if not name or "/" in name or ":" in name or "," in name or name != name.strip():
-        raise AgentError(f"agent names must be non-empty without '/', ':', ',' or surrounding spaces, got {name!r}")
+    if not name or any(c in name for c in "/:,=") or name != name.strip():
+        raise AgentError(f"agent names must be non-empty without '/', ':', ',', '=' or surrounding spaces, "
+                         f"got {name!r}")
 
 
 def _python() -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from asg_benchmark.checkpoints import TrainedAgent
+from asg_benchmark.checkpoints import EpisodeLog, TrainedAgent
 from asg_benchmark.episode import EpisodeResult, run_episode
 from asg_benchmark.errors import AgentError
 from asg_benchmark.protocol import BenchmarkSpec
@@ -170,27 +170,32 @@ class JobRunner:
         return records
 
     def _kwargs(self, job: Job) -> dict[str, Any]:
-        return dict(self.spec.agent_kwargs.get(job.agent, {}))
+        return dict(self.spec.agent_kwargs.get(self.agents[job.agent].name, {}))
 
     def _trained(self, job: Job, agent: Any, train_env: TrainingEnv) -> tuple[Any, dict[str, Any]]:
         """``agent`` after its budget of training (or loaded from its checkpoint) and the training summary."""
         if not learns(agent):
             return agent, {"train_env_steps": 0, "train_seconds": 0.0}
-        checkpoint = None if self.checkpoints is None else TrainedAgent.of(self.checkpoints, job.agent, job.train_seed)
+        label = self.agents[job.agent].name
+        checkpoint = None if self.checkpoints is None else TrainedAgent.of(self.checkpoints, label, job.train_seed)
         settings = {"budget": self.spec.budget, "agent_kwargs": self._kwargs(job)}
         if checkpoint is not None:
             restored = checkpoint.load(agent, train_env, settings)
             if restored is not None:
                 if self.log is not None:
-                    self.log(f"{job.agent} train_seed={job.train_seed}: trained agent loaded from {checkpoint.folder}")
+                    self.log(f"{checkpoint.folder.name}: trained agent loaded from {checkpoint.folder}")
                 return restored
+        log = EpisodeLog() if self.agents[job.agent].reports_steps else None
         started = time.perf_counter()
-        agent.learn(self.spec.budget)
+        if log is None:
+            agent.learn(self.spec.budget)
+        else:
+            agent.learn(self.spec.budget, callback=log)
         if train_env.num_steps == 0:
             raise AgentError(f"agent {job.agent!r} has learn() but took no step of its training env")
         training = {"train_env_steps": train_env.num_steps, "train_seconds": round(time.perf_counter() - started, 3)}
         if checkpoint is not None:
-            checkpoint.save(agent, settings, training)
+            checkpoint.save(agent, settings, training, None if log is None else log.rows)
         return agent, training
 
 

@@ -116,6 +116,10 @@ def test_trained_agents_are_checkpointed_and_not_trained_again(tmp_path: Path, m
     saved = sorted(p.name for p in (tmp_path / "once" / "agents").iterdir())
     assert saved == ["reinforce_lstm-seed0", "reinforce_lstm-seed1", "tuned_constant-seed0", "tuned_constant-seed1"]
 
+    log = list(csv.DictReader((tmp_path / "once" / "agents" / "reinforce_lstm-seed0" / "episodes.csv").open()))
+    assert [int(r["length"]) for r in log] == [4, 4]  # finished episodes of the 10-step budget
+    assert all(0 < float(r["entropy_2"]) <= np.log(11) + 1e-9 for r in log)
+
     resumed = tmp_path / "resumed"  # the trained agents, none of the evaluation rows
     shutil.copytree(tmp_path / "once" / "agents", resumed / "agents")
 
@@ -132,3 +136,24 @@ def test_trained_agents_are_checkpointed_and_not_trained_again(tmp_path: Path, m
     (resumed / "results.csv").unlink()
     with pytest.raises(AgentError, match="trained with other settings"):
         run_benchmark(other, resumed, log=None, report=False)
+
+
+def test_labelled_variants_of_one_agent(tmp_path: Path) -> None:
+    import pytest
+
+    from asg_benchmark.errors import AgentError
+
+    spec = BenchmarkSpec(**{**_spec(("paper=reinforce_lstm", "small=reinforce_lstm", "hand_tuned"), (100,)).__dict__,
+                            "agent_kwargs": {"small": {"hidden_size": 4}}})
+    run_benchmark(spec, tmp_path, log=None, report=False)
+    rows = _rows(tmp_path)
+    assert {k[0] for k in rows} == {"paper", "paper/greedy", "small", "small/greedy", "hand_tuned"}
+    from agents import ReinforceLSTMAgent
+
+    small = ReinforceLSTMAgent.load(tmp_path / "agents" / "small-seed1" / "agent")
+    paper = ReinforceLSTMAgent.load(tmp_path / "agents" / "paper-seed1" / "agent")
+    assert (small.config["hidden_size"], paper.config["hidden_size"]) == (4, 20)  # the keywords reached "small"
+    for agents, match in [(("ppo=a2c",), "is the name of an agent"), (("x=reinforce_lstm", "x=a2c"), "once"),
+                          (("=a2c",), "non-empty"), (("x=",), "label=agent")]:
+        with pytest.raises(AgentError, match=match):
+            _spec(agents, (100,)).resolve()

@@ -82,3 +82,13 @@ def test_every_preset_learns_saves_and_resumes(preset: str, tmp_path) -> None:
     assert np.array_equal(agent.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
     with pytest.raises(ValueError, match="optimizer"):
         ReinforceLSTMAgent(env, optimizer="rmsprop")
+
+
+def test_make_agent_takes_a_preset_under_explicit_keywords() -> None:
+    from agents import make_agent
+
+    agent = make_agent("reinforce_lstm", ToyLREnv(), seed=0, preset="stabilized", entropy_coef=0.05)
+    assert agent.config["optimizer"] == "adam" and agent.config["entropy_coef"] == 0.05
+    assert make_agent("reinforce_lstm", ToyLREnv(), seed=0).config == ReinforceLSTMAgent(ToyLREnv(), seed=0).config
+    with pytest.raises(ValueError, match="preset"):
+        make_agent("reinforce_lstm", ToyLREnv(), preset="fast")
