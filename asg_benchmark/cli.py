@@ -51,6 +51,8 @@ class Run:
     """agent name → constructor keywords, a JSON object, e.g. '{"ppo": {"n_steps": 16}}'"""
     allow_few_seeds: bool = False
     """accept fewer than 10 evaluation seeds (smoke tests; the report says preliminary)"""
+    greedy: bool = True
+    """also evaluate learned policies greedily (their /greedy rows); --no-greedy skips them"""
     quick: bool = False
     """smoke run: toy backbone, tiny sizes, a 12-step budget, a temporary folder"""
     reps: int = 2000
@@ -96,7 +98,7 @@ def spec_from(args: Run) -> tuple[BenchmarkSpec, Path]:
     spec = BenchmarkSpec(env=args.env, agents=tuple(args.agents), train_seeds=tuple(parse_seeds(args.train_seeds)),
                          eval_seeds=tuple(parse_seeds(args.eval_seeds)), budget=budget, draws=args.draws,
                          env_kwargs=json_object(args.env_kwargs, "--env-kwargs", '{"total_steps": 100}'),
-                         agent_kwargs=agent_kwargs, allow_few_seeds=args.allow_few_seeds)
+                         agent_kwargs=agent_kwargs, allow_few_seeds=args.allow_few_seeds, greedy=args.greedy)
     return (quick(spec) if args.quick else spec), out
 
 

@@ -60,6 +60,7 @@ class BenchmarkSpec:
         budget: env steps every learning agent trains for (the same for all).
         draws: episodes per evaluation seed of a stochastic policy, each with its own sampling seed.
         allow_few_seeds: accept fewer than 10 evaluation seeds (smoke tests; not the protocol).
+        greedy: also evaluate the greedy (``deterministic=True``) rows of agents that have them.
     """
 
     env: str
@@ -71,6 +72,7 @@ class BenchmarkSpec:
     env_kwargs: Mapping[str, Any] = field(default_factory=dict)
     agent_kwargs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     allow_few_seeds: bool = False
+    greedy: bool = True
 
     def eval_env_kwargs(self) -> dict[str, Any]:
         """The keywords of the evaluation env: protocol defaults, then the user's."""
@@ -103,4 +105,4 @@ def quick(spec: BenchmarkSpec) -> BenchmarkSpec:
     return BenchmarkSpec(env=spec.env, agents=spec.agents, train_seeds=spec.train_seeds, eval_seeds=spec.eval_seeds,
                          budget=spec.budget, draws=spec.draws,
                          env_kwargs={**QUICK_ENV_KWARGS, **spec.env_kwargs}, agent_kwargs=agent_kwargs,
-                         allow_few_seeds=spec.allow_few_seeds)
+                         allow_few_seeds=spec.allow_few_seeds, greedy=spec.greedy)

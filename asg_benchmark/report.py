@@ -19,10 +19,13 @@ from asg_benchmark.store import read_rows
 REPORT, IQM_PLOT, PROFILE_PLOT = "report.md", "iqm.png", "profiles.png"
 
 
-def write_report(folder: str | Path, *, reps: int = 2000) -> Path:
-    """Compute the statistics of ``folder/results.csv`` and write the report files; returns report.md's path."""
+def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None = None) -> Path:
+    """Compute the statistics of ``folder/results.csv`` and write the report files; returns report.md's path.
+
+    ``reference``: the row the others are compared with (default: the best hand-designed schedule).
+    """
     folder = Path(folder)
-    summary = summarize(read_rows(folder), reps=reps)
+    summary = summarize(read_rows(folder), reps=reps, reference=reference)
     path = folder / REPORT
     path.write_text(markdown(summary))
     plot_intervals(summary, folder / IQM_PLOT)
@@ -32,6 +35,14 @@ def write_report(folder: str | Path, *, reps: int = 2000) -> Path:
 
 def _ci(value: float, ci: tuple[float, float]) -> str:
     return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def _reference(summary: Summary) -> str:
+    if summary.reference is None:
+        return "the best hand-designed row (none benchmarked)"
+    if summary.reference == summary.best_hand_designed:
+        return f"the best hand-designed row ({summary.reference})"
+    return f"row {summary.reference}"
 
 
 def _name(s: RowStats, summary: Summary) -> str:
@@ -60,8 +71,7 @@ def markdown(summary: Summary) -> str:
         "* a run is one (training seed, evaluation seed) cell, a stochastic policy's draws averaged; rows "
         "`<agent>/greedy` act with `deterministic=True`, the others as they were trained (sampling)",
         f"* IQM with 95 % stratified-bootstrap confidence intervals ({summary.reps} replications, `rliable`); "
-        "P(improvement) and paired Δ against the best hand-designed row "
-        f"({summary.best_hand_designed or 'none benchmarked'})",
+        f"P(improvement) and paired Δ against {_reference(summary)}",
         "* single episodes are reproducible only bitwise on the same machine and build: compare the intervals, "
         "not single runs",
         "",
@@ -87,8 +97,8 @@ def paired_table(summary: Summary) -> list[str]:
     if not paired:
         return []
     evals = sorted({e for _, p in paired for (_, e) in p.differences}, key=int)
-    lines = [f"## Paired per-seed differences to {summary.best_hand_designed}", "",
-             "Score of the row minus that of the best hand-designed row on the same evaluation episode.", "",
+    lines = [f"## Paired per-seed differences to {summary.reference}", "",
+             f"Score of the row minus that of {_reference(summary)} on the same evaluation episode.", "",
              "| row | train seed | " + " | ".join(f"eval {e}" for e in evals) + " |",
              "|---|---|" + "---|" * len(evals)]
     for s, p in paired:

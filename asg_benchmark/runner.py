@@ -56,7 +56,7 @@ def agent_cells(spec: BenchmarkSpec, agent: AgentSpec, train_seed: int | None) -
     """Every cell of one agent and training seed: sampled draws, and greedy ones if it has a greedy row."""
     draws = spec.draws if agent.stochastic else 1
     cells = [EvalCell(Cell(agent.name, train_seed, e, d), False) for e in spec.eval_seeds for d in range(draws)]
-    if agent.greedy:
+    if agent.greedy and spec.greedy:
         cells += [EvalCell(Cell(agent.name + GREEDY_SUFFIX, train_seed, e, 0), True) for e in spec.eval_seeds]
     return cells
 

@@ -68,6 +68,8 @@ class Summary:
     profile_taus: np.ndarray = field(default_factory=lambda: np.zeros(0))
     profiles: dict[str, np.ndarray] = field(default_factory=dict)
     profile_cis: dict[str, np.ndarray] = field(default_factory=dict)
+    reference: str | None = None
+    """The row the others are compared with (``improvement``, ``paired``): the best hand-designed by default."""
 
 
 def _rliable() -> Any:
@@ -100,12 +102,19 @@ def _cell_order(item: tuple[CellKey, Any]) -> tuple[int, int]:
     return (-1 if train == "-" else int(train)), int(evaluation)
 
 
-def summarize(rows: list[dict[str, str]], *, reps: int = 2000, seed: int = 0) -> Summary:
-    """The statistics of results ``rows`` (``results.csv``); ``reps`` bootstrap replications, seeded."""
+def summarize(rows: list[dict[str, str]], *, reps: int = 2000, seed: int = 0, reference: str | None = None
+              ) -> Summary:
+    """The statistics of results ``rows`` (``results.csv``); ``reps`` bootstrap replications, seeded.
+
+    Every row is compared with ``reference`` (probability of improvement, paired differences);
+    by default with the best hand-designed schedule.
+    """
     if not rows:
         raise ValueError("no results rows to summarize")
+    if reference is not None and reference not in {r["agent"] for r in rows}:
+        raise ValueError(f"reference row {reference!r} is not in the results")
     with _quiet():
-        return _summarize(rows, reps, seed)
+        return _summarize(rows, reps, seed, reference)
 
 
 def iqm(scores: np.ndarray) -> float:
@@ -129,7 +138,7 @@ def _score_profile(scores: np.ndarray, taus: np.ndarray) -> np.ndarray:
     return (np.asarray(scores).reshape(-1)[:, None] > np.asarray(taus)[None, :]).mean(axis=0)
 
 
-def _summarize(rows: list[dict[str, str]], reps: int, seed: int) -> Summary:
+def _summarize(rows: list[dict[str, str]], reps: int, seed: int, reference: str | None) -> Summary:
     rly = _rliable()
     target, agreement = cell_scores(rows, "target_score"), cell_scores(rows, "old_task_agreement")
     scores = {label: np.array(list(cells.values()))[:, None] for label, cells in target.items()}
@@ -146,15 +155,16 @@ def _summarize(rows: list[dict[str, str]], reps: int, seed: int) -> Summary:
                         a_points, a_intervals) for label in scores]
     hand = [s for s in stats if s.hand_designed]
     best = max(hand, key=lambda s: s.iqm).label if hand else None
-    if best is not None:
+    compared_with = reference if reference is not None else best
+    if compared_with is not None:
         for s in stats:
-            if s.label != best:
-                _compare(s, best, target, scores, rly, reps, seed)
+            if s.label != compared_with:
+                _compare(s, compared_with, target, scores, rly, reps, seed)
     taus = np.linspace(0.0, 1.0, 101)
     # What rly.create_performance_profile computes, with a seeded bootstrap (it takes no generator).
     profiles, profile_cis = rly.get_interval_estimates(scores, lambda x: _score_profile(x, taus), reps=reps,
                                                        random_state=np.random.RandomState(seed))
-    return Summary(stats, best, scores, protocol_of(rows), reps, taus, profiles, profile_cis)
+    return Summary(stats, best, scores, protocol_of(rows), reps, taus, profiles, profile_cis, compared_with)
 
 
 def _row_stats(label: str, rows: list[dict[str, str]], scores: np.ndarray, points: dict, intervals: dict,

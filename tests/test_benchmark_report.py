@@ -81,3 +81,16 @@ def test_fast_metrics_equal_rliables() -> None:
         x, y = rng.integers(0, 6, size=(n, 1)) / 5, rng.integers(0, 6, size=(m, 1)) / 5
         assert iqm(x) == pytest.approx(metrics.aggregate_iqm(x), abs=1e-12)
         assert probability_of_improvement(x, y) == pytest.approx(metrics.probability_of_improvement(x, y), abs=1e-12)
+
+
+def test_report_against_another_reference_row(tmp_path: Path) -> None:
+    _synthetic(tmp_path)
+    summary = summarize(read_rows(tmp_path), reps=100, reference="ppo/greedy")
+    by_label = {s.label: s for s in summary.rows}
+    assert summary.reference == "ppo/greedy" and summary.best_hand_designed == "hand_tuned"
+    assert by_label["ppo/greedy"].improvement is None
+    assert by_label["ppo"].improvement is not None and by_label["ppo"].improvement > 0.9  # ~0.45 vs ~0.35
+    assert by_label["hand_tuned"].improvement is not None and by_label["hand_tuned"].improvement > 0.5
+    assert "row ppo/greedy" in write_report(tmp_path, reps=50, reference="ppo/greedy").read_text()
+    with pytest.raises(ValueError, match="not in the results"):
+        summarize(read_rows(tmp_path), reference="sac")

@@ -153,6 +153,10 @@ def test_labelled_variants_of_one_agent(tmp_path: Path) -> None:
     small = ReinforceLSTMAgent.load(tmp_path / "agents" / "small-seed1" / "agent")
     paper = ReinforceLSTMAgent.load(tmp_path / "agents" / "paper-seed1" / "agent")
     assert (small.config["hidden_size"], paper.config["hidden_size"]) == (4, 20)  # the keywords reached "small"
+
+    no_greedy = BenchmarkSpec(**{**spec.__dict__, "greedy": False})
+    run_benchmark(no_greedy, tmp_path / "no_greedy", log=None, report=False)
+    assert {k[0] for k in _rows(tmp_path / "no_greedy")} == {"paper", "small", "hand_tuned"}
     for agents, match in [(("ppo=a2c",), "is the name of an agent"), (("x=reinforce_lstm", "x=a2c"), "once"),
                           (("=a2c",), "non-empty"), (("x=",), "label=agent")]:
         with pytest.raises(AgentError, match=match):
