@@ -8,6 +8,11 @@ coordinate) and, for an agent with ``save(path)`` and a class-level ``load(path,
 convention; every built-in learning agent has both), the agent itself. The folder is written under
 a temporary name and renamed, so it is either whole or absent. A rerun of the job loads the agent
 instead of training it; one trained with other keywords or another budget is refused, not reused.
+
+Agents whose training resumes exactly (``reinforce_lstm``: its ``learn`` continues where the last
+call stopped, and a checkpoint taken mid-episode replays that episode) also keep
+``<agent>-seed<k>.partial/`` while they train, rewritten every few hundred env steps: a job stopped
+in training continues from there, to the same agent as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -46,6 +51,21 @@ class TrainedAgent:
     def of(cls, benchmark: Path, agent: str, train_seed: int | None) -> TrainedAgent:
         name = re.sub(r"[^A-Za-z0-9_.-]", "_", agent)  # import paths carry ':'
         return cls(Path(benchmark) / AGENTS / f"{name}-seed{'-' if train_seed is None else train_seed}")
+
+    def partial(self) -> TrainedAgent:
+        """The folder of the same agent while it trains."""
+        return TrainedAgent(self.folder.with_name(self.folder.name + ".partial"))
+
+    def episodes(self) -> list[dict[str, str]]:
+        """The training-episode rows saved with the agent (none if there are none)."""
+        path = self.folder / EPISODES
+        if not path.is_file():
+            return []
+        with path.open(newline="") as f:
+            return list(csv.DictReader(f))
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def load(self, agent: Any, env: Any, settings: Mapping[str, Any]) -> tuple[Any, dict[str, Any]] | None:
         """The trained agent and its training summary, or ``None`` when there is no checkpoint yet.

@@ -49,6 +49,9 @@ class AgentSpec:
         hand_designed: a hand-designed schedule, a candidate for "best hand-designed schedule".
         reports_steps: its ``learn`` takes ``callback=`` an :data:`agents.StepCallback` (the
             built-in learning agents): its training episodes are kept beside the trained agent.
+        resumable: successive ``learn(n)`` calls train as one, ``num_timesteps`` counts its env
+            steps, and ``save``/``load`` mid-training resume exactly (``reinforce_lstm``): the
+            benchmark checkpoints it while it trains.
     """
 
     name: str
@@ -58,6 +61,7 @@ class AgentSpec:
     seeded: bool = True
     hand_designed: bool = False
     reports_steps: bool = False
+    resumable: bool = False
 
 
 _REGISTERED: dict[str, AgentSpec] = {}
@@ -72,7 +76,8 @@ def builtin_spec(name: str) -> AgentSpec:
     return AgentSpec(name, functools.partial(agents.make_agent, name),
                      stochastic=name in _LEARNED or name in ("random", "random_init"),
                      greedy=name in _LEARNED, seeded=not fixed, hand_designed=fixed,
-                     reports_steps=name in agents.LEARNING_AGENTS or name == "tuned_constant")
+                     reports_steps=name in agents.LEARNING_AGENTS or name == "tuned_constant",
+                     resumable=name == "reinforce_lstm")
 
 
 def register_agent(name: str, factory: AgentFactory, *, stochastic: bool = True, greedy: bool = True,

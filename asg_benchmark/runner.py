@@ -26,6 +26,8 @@ from asg_benchmark.seeds import reseed_agent, run_seed, seed_everything
 from asg_benchmark.store import Cell, ResultsStore, lock_protocol, write_provenance
 from asg_benchmark.training_env import TrainingEnv
 
+CHECKPOINT_EVERY = 300  # env steps between training checkpoints: 10 protocol episodes, ~7 min on 2 CPU cores
+
 
 @dataclass(frozen=True)
 class EvalCell:
@@ -130,19 +132,21 @@ class JobRunner:
     """Runs jobs of one benchmark; ``on_record`` (if given) sees each cell as soon as it finishes.
 
     With ``checkpoints`` (the benchmark folder), a trained agent is saved there before its
-    evaluation and loaded instead of trained when its job runs again (:mod:`asg_benchmark.checkpoints`).
+    evaluation and loaded instead of trained when its job runs again; an agent that resumes
+    exactly is also saved every ``checkpoint_every`` env steps while it trains
+    (:mod:`asg_benchmark.checkpoints`).
     """
 
     def __init__(self, spec: BenchmarkSpec, agents: dict[str, AgentSpec],
                  on_record: Callable[[Record], None] | None = None, log: Callable[[str], None] | None = say,
-                 checkpoints: Path | None = None) -> None:
+                 checkpoints: Path | None = None, checkpoint_every: int = CHECKPOINT_EVERY) -> None:
         self.spec, self.agents, self.on_record, self.log = spec, agents, on_record, log
-        self.checkpoints = checkpoints
+        self.checkpoints, self.checkpoint_every = checkpoints, checkpoint_every
         self.envs = Envs(spec)
 
     def __getstate__(self) -> dict[str, Any]:  # a copy sent to another process builds its own envs
         return {"spec": self.spec, "agents": self.agents, "on_record": None, "log": self.log,
-                "checkpoints": self.checkpoints}
+                "checkpoints": self.checkpoints, "checkpoint_every": self.checkpoint_every}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -176,27 +180,64 @@ class JobRunner:
         """``agent`` after its budget of training (or loaded from its checkpoint) and the training summary."""
         if not learns(agent):
             return agent, {"train_env_steps": 0, "train_seconds": 0.0}
-        label = self.agents[job.agent].name
-        checkpoint = None if self.checkpoints is None else TrainedAgent.of(self.checkpoints, label, job.train_seed)
+        agent_spec = self.agents[job.agent]
+        checkpoint = None if self.checkpoints is None else TrainedAgent.of(self.checkpoints, agent_spec.name,
+                                                                           job.train_seed)
         settings = {"budget": self.spec.budget, "agent_kwargs": self._kwargs(job)}
         if checkpoint is not None:
             restored = checkpoint.load(agent, train_env, settings)
             if restored is not None:
-                if self.log is not None:
-                    self.log(f"{checkpoint.folder.name}: trained agent loaded from {checkpoint.folder}")
+                self._say(f"{checkpoint.folder.name}: trained agent loaded from {checkpoint.folder}")
                 return restored
-        log = EpisodeLog() if self.agents[job.agent].reports_steps else None
-        started = time.perf_counter()
-        if log is None:
-            agent.learn(self.spec.budget)
+        log = EpisodeLog() if agent_spec.reports_steps else None
+        partial = checkpoint.partial() if checkpoint is not None and agent_spec.resumable else None
+        if partial is None:
+            started = time.perf_counter()
+            _learn(agent, self.spec.budget, log)
+            if train_env.num_steps == 0:
+                raise AgentError(f"agent {job.agent!r} has learn() but took no step of its training env")
+            training = {"train_env_steps": train_env.num_steps,
+                        "train_seconds": round(time.perf_counter() - started, 3)}
         else:
-            agent.learn(self.spec.budget, callback=log)
-        if train_env.num_steps == 0:
-            raise AgentError(f"agent {job.agent!r} has learn() but took no step of its training env")
-        training = {"train_env_steps": train_env.num_steps, "train_seconds": round(time.perf_counter() - started, 3)}
+            agent, training = self._train_resumably(agent, train_env, partial, settings, log)
         if checkpoint is not None:
             checkpoint.save(agent, settings, training, None if log is None else log.rows)
+            if partial is not None:
+                partial.remove()
         return agent, training
+
+    def _train_resumably(self, agent: Any, train_env: TrainingEnv, partial: TrainedAgent,
+                         settings: dict[str, Any], log: EpisodeLog | None) -> tuple[Any, dict[str, Any]]:
+        """Train in pieces of ``checkpoint_every`` env steps, saving to ``partial`` between them."""
+        seconds = 0.0
+        resumed = partial.load(agent, train_env, settings)
+        if resumed is not None:
+            agent, so_far = resumed
+            seconds = float(so_far["train_seconds"])
+            if log is not None:
+                log.rows = [dict(row) for row in partial.episodes()]
+            self._say(f"{partial.folder.name}: training resumed at env step {agent.num_timesteps}")
+        while agent.num_timesteps < self.spec.budget:
+            started = time.perf_counter()
+            steps = min(self.checkpoint_every, self.spec.budget - agent.num_timesteps)
+            _learn(agent, steps, log)
+            seconds += time.perf_counter() - started
+            training = {"train_env_steps": int(agent.num_timesteps), "train_seconds": round(seconds, 3)}
+            if agent.num_timesteps < self.spec.budget:
+                partial.save(agent, settings, training, None if log is None else log.rows)
+        return agent, {"train_env_steps": int(agent.num_timesteps), "train_seconds": round(seconds, 3)}
+
+    def _say(self, line: str) -> None:
+        if self.log is not None:
+            self.log(line)
+
+
+def _learn(agent: Any, steps: int, log: EpisodeLog | None) -> None:
+    """``agent.learn(steps)``, with the episode log as its step callback when it takes one."""
+    if log is None:
+        agent.learn(steps)
+    else:
+        agent.learn(steps, callback=log)
 
 
 def _record(spec: BenchmarkSpec, agent: AgentSpec, cell: EvalCell, result: EpisodeResult,
@@ -233,17 +274,20 @@ class RunSummary:
 
 
 def run_benchmark(spec: BenchmarkSpec, out: str | Path, *, map_jobs: MapJobs | None = None,
-                  log: Callable[[str], None] | None = say, report: bool = True) -> RunSummary:
+                  log: Callable[[str], None] | None = say, report: bool = True,
+                  checkpoint_every: int = CHECKPOINT_EVERY) -> RunSummary:
     """Run ``spec`` into folder ``out`` (resumable), then write the report (:func:`asg_benchmark.write_report`).
 
     ``map_jobs`` runs the jobs elsewhere (e.g. as Ray tasks: it gets a picklable
     :class:`JobRunner` and the jobs, and yields each job's records); the default runs them here,
-    appending each row as its episode finishes.
+    appending each row as its episode finishes. Agents that resume exactly are checkpointed every
+    ``checkpoint_every`` env steps of their training.
     """
     agents = spec.resolve()
     out = Path(out)
     store = ResultsStore(out)
-    runner = JobRunner(spec, agents, on_record=None if map_jobs else _appender(store), log=log, checkpoints=out)
+    runner = JobRunner(spec, agents, on_record=None if map_jobs else _appender(store), log=log, checkpoints=out,
+                       checkpoint_every=checkpoint_every)
     settings = episode_settings(runner.envs.eval)
     lock_protocol(out, {"env": spec.env, "env_kwargs": spec.eval_env_kwargs(),
                         "train_env_kwargs": spec.train_env_kwargs(), "budget": spec.budget, "draws": spec.draws,

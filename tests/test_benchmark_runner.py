@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from gymnasium.envs.registration import register, registry
 
 from asg_benchmark import BenchmarkSpec, Job, JobRunner, Record, run_benchmark
@@ -161,3 +162,38 @@ def test_labelled_variants_of_one_agent(tmp_path: Path) -> None:
                           (("=a2c",), "non-empty"), (("x=",), "label=agent")]:
         with pytest.raises(AgentError, match=match):
             _spec(agents, (100,)).resolve()
+
+
+def test_training_interrupted_resumes_to_the_same_agent(tmp_path: Path, monkeypatch: Any) -> None:
+    """reinforce_lstm is checkpointed while it trains; a job stopped mid-training ends as an uninterrupted one."""
+    import pytest
+
+    from agents import ReinforceLSTMAgent
+
+    spec = _spec(("reinforce_lstm",), (100, 101))
+    run_benchmark(spec, tmp_path / "whole", log=None, report=False)  # one piece (checkpoint_every > budget)
+
+    learn, calls = ReinforceLSTMAgent.learn, []
+
+    def stops_in_the_third_piece(self: Any, total_timesteps: int, **kwargs: Any) -> Any:
+        calls.append(total_timesteps)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return learn(self, total_timesteps, **kwargs)
+
+    monkeypatch.setattr(ReinforceLSTMAgent, "learn", stops_in_the_third_piece)
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(spec, tmp_path / "cut", log=None, report=False, checkpoint_every=3)
+    partial = tmp_path / "cut" / "agents" / "reinforce_lstm-seed0.partial"
+    assert json.loads((partial / "training.json").read_text())["training"]["train_env_steps"] == 6
+    monkeypatch.setattr(ReinforceLSTMAgent, "learn", learn)
+    run_benchmark(spec, tmp_path / "cut", log=None, report=False, checkpoint_every=3)
+
+    assert _rows(tmp_path / "cut") == _rows(tmp_path / "whole") and not partial.exists()
+    for seed in (0, 1):
+        a, b = (ReinforceLSTMAgent.load(tmp_path / run / "agents" / f"reinforce_lstm-seed{seed}" / "agent")
+                for run in ("whole", "cut"))
+        assert all(torch.equal(p, q) for p, q in zip(a.policy.parameters(), b.policy.parameters(), strict=True))
+        logs = [(tmp_path / run / "agents" / f"reinforce_lstm-seed{seed}" / "episodes.csv").read_text()
+                for run in ("whole", "cut")]
+        assert logs[0] == logs[1]
