@@ -1,15 +1,23 @@
 """Fig. 8: which learning-rate scale the learned policy picks per coordinate over training.
 
 Reads the learned policy's actions from ``results/fig6_policies/actions.csv`` (written by
-``experiments/fig6_policies.py``), smooths them with a moving average (categorical actions are
-noisy), and plots one line per coordinate (mean over episodes) plus a heatmap.
+``experiments/fig6_policies.py``), or with ``--benchmark DIR --agent LABEL`` the evaluation
+episodes of one row of a benchmark folder (``episodes.jsonl``: sampled or greedy, every training
+and evaluation seed, as the benchmark deployed it); smooths them with a moving average
+(categorical actions are noisy), and plots one line per coordinate (mean over episodes) plus a
+heatmap. The table says whether the policy is a schedule: the mean scale per third of the
+episode, and how often a coordinate's action changes between consecutive decisions.
 
-Writes ``results/fig8_policy_behaviour/{behaviour.png, mean_scales.md, provenance.json}``.
+    python -m experiments.fig8_policy_behaviour --benchmark results/benchmark_agents/v0.2 \
+        --agent reinforce_lstm --out results/fig8_policy_behaviour/benchmark_v0.2
+
+Writes ``<out>/{behaviour.png, mean_scales.md, provenance.json}``.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +34,12 @@ class Args:
 
     actions: str = str(REPO / "results" / "fig6_policies" / "actions.csv")
     """actions.csv of fig6_policies (or fig7_segmentation)"""
+    benchmark: str | None = None
+    """a benchmark folder: read --agent's evaluation episodes from its episodes.jsonl instead of --actions"""
+    agent: str = "reinforce_lstm"
+    """the benchmark row (label) whose episodes to read"""
     window: int = 15
-    """moving-average window in steps"""
+    """moving-average window in decisions"""
     out: str = str(REPO / "results" / "fig8_policy_behaviour")
     """output folder"""
 
@@ -46,6 +58,35 @@ def load_actions(path: Path) -> tuple[list[str], np.ndarray]:
     return names, np.array([steps[:length] for steps in episodes.values()], dtype=float) / 10.0
 
 
+def load_benchmark_actions(folder: Path, label: str) -> tuple[list[str], np.ndarray, int]:
+    """Coordinate names, ``(episodes, decisions, C)`` scales and the decision window of ``label``'s rows."""
+    path = folder / "episodes.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run the benchmark (asg-benchmark run --out {folder}) first")
+    episodes = [record["actions"] for record in map(json.loads, path.read_text().splitlines())
+                if record["agent"] == label]
+    if not episodes:
+        raise SystemExit(f"no episodes of row {label!r} in {path}")
+    protocol = json.loads((folder / "protocol.json").read_text())
+    import gymnasium as gym
+
+    import asg_gym  # noqa: F401  (registers the ids)
+
+    env = gym.make(protocol["env"], **{**protocol["env_kwargs"], "eval_size": 1})  # for its coordinate names
+    names = list(env.unwrapped.coordinate_names)
+    env.close()
+    length = min(len(actions) for actions in episodes)
+    scales = np.array([actions[:length] for actions in episodes], dtype=float) / 10.0
+    return names, scales, int(protocol.get("decision_window", 1))
+
+
+def change_rate(scales: np.ndarray) -> np.ndarray:
+    """Per coordinate: the fraction of consecutive decisions whose action differs (0 for a constant policy)."""
+    if scales.shape[1] < 2:
+        return np.zeros(scales.shape[2])
+    return (np.diff(scales, axis=1) != 0).mean(axis=(0, 1))
+
+
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
     """Moving average along the first axis (``valid`` part only)."""
     window = max(1, min(window, len(values)))
@@ -60,8 +101,13 @@ def main(argv: list[str] | None = None) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names, scales = load_actions(Path(args.actions))
-    mean = scales.mean(axis=0)  # steps × C
+    if args.benchmark is not None:
+        names, scales, decision_window = load_benchmark_actions(Path(args.benchmark), args.agent)
+        title = f"{args.agent} in {args.benchmark}"
+    else:
+        (names, scales), decision_window = load_actions(Path(args.actions)), 1
+        title = "Learned policy on ASG-Digits-v0"
+    mean = scales.mean(axis=0)  # decisions × C
     smoothed = smooth(mean, args.window)
     out = Path(args.out)
     write_provenance(out, args=vars(args), episodes=int(scales.shape[0]))
@@ -69,21 +115,24 @@ def main(argv: list[str] | None = None) -> Path:
     steps = np.arange(args.window, args.window + len(smoothed)) if len(mean) >= args.window else np.arange(1, 2)
     for c, name in enumerate(names):
         ax_lines.plot(steps[: len(smoothed)], smoothed[:, c], label=name)
-    ax_lines.set_xlabel("SGD step")
-    ax_lines.set_ylabel(f"scale (moving average, {args.window} steps)")
+    unit = "decision" if decision_window == 1 else f"decision ({decision_window} SGD steps each)"
+    ax_lines.set_xlabel(unit)
+    ax_lines.set_ylabel(f"scale (moving average, {args.window} decisions)")
     ax_lines.set_ylim(0, 1)
     ax_lines.legend(fontsize=7)
     image = ax_map.imshow(mean.T, aspect="auto", interpolation="nearest", vmin=0, vmax=1, cmap="viridis")
     ax_map.set_yticks(range(len(names)), names, fontsize=7)
-    ax_map.set_xlabel("SGD step")
+    ax_map.set_xlabel(unit)
     fig.colorbar(image, ax=ax_map, label="scale (mean over episodes)")
-    fig.suptitle(f"Learned policy on ASG-Digits-v0: scale per coordinate ({scales.shape[0]} episodes)")
+    fig.suptitle(f"{title}: scale per coordinate ({scales.shape[0]} episodes)")
     fig.tight_layout()
     fig.savefig(out / "behaviour.png", dpi=110)
     plt.close(fig)
     thirds = np.array_split(mean, 3)
-    lines = ["| coordinate | mean scale, first third | middle third | last third |", "|---|---|---|---|"]
-    lines += [f"| {n} | " + " | ".join(f"{part[:, c].mean():.2f}" for part in thirds) + " |"
+    changes = change_rate(scales)
+    lines = ["| coordinate | mean scale, first third | middle third | last third | action changes between "
+             "decisions |", "|---|---|---|---|---|"]
+    lines += [f"| {n} | " + " | ".join(f"{part[:, c].mean():.2f}" for part in thirds) + f" | {changes[c]:.2f} |"
               for c, n in enumerate(names)]
     (out / "mean_scales.md").write_text("\n".join(lines) + "\n")
     print((out / "mean_scales.md").read_text())

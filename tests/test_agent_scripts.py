@@ -83,6 +83,15 @@ def test_benchmark_agents_quick(tmp_path: Path) -> None:
     benchmark_agents.main(argv)  # resumable: finished rows are skipped, not repeated
     assert len(list(csv.DictReader((tmp_path / "results.csv").open()))) == len(rows)
 
+    from experiments import fig8_policy_behaviour  # Fig. 8 of a benchmark row: its deployed (sampled) episodes
+
+    fig8 = fig8_policy_behaviour.main(["--benchmark", str(tmp_path), "--agent", "reinforce_lstm", "--window", "2",
+                                       "--out", str(tmp_path / "fig8")])
+    table = (fig8 / "mean_scales.md").read_text()
+    assert "new_head" in table and "action changes" in table and (fig8 / "behaviour.png").is_file()
+    with pytest.raises(SystemExit, match="no episodes"):
+        fig8_policy_behaviour.main(["--benchmark", str(tmp_path), "--agent", "sac", "--out", str(tmp_path / "x")])
+
 
 def test_ablation_reinforce_quick(tmp_path: Path) -> None:
     from experiments import ablation_reinforce
