@@ -21,6 +21,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tyro
@@ -73,7 +74,8 @@ def load_benchmark_actions(folder: Path, label: str) -> tuple[list[str], np.ndar
     import asg_gym  # noqa: F401  (registers the ids)
 
     env = gym.make(protocol["env"], **{**protocol["env_kwargs"], "eval_size": 1})  # for its coordinate names
-    names = list(env.unwrapped.coordinate_names)
+    unwrapped: Any = env.unwrapped  # an ASG env
+    names = list(unwrapped.coordinate_names)
     env.close()
     length = min(len(actions) for actions in episodes)
     scales = np.array([actions[:length] for actions in episodes], dtype=float) / 10.0
