@@ -50,8 +50,8 @@ class AgentSpec:
         reports_steps: its ``learn`` takes ``callback=`` an :data:`agents.StepCallback` (the
             built-in learning agents): its training episodes are kept beside the trained agent.
         resumable: successive ``learn(n)`` calls train as one, ``num_timesteps`` counts its env
-            steps, and ``save``/``load`` mid-training resume exactly (``reinforce_lstm``): the
-            benchmark checkpoints it while it trains.
+            steps, and ``save``/``load`` mid-training resume exactly (``reinforce_lstm``,
+            ``tuned_constant``): the benchmark checkpoints it while it trains.
     """
 
     name: str
@@ -77,7 +77,7 @@ def builtin_spec(name: str) -> AgentSpec:
                      stochastic=name in _LEARNED or name in ("random", "random_init"),
                      greedy=name in _LEARNED, seeded=not fixed, hand_designed=fixed,
                      reports_steps=name in agents.LEARNING_AGENTS or name == "tuned_constant",
-                     resumable=name == "reinforce_lstm")
+                     resumable=name in ("reinforce_lstm", "tuned_constant"))
 
 
 def register_agent(name: str, factory: AgentFactory, *, stochastic: bool = True, greedy: bool = True,

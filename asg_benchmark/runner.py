@@ -217,13 +217,15 @@ class JobRunner:
             if log is not None:
                 log.rows = [dict(row) for row in partial.episodes()]
             self._say(f"{partial.folder.name}: training resumed at env step {agent.num_timesteps}")
-        while agent.num_timesteps < self.spec.budget:
+        granted = getattr(agent, "granted_timesteps", agent.num_timesteps)  # steps given to learn() so far
+        while granted < self.spec.budget:
             started = time.perf_counter()
-            steps = min(self.checkpoint_every, self.spec.budget - agent.num_timesteps)
+            steps = min(self.checkpoint_every, self.spec.budget - granted)
             _learn(agent, steps, log)
+            granted += steps
             seconds += time.perf_counter() - started
             training = {"train_env_steps": int(agent.num_timesteps), "train_seconds": round(seconds, 3)}
-            if agent.num_timesteps < self.spec.budget:
+            if granted < self.spec.budget:
                 partial.save(agent, settings, training, None if log is None else log.rows)
         return agent, {"train_env_steps": int(agent.num_timesteps), "train_seconds": round(seconds, 3)}
 

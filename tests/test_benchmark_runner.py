@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 from gymnasium.envs.registration import register, registry
 
@@ -107,8 +108,6 @@ def test_trained_agents_are_checkpointed_and_not_trained_again(tmp_path: Path, m
     """A job rerun after its training (e.g. interrupted during evaluation) loads the agent it saved."""
     import shutil
 
-    import pytest
-
     from agents import ReinforceLSTMAgent, TunedConstantAgent
     from asg_benchmark.errors import AgentError
 
@@ -140,8 +139,6 @@ def test_trained_agents_are_checkpointed_and_not_trained_again(tmp_path: Path, m
 
 
 def test_labelled_variants_of_one_agent(tmp_path: Path) -> None:
-    import pytest
-
     from asg_benchmark.errors import AgentError
 
     spec = BenchmarkSpec(**{**_spec(("paper=reinforce_lstm", "small=reinforce_lstm", "hand_tuned"), (100,)).__dict__,
@@ -164,16 +161,17 @@ def test_labelled_variants_of_one_agent(tmp_path: Path) -> None:
             _spec(agents, (100,)).resolve()
 
 
-def test_training_interrupted_resumes_to_the_same_agent(tmp_path: Path, monkeypatch: Any) -> None:
-    """reinforce_lstm is checkpointed while it trains; a job stopped mid-training ends as an uninterrupted one."""
-    import pytest
+@pytest.mark.parametrize("name", ["reinforce_lstm", "tuned_constant"])
+def test_training_interrupted_resumes_to_the_same_agent(name: str, tmp_path: Path, monkeypatch: Any) -> None:
+    """Agents that resume exactly are checkpointed while they train; a job stopped in training ends as an
+    uninterrupted one."""
+    from agents import ReinforceLSTMAgent, TunedConstantAgent
 
-    from agents import ReinforceLSTMAgent
-
-    spec = _spec(("reinforce_lstm",), (100, 101))
+    agent_class: Any = {"reinforce_lstm": ReinforceLSTMAgent, "tuned_constant": TunedConstantAgent}[name]
+    spec = _spec((name,), (100, 101))
     run_benchmark(spec, tmp_path / "whole", log=None, report=False)  # one piece (checkpoint_every > budget)
 
-    learn, calls = ReinforceLSTMAgent.learn, []
+    learn, calls = agent_class.learn, []
 
     def stops_in_the_third_piece(self: Any, total_timesteps: int, **kwargs: Any) -> Any:
         calls.append(total_timesteps)
@@ -181,19 +179,21 @@ def test_training_interrupted_resumes_to_the_same_agent(tmp_path: Path, monkeypa
             raise KeyboardInterrupt
         return learn(self, total_timesteps, **kwargs)
 
-    monkeypatch.setattr(ReinforceLSTMAgent, "learn", stops_in_the_third_piece)
+    monkeypatch.setattr(agent_class, "learn", stops_in_the_third_piece)
     with pytest.raises(KeyboardInterrupt):
         run_benchmark(spec, tmp_path / "cut", log=None, report=False, checkpoint_every=3)
-    partial = tmp_path / "cut" / "agents" / "reinforce_lstm-seed0.partial"
-    assert json.loads((partial / "training.json").read_text())["training"]["train_env_steps"] == 6
-    monkeypatch.setattr(ReinforceLSTMAgent, "learn", learn)
+    partial = tmp_path / "cut" / "agents" / f"{name}-seed0.partial"
+    steps = json.loads((partial / "training.json").read_text())["training"]["train_env_steps"]
+    assert steps == {"reinforce_lstm": 6, "tuned_constant": 4}[name]  # whole 4-step episodes for tuned_constant
+    monkeypatch.setattr(agent_class, "learn", learn)
     run_benchmark(spec, tmp_path / "cut", log=None, report=False, checkpoint_every=3)
 
     assert _rows(tmp_path / "cut") == _rows(tmp_path / "whole") and not partial.exists()
     for seed in (0, 1):
-        a, b = (ReinforceLSTMAgent.load(tmp_path / run / "agents" / f"reinforce_lstm-seed{seed}" / "agent")
-                for run in ("whole", "cut"))
-        assert all(torch.equal(p, q) for p, q in zip(a.policy.parameters(), b.policy.parameters(), strict=True))
-        logs = [(tmp_path / run / "agents" / f"reinforce_lstm-seed{seed}" / "episodes.csv").read_text()
-                for run in ("whole", "cut")]
-        assert logs[0] == logs[1]
+        saved = [tmp_path / run / "agents" / f"{name}-seed{seed}" for run in ("whole", "cut")]
+        a, b = (agent_class.load(next(folder.glob("agent*")), env=ScoredToyEnv()) for folder in saved)
+        if name == "reinforce_lstm":
+            assert all(torch.equal(p, q) for p, q in zip(a.policy.parameters(), b.policy.parameters(), strict=True))
+        else:
+            assert a.trials == b.trials
+        assert (saved[0] / "episodes.csv").read_text() == (saved[1] / "episodes.csv").read_text()
