@@ -10,7 +10,7 @@ a temporary name and renamed, so it is either whole or absent. A rerun of the jo
 instead of training it; one trained with other keywords or another budget is refused, not reused.
 
 Agents whose training resumes exactly (``reinforce_lstm``: its ``learn`` continues where the last
-call stopped, and a checkpoint taken mid-episode replays that episode) also keep
+call stopped, and a checkpoint taken mid-episode replays that episode; ``tuned_constant``) also keep
 ``<agent>-seed<k>.partial/`` while they train, rewritten every few hundred env steps: a job stopped
 in training continues from there, to the same agent as an uninterrupted run.
 """
