@@ -42,6 +42,8 @@ def _callback_adapter(agent: SB3Agent, callback: StepCallback | None, bar: Any) 
             super().__init__()
             self.rollouts = 0
             self.pending_update: dict[str, float] | None = None
+            # env index → per-coordinate entropies of its episode so far (on the agent: episodes span learn calls)
+            self.entropy_sums: dict[int, np.ndarray] = agent.__dict__.setdefault("_entropy_sums", {})
 
         def _on_rollout_start(self) -> None:
             # Called after each policy update: SB3's logger still holds that update's train/… values.
@@ -51,17 +53,39 @@ def _callback_adapter(agent: SB3Agent, callback: StepCallback | None, bar: Any) 
                                        if k.startswith("train/")}
             self.rollouts += 1
 
+        def _step_entropies(self) -> np.ndarray | None:
+            """(envs, C): the entropy of each coordinate's distribution the step's actions were sampled from.
+
+            Feed-forward policies only (their distribution is a function of the observation); one extra
+            policy forward, no sampling, so training is unchanged.
+            """
+            obs = self.locals.get("obs_tensor")
+            if obs is None or "lstm_states" in self.locals:
+                return None
+            import torch
+
+            with torch.no_grad():
+                distribution = self.model.policy.get_distribution(obs).distribution
+            return torch.stack([d.entropy() for d in distribution], dim=-1).double().cpu().numpy()
+
         def _on_step(self) -> bool:
             dones, infos, rewards = self.locals["dones"], self.locals["infos"], self.locals["rewards"]
             envs, keep = len(dones), True
+            entropies = self._step_entropies()
             for i in range(envs):  # one record per env; all of them see the callback before a stop
                 done, info = bool(dones[i]), dict(infos[i])
                 agent.num_episodes += int(done)
                 episode = info.get("episode") if done else None  # written by SB3's Monitor wrapper
+                episode_entropy = None
+                if entropies is not None:
+                    self.entropy_sums[i] = self.entropy_sums.get(i, 0.0) + entropies[i]
+                    if episode is not None:
+                        episode_entropy = (self.entropy_sums.pop(i) / int(episode["l"])).tolist()
                 record = StepRecord(
                     self.model.num_timesteps - envs + i + 1, agent.num_episodes, float(rewards[i]), done, info,
                     episode_return=None if episode is None else float(episode["r"]),
                     episode_length=None if episode is None else int(episode["l"]),
+                    episode_entropy=episode_entropy,
                     update=self.pending_update if i == envs - 1 else None, num_updates=max(self.rollouts - 1, 0),
                 )
                 bar.update(1)

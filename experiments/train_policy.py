@@ -44,7 +44,7 @@ from experiments.train_transfer import tensorboard_writer
 EVAL_KEYS = ("target_accuracy", "target_mean_class_accuracy", "target_miou", "old_task_agreement")
 EPISODE_FIELDS = ["episode", "num_timesteps", "return", "length", "diverged", *EVAL_KEYS]
 # + "entropy" and "entropy_<c>" (c = 0 … C-1, the env's coordinate order): the policy's entropy (nats) per
-# coordinate over the episode, for agents that report it (reinforce_lstm); "entropy" is their mean.
+# coordinate over the episode, for agents that report it (reinforce_lstm, ppo, a2c); "entropy" is their mean.
 # Uniform is ln 11 ≈ 2.40; near 0, a coordinate has collapsed onto one action.
 # Settings a resumed run must share with the run it continues (``--episodes`` may grow).
 RUN_KEYS = ("env", "env_kwargs", "agent", "agent_kwargs", "seed", "workers")
