@@ -3,6 +3,7 @@
     asg-benchmark run --env ASG-Digits-v0 --agents hand_tuned ppo mypkg.mod:make_agent \\
         --train-seeds 0 1 --eval-seeds 100-109 --budget 4000 --out DIR
     asg-benchmark report DIR
+    asg-benchmark compare DIR_A DIR_B [--out FILE]
 
 (also ``python -m asg_benchmark``). ``--quick`` is a smoke run: toy backbone, 6-step episodes, a
 12-step budget, into a temporary folder unless ``--out`` is given.
@@ -20,6 +21,7 @@ from typing import Annotated, Any
 import tyro
 
 from agents import AGENT_NAMES
+from asg_benchmark.compare import write_comparison
 from asg_benchmark.errors import BenchmarkError
 from asg_benchmark.protocol import QUICK_BUDGET, BenchmarkSpec, quick
 from asg_benchmark.report import write_report
@@ -69,7 +71,22 @@ class Report:
     """bootstrap replications of the confidence intervals"""
 
 
-Command = Annotated[Run, tyro.conf.subcommand("run")] | Annotated[Report, tyro.conf.subcommand("report")]
+@dataclass
+class Compare:
+    """Compare two results folders: the same rows on the same cells, paired differences B − A."""
+
+    folder_a: tyro.conf.Positional[str]
+    """the reference folder (A)"""
+    folder_b: tyro.conf.Positional[str]
+    """the folder compared with it (B)"""
+    out: str | None = None
+    """write the markdown here too (it is always printed)"""
+    reps: int = 2000
+    """bootstrap replications of the confidence intervals"""
+
+
+Command = (Annotated[Run, tyro.conf.subcommand("run")] | Annotated[Report, tyro.conf.subcommand("report")]
+           | Annotated[Compare, tyro.conf.subcommand("compare")])
 
 
 def json_object(text: str, flag: str, example: str) -> dict[str, Any]:
@@ -108,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if isinstance(command, Report):
             print(f"report in {write_report(command.folder, reps=command.reps)}")
+            return 0
+        if isinstance(command, Compare):
+            print(write_comparison(command.folder_a, command.folder_b, command.out, reps=command.reps), end="")
             return 0
         spec, out = spec_from(command)
         summary = run_benchmark(spec, out, report=False)

@@ -189,17 +189,26 @@ def _compare(s: RowStats, best: str, target: dict[str, dict[CellKey, float]], sc
         lambda x, y: np.array([probability_of_improvement(x, y)]),
         reps=reps, random_state=np.random.RandomState(seed))
     s.improvement, s.improvement_ci = float(point["p"][0]), _interval(interval["p"])
+    s.paired = paired(target[s.label], target[best], reps=reps, seed=seed)
+
+
+def paired(scores: dict[CellKey, float], reference: dict[CellKey, float], *, reps: int = 2000, seed: int = 0
+           ) -> Paired | None:
+    """``scores − reference`` on every cell both have (an unseeded reference's ``("-", eval_seed)`` cell
+    stands for every training seed), with a bootstrap 95 % CI of the mean; ``None`` when none is shared."""
     differences = {}
-    for (train, evaluation), value in target[s.label].items():
-        reference = target[best].get((train, evaluation), target[best].get(("-", evaluation)))
-        if reference is not None:
-            differences[(train, evaluation)] = value - reference
-    if differences:
-        d = np.array(list(differences.values()))
-        mean, ci = rly.get_interval_estimates({"d": d[:, None]}, lambda x: np.array([np.mean(x)]), reps=reps,
-                                              random_state=np.random.RandomState(seed))
-        s.paired = Paired(differences, float(mean["d"][0]), _interval(ci["d"]), int((d > 0).sum()),
-                          int((d == 0).sum()), int((d < 0).sum()))
+    for (train, evaluation), value in scores.items():
+        other = reference.get((train, evaluation), reference.get(("-", evaluation)))
+        if other is not None:
+            differences[(train, evaluation)] = value - other
+    if not differences:
+        return None
+    d = np.array(list(differences.values()))
+    with _quiet():
+        mean, ci = _rliable().get_interval_estimates({"d": d[:, None]}, lambda x: np.array([np.mean(x)]), reps=reps,
+                                                     random_state=np.random.RandomState(seed))
+    return Paired(differences, float(mean["d"][0]), _interval(ci["d"]), int((d > 0).sum()), int((d == 0).sum()),
+                  int((d < 0).sum()))
 
 
 def _interval(ci: np.ndarray) -> tuple[float, float]:

@@ -94,3 +94,38 @@ def test_report_against_another_reference_row(tmp_path: Path) -> None:
     assert "row ppo/greedy" in write_report(tmp_path, reps=50, reference="ppo/greedy").read_text()
     with pytest.raises(ValueError, match="not in the results"):
         summarize(read_rows(tmp_path), reference="sac")
+
+
+def test_compare_two_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Same rows, same cells, another setting: paired B − A per row, and what differs in the protocols."""
+    import json
+
+    from asg_benchmark.cli import main
+    from asg_benchmark.compare import compare_rows
+
+    _synthetic(tmp_path / "a")
+    rows = list(csv.DictReader((tmp_path / "a" / "results.csv").open()))
+    (tmp_path / "b").mkdir()
+    with (tmp_path / "b" / "results.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, FIELDS)
+        writer.writeheader()
+        for row in rows:  # B: hand_tuned 0.05 better on every cell, ppo unchanged, no ppo/greedy rows
+            if row["agent"] != "ppo/greedy":
+                bonus = 0.05 if row["agent"] == "hand_tuned" else 0.0
+                writer.writerow({**row, "target_score": float(row["target_score"]) + bonus})
+    for folder, style in (("a", "torch"), ("b", "reference")):
+        (tmp_path / folder / "protocol.json").write_text(json.dumps({"env": "ASG-Digits-v0", "env_kwargs": {
+            "momentum_style": style, "total_steps": 30}}))
+
+    by_label = {c.label: c for c in compare_rows(read_rows(tmp_path / "a"), read_rows(tmp_path / "b"), reps=100)}
+    assert set(by_label) == {"hand_tuned", "hand_tuned_cosine", "ppo"}
+    hand = by_label["hand_tuned"].difference
+    assert hand.mean == pytest.approx(0.05) and hand.wins == 10 and hand.ci[0] == pytest.approx(0.05)
+    assert by_label["ppo"].difference.mean == pytest.approx(0.0) and len(by_label["ppo"].difference.differences) == 20
+
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "c.md"),
+                 "--reps", "50"]) == 0
+    text = capsys.readouterr().out
+    assert "`env_kwargs.momentum_style` 'torch' → 'reference'" in text and "| hand_tuned | 10 |" in text
+    assert (tmp_path / "c.md").read_text() == text
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "nowhere")]) == 2

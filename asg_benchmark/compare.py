@@ -1,0 +1,88 @@
+"""Two benchmark folders side by side: the same rows on the same cells under two settings.
+
+What differs between the folders (env keywords such as ``momentum_style``, a package version,
+another machine) is read from their ``protocol.json`` and provenance; for every row label in both,
+the report gives each folder's IQM and the paired differences ``B − A`` over the cells both ran
+(same training and evaluation seeds, so each episode's own difficulty cancels), with a 95 %
+bootstrap CI of their mean and wins/ties/losses. ``asg-benchmark compare A B`` writes it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from asg_benchmark.stats import Paired, cell_scores, iqm, paired
+from asg_benchmark.store import PROTOCOL, read_rows
+
+
+@dataclass
+class RowComparison:
+    """One row label in both folders: each one's IQM, and ``B − A`` per shared cell."""
+
+    label: str
+    iqm_a: float
+    iqm_b: float
+    difference: Paired
+
+
+def compare_rows(rows_a: list[dict[str, str]], rows_b: list[dict[str, str]], *, reps: int = 2000,
+                 seed: int = 0) -> list[RowComparison]:
+    """Every label of ``rows_a`` that ``rows_b`` has on at least one shared cell, in ``rows_a``'s order."""
+    a, b = cell_scores(rows_a, "target_score"), cell_scores(rows_b, "target_score")
+    comparisons = []
+    for label, cells in a.items():
+        if label not in b:
+            continue
+        difference = paired(b[label], cells, reps=reps, seed=seed)
+        if difference is not None:
+            comparisons.append(RowComparison(label, iqm(np.array(list(cells.values()))),
+                                             iqm(np.array(list(b[label].values()))), difference))
+    return comparisons
+
+
+def protocol_differences(folder_a: Path, folder_b: Path) -> dict[str, tuple[Any, Any]]:
+    """The ``protocol.json`` entries (env keywords one by one) whose values differ between the folders."""
+    def flat(folder: Path) -> dict[str, Any]:
+        path = folder / PROTOCOL
+        protocol = json.loads(path.read_text()) if path.is_file() else {}
+        env_kwargs = protocol.pop("env_kwargs", {}) or {}
+        protocol.pop("train_env_kwargs", None)
+        return {**protocol, **{f"env_kwargs.{k}": v for k, v in env_kwargs.items()}}
+
+    a, b = flat(folder_a), flat(folder_b)
+    return {key: (a.get(key), b.get(key)) for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)}
+
+
+def comparison_markdown(folder_a: Path, folder_b: Path, comparisons: list[RowComparison],
+                        differences: dict[str, tuple[Any, Any]]) -> str:
+    lines = [f"# {folder_b.name} against {folder_a.name}", "",
+             f"* A: `{folder_a}`; B: `{folder_b}`",
+             "* what differs in their protocols: " + ("; ".join(f"`{k}` {a!r} → {b!r}"
+                                                              for k, (a, b) in differences.items()) or "nothing"),
+             "* Δ = B − A on the cells both ran (same training and evaluation seeds), draws averaged per cell; "
+             "95 % bootstrap CI of the mean Δ", "",
+             "| row | cells | IQM A | IQM B | mean Δ [95 % CI] | B better/tie/worse |", "|---|---|---|---|---|---|"]
+    for c in comparisons:
+        d = c.difference
+        lines.append(f"| {c.label} | {len(d.differences)} | {c.iqm_a:.3f} | {c.iqm_b:.3f} | {d.mean:+.3f} "
+                     f"[{d.ci[0]:+.3f}, {d.ci[1]:+.3f}] | {d.wins}/{d.ties}/{d.losses} |")
+    if not comparisons:
+        lines.append("| (no row label with shared cells) | | | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def write_comparison(folder_a: str | Path, folder_b: str | Path, out: str | Path | None = None, *,
+                     reps: int = 2000) -> str:
+    """The comparison of two results folders as markdown (written to ``out`` when given)."""
+    folder_a, folder_b = Path(folder_a), Path(folder_b)
+    comparisons = compare_rows(read_rows(folder_a), read_rows(folder_b), reps=reps)
+    text = comparison_markdown(folder_a, folder_b, comparisons, protocol_differences(folder_a, folder_b))
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text)
+    return text
