@@ -130,3 +130,44 @@ class EpisodeLog:
             "entropy": "" if not entropy else sum(entropy) / len(entropy),
             **{f"entropy_{c}": h for c, h in enumerate(entropy or [])},
         })
+
+
+@dataclass(frozen=True)
+class TrainingSummary:
+    """One row's training episodes (all its training seeds): return and policy entropy early and late.
+
+    ``early``/``late`` are the means over the first and last ``fraction`` of each training run's
+    episodes, averaged over runs; entropy is the mean per-coordinate entropy (nats; NaN for agents
+    that do not report it).
+    """
+
+    runs: int
+    episodes: int
+    return_early: float
+    return_late: float
+    entropy_early: float
+    entropy_late: float
+
+
+def training_summaries(benchmark: Path, fraction: float = 0.2) -> dict[str, TrainingSummary]:
+    """Row label → the summary of its saved training episodes (``agents/<label>-seed<k>/episodes.csv``)."""
+    runs: dict[str, list[list[dict[str, str]]]] = {}
+    for folder in sorted((Path(benchmark) / AGENTS).glob("*-seed*")):
+        if folder.name.endswith(".partial") or folder.name.startswith("."):
+            continue
+        rows = TrainedAgent(folder).episodes()
+        if rows:
+            runs.setdefault(folder.name.rsplit("-seed", 1)[0], []).append(rows)
+
+    def mean(label: str, column: str, late: bool) -> float:
+        means = []
+        for rows in runs[label]:
+            values = [float(r[column]) for r in rows if r.get(column) not in ("", None)]
+            if values:
+                cut = max(1, int(fraction * len(values)))
+                means.append(sum(values[-cut:] if late else values[:cut]) / cut)
+        return sum(means) / len(means) if means else float("nan")
+
+    return {label: TrainingSummary(len(r), sum(len(x) for x in r), mean(label, "return", False),
+                                   mean(label, "return", True), mean(label, "entropy", False),
+                                   mean(label, "entropy", True)) for label, r in runs.items()}

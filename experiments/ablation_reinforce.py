@@ -14,7 +14,6 @@ training, training return) and ``entropy.png`` (mean per-coordinate entropy over
 
 from __future__ import annotations
 
-import csv
 import json
 import tempfile
 from collections.abc import Mapping
@@ -26,7 +25,7 @@ import numpy as np
 import tyro
 
 from asg_benchmark import BenchmarkSpec, read_rows, run_benchmark, summarize, write_report
-from asg_benchmark.checkpoints import EPISODES, TrainedAgent
+from asg_benchmark.checkpoints import TrainedAgent, TrainingSummary, training_summaries
 from asg_benchmark.protocol import quick
 from asg_benchmark.seeds import parse_seeds
 from asg_benchmark.stats import RowStats, Summary
@@ -44,7 +43,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "discount": {"gamma": 0.9},
     "stabilized": {"preset": "stabilized"},  # all of the above but the discount
 }
-EARLY, LATE = 0.2, 0.2  # the first and last fractions of training episodes summarised in the table
 
 
 @dataclass
@@ -96,9 +94,8 @@ def main(argv: list[str] | None = None) -> Path:
     run_benchmark(spec, out, report=False)
     write_report(out, reps=args.reps, reference=REFERENCE)
     summary = summarize(read_rows(out), reps=args.reps, reference=REFERENCE)
-    curves = training_curves(out, spec)
-    (out / "ablation.md").write_text(ablation_table(summary, curves, spec))
-    plot_entropy(curves, out / "entropy.png")
+    (out / "ablation.md").write_text(ablation_table(summary, training_summaries(out), spec))
+    plot_entropy(training_curves(out, spec), out / "entropy.png")
     print(f"ablation in {out / 'ablation.md'}")
     return out
 
@@ -107,30 +104,16 @@ def training_curves(out: Path, spec: BenchmarkSpec) -> dict[str, list[list[dict[
     """Variant → one list of training-episode rows per training seed (``agents/<variant>-seed<k>/episodes.csv``)."""
     curves: dict[str, list[list[dict[str, str]]]] = {}
     for name in (a.split("=")[0] for a in spec.agents):
-        for seed in spec.train_seeds:
-            path = TrainedAgent.of(out, name, seed).folder / EPISODES
-            if path.is_file():
-                with path.open(newline="") as f:
-                    curves.setdefault(name, []).append(list(csv.DictReader(f)))
+        runs = [TrainedAgent.of(out, name, seed).episodes() for seed in spec.train_seeds]
+        curves[name] = [rows for rows in runs if rows]
     return curves
-
-
-def _fraction_mean(runs: list[list[dict[str, str]]], column: str, start: float, stop: float) -> float:
-    """Mean of ``column`` over episodes in the ``[start, stop)`` fraction of each run, averaged over runs."""
-    means = []
-    for rows in runs:
-        values = [float(r[column]) for r in rows if r[column] not in ("", None)]
-        if values:
-            lo, hi = int(start * len(values)), max(int(stop * len(values)), int(start * len(values)) + 1)
-            means.append(float(np.mean(values[lo:hi])))
-    return float(np.mean(means)) if means else float("nan")
 
 
 def _options(name: str) -> str:
     return "—" if not VARIANTS[name] else json.dumps(VARIANTS[name])[1:-1].replace('"', "")
 
 
-def ablation_table(summary: Summary, curves: Mapping[str, list[list[dict[str, str]]]], spec: BenchmarkSpec) -> str:
+def ablation_table(summary: Summary, training: Mapping[str, TrainingSummary], spec: BenchmarkSpec) -> str:
     stats: dict[str, RowStats] = {s.label: s for s in summary.rows}
     lines = [
         "# REINFORCE-LSTM ablation: the paper preset against each option",
@@ -140,24 +123,22 @@ def ablation_table(summary: Summary, curves: Mapping[str, list[list[dict[str, st
         f"{list(spec.eval_seeds)}, {spec.draws} sampled draw(s) each",
         "* target accuracy: IQM with 95 % stratified-bootstrap CI (rliable); P(improvement) over `paper` with its CI",
         f"* entropy: the policy's mean per-coordinate entropy (nats; uniform ln 11 = {np.log(11):.2f}) over the first "
-        f"and last {int(EARLY * 100)} % of training episodes; return: the same windows of training returns",
+        "and last 20 % of training episodes; return: the same windows of training returns",
         "",
         "| variant | options | IQM target accuracy [95 % CI] | P(> paper) [95 % CI] | entropy first → last "
         "| training return first → last | training episodes |",
         "|---|---|---|---|---|---|---|",
     ]
     for name in (a.split("=")[0] for a in spec.agents):
-        s = stats.get(name)
-        if s is None:
+        s, t = stats.get(name), training.get(name)
+        if s is None or t is None:
             continue
-        runs = curves.get(name, [])
         improvement = "—" if s.improvement is None or s.improvement_ci is None else (
             f"{s.improvement:.2f} [{s.improvement_ci[0]:.2f}, {s.improvement_ci[1]:.2f}]")
         lines.append(
             f"| {name} | {_options(name)} | {s.iqm:.3f} [{s.iqm_ci[0]:.3f}, {s.iqm_ci[1]:.3f}] | {improvement} | "
-            f"{_fraction_mean(runs, 'entropy', 0, EARLY):.2f} → {_fraction_mean(runs, 'entropy', 1 - LATE, 1):.2f} | "
-            f"{_fraction_mean(runs, 'return', 0, EARLY):.3f} → {_fraction_mean(runs, 'return', 1 - LATE, 1):.3f} | "
-            f"{sum(len(r) for r in runs)} |")
+            f"{t.entropy_early:.2f} → {t.entropy_late:.2f} | {t.return_early:.3f} → {t.return_late:.3f} | "
+            f"{t.episodes} |")
     return "\n".join(lines) + "\n"
 
 

@@ -80,6 +80,8 @@ def test_benchmark_agents_quick(tmp_path: Path) -> None:
     assert all(0 <= float(r["target_score"]) <= 1 for r in rows)
     report = (tmp_path / "report.md").read_text()
     assert all(name in report for name in names)
+    training = report.split("## Training")[1]  # how the learning rows trained, from their episodes.csv
+    assert "| reinforce_lstm | 3 | 6 |" in training and "| a2c | 3 |" in training
     benchmark_agents.main(argv)  # resumable: finished rows are skipped, not repeated
     assert len(list(csv.DictReader((tmp_path / "results.csv").open()))) == len(rows)
 
