@@ -38,9 +38,14 @@ def protocol_env_kwargs(env: str, given: Mapping[str, Any]) -> dict[str, Any]:
 TRAIN_ENV_KWARGS: dict[str, dict[str, Any]] = {"ASG-Digits-v0": {"eval_size": 10},
                                                "ASG-DigitSeg-v0": {"eval_size": 1}}
 
-QUICK_ENV_KWARGS: dict[str, Any] = {"backbone": "toy", "image_size": 32, "num_source_images": 256, "eval_size": 100,
-                                    "batch_size": 16, "total_steps": 6, "sgd_steps_per_action": 1, "eval_every": 3,
-                                    "device": "cpu"}
+# --quick: each env's cheapest settings (toy networks, tiny images), 6-step episodes of single SGD steps.
+QUICK_ENV_KWARGS: dict[str, dict[str, Any]] = {
+    "ASG-Digits-v0": {"backbone": "toy", "image_size": 32, "num_source_images": 256, "eval_size": 100,
+                      "batch_size": 16, "total_steps": 6, "sgd_steps_per_action": 1, "eval_every": 3, "device": "cpu"},
+    "ASG-DigitSeg-v0": {"network": "fcn_toy", "weights": None, "scene_size": 32, "num_source_scenes": 64,
+                        "eval_size": 8, "batch_size": 4, "total_steps": 6, "sgd_steps_per_action": 1, "eval_every": 3,
+                        "patch_size": 1, "device": "cpu"},
+}
 QUICK_AGENT_KWARGS: dict[str, dict[str, Any]] = {"ppo": {"n_steps": 6, "batch_size": 6}, "a2c": {"n_steps": 6},
                                                  "recurrent_ppo": {"n_steps": 6, "batch_size": 6}}
 QUICK_BUDGET = 12  # two 6-step toy episodes: the --quick budget unless one is given
@@ -98,11 +103,14 @@ class BenchmarkSpec:
 
 
 def quick(spec: BenchmarkSpec) -> BenchmarkSpec:
-    """``spec`` as a smoke run: the toy backbone and tiny sizes, under the user's own keywords."""
+    """``spec`` as a smoke run: the toy network and tiny sizes, under the user's own keywords."""
+    if spec.env not in QUICK_ENV_KWARGS:
+        raise ProtocolError(f"--quick has settings for {', '.join(QUICK_ENV_KWARGS)}, not {spec.env}; run it "
+                            "without --quick, with small --env-kwargs of your own")
     named = [split_label(name) for name in spec.agents]
     agent_kwargs = {label: {**QUICK_AGENT_KWARGS.get(agent, {}), **spec.agent_kwargs.get(label, {})}
                     for label, agent in named if agent in QUICK_AGENT_KWARGS or label in spec.agent_kwargs}
     return BenchmarkSpec(env=spec.env, agents=spec.agents, train_seeds=spec.train_seeds, eval_seeds=spec.eval_seeds,
                          budget=spec.budget, draws=spec.draws,
-                         env_kwargs={**QUICK_ENV_KWARGS, **spec.env_kwargs}, agent_kwargs=agent_kwargs,
+                         env_kwargs={**QUICK_ENV_KWARGS[spec.env], **spec.env_kwargs}, agent_kwargs=agent_kwargs,
                          allow_few_seeds=spec.allow_few_seeds, greedy=spec.greedy)

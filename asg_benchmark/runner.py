@@ -19,7 +19,7 @@ import gymnasium as gym
 
 from asg_benchmark.checkpoints import EpisodeLog, TrainedAgent
 from asg_benchmark.episode import EpisodeResult, run_episode
-from asg_benchmark.errors import AgentError
+from asg_benchmark.errors import AgentError, BenchmarkError
 from asg_benchmark.protocol import BenchmarkSpec
 from asg_benchmark.registry import GREEDY_SUFFIX, AgentSpec, build_agent, learns
 from asg_benchmark.seeds import reseed_agent, run_seed, seed_everything
@@ -109,7 +109,10 @@ class Envs:
 def _make(env_id: str, kwargs: dict[str, Any]) -> gym.Env:
     import asg_gym  # noqa: F401  (registers the ids)
 
-    return gym.make(env_id, **kwargs)
+    try:
+        return gym.make(env_id, **kwargs)
+    except (TypeError, ValueError, gym.error.Error) as exc:  # an unknown id or keyword, a bad value
+        raise BenchmarkError(f"cannot make {env_id} with keywords {kwargs}: {exc}") from exc
 
 
 def episode_settings(env: gym.Env) -> dict[str, Any]:

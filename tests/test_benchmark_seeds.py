@@ -9,7 +9,15 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from asg_benchmark import BenchmarkSpec, ProtocolError, SeedError, check_seeds, parse_seeds, run_benchmark
+from asg_benchmark import (
+    BenchmarkSpec,
+    ProtocolError,
+    SeedError,
+    check_seeds,
+    parse_seeds,
+    read_rows,
+    run_benchmark,
+)
 from asg_benchmark.cli import main
 from asg_benchmark.runner import agent_cells, plan_jobs
 from asg_benchmark.seeds import TRAIN_EPISODE_OFFSET
@@ -53,6 +61,20 @@ def test_run_refuses_before_building_anything(tmp_path: Path, capsys: pytest.Cap
     status = main(["run", "--agents", "hand_tuned", "--budget", "6", "--agent-kwargs", '{"ppo": {}}',
                    "--out", str(tmp_path / "b")])
     assert status == 2 and "not benchmarked" in capsys.readouterr().err
+    status = main(["run", "--quick", "--env", "ASG-VisDA-v0", "--agents", "hand_tuned", "--out", str(tmp_path / "c")])
+    assert status == 2 and "--quick has settings for" in capsys.readouterr().err
+    status = main(["run", "--quick", "--agents", "hand_tuned", "--env-kwargs", '{"colour": "blue"}',
+                   "--out", str(tmp_path / "d")])
+    err = capsys.readouterr().err
+    assert status == 2 and "cannot make ASG-Digits-v0" in err and "colour" in err
+
+
+def test_quick_runs_on_digitseg(tmp_path: Path) -> None:
+    assert main(["run", "--quick", "--env", "ASG-DigitSeg-v0", "--agents", "hand_tuned", "random",
+                 "--eval-seeds", "100-109", "--draws", "1", "--out", str(tmp_path), "--reps", "50"]) == 0
+    rows = read_rows(tmp_path)
+    assert {r["agent"] for r in rows} == {"hand_tuned", "random"} and len(rows) == 10 + 3 * 10
+    assert {r["target_metric"] for r in rows} == {"target_miou"}
 
 
 def test_protocol_lock_refuses_another_protocol(tmp_path: Path) -> None:
