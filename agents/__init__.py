@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -72,17 +73,29 @@ def load_agent(name: str, path: str | Path, env: gym.Env | Rollouts | EnvOrVecEn
     raise ValueError(f"only learning agents are saved; {name!r} is not one of {', '.join(LEARNING_AGENTS)}")
 
 
-def load_pretrained(env_id: str = "ASG-Digits-v0") -> ReinforceLSTMAgent:
-    """The shipped REINFORCE-LSTM policy trained on ``env_id`` (frozen use: ``predict``)."""
+def load_pretrained(env_id: str = "ASG-Digits-v0", folder: str | Path = POLICIES) -> ReinforceLSTMAgent:
+    """The shipped REINFORCE-LSTM policy trained on ``env_id`` (frozen use: ``predict``).
+
+    Deploy it on the env it was trained on: ``gym.make(env_id, **pretrained_env_kwargs(env_id))``.
+    """
     if env_id not in _PRETRAINED:
         raise ValueError(f"no pretrained policy for {env_id!r}; shipped: {', '.join(_PRETRAINED)}")
-    path = POLICIES / _PRETRAINED[env_id]
+    path = Path(folder) / _PRETRAINED[env_id]
     if not path.is_file():
         raise FileNotFoundError(
             f"no pretrained policy at {path}; train it with: python -m experiments.train_policy "
             f"--env {env_id} --save {path.relative_to(POLICIES.parent.parent)}"
         )
     return ReinforceLSTMAgent.load(path)
+
+
+def pretrained_env_kwargs(env_id: str = "ASG-Digits-v0", folder: str | Path = POLICIES) -> dict[str, Any]:
+    """The ``gym.make`` keywords the shipped policy of ``env_id`` was trained with (its decision window,
+    episode length, …), from the card beside it (``<policy>.json``); ``{}``: the env's defaults."""
+    if env_id not in _PRETRAINED:
+        raise ValueError(f"no pretrained policy for {env_id!r}; shipped: {', '.join(_PRETRAINED)}")
+    card = (Path(folder) / _PRETRAINED[env_id]).with_suffix(".json")
+    return dict(json.loads(card.read_text())["env_kwargs"]) if card.is_file() else {}
 
 
 __all__ = [
@@ -113,5 +126,6 @@ __all__ = [
     "load_pretrained",
     "make_agent",
     "preset_scales",
+    "pretrained_env_kwargs",
     "scales_to_action",
 ]

@@ -17,7 +17,7 @@ import tyro
 from tqdm import tqdm
 
 import asg_gym  # noqa: F401
-from agents import load_pretrained, make_agent
+from agents import load_pretrained, make_agent, pretrained_env_kwargs
 from experiments.common import run_episode
 
 LEARNED = "learned"
@@ -41,14 +41,18 @@ class Args:
 
 def main(argv: list[str] | None = None) -> None:
     args = tyro.cli(Args, args=argv)
-    kwargs: dict[str, Any] = {"device": args.device}
+    # The env the shipped policy was trained on (its decision window, episode length), for every policy alike.
+    kwargs: dict[str, Any] = {**(pretrained_env_kwargs("ASG-Digits-v0") if LEARNED in args.policies else {}),
+                              "device": args.device}
     if args.total_steps is not None:
         kwargs["total_steps"] = args.total_steps
     if args.quick:
         kwargs.update(backbone="toy", image_size=32, num_source_images=256, eval_size=100, total_steps=5)
     env = gym.make("ASG-Digits-v0", **kwargs)
-    steps = env.unwrapped.total_steps
-    print(f"ASG-Digits-v0: {steps} SGD steps per episode, coordinates {', '.join(env.unwrapped.coordinate_names)}")
+    unwrapped: Any = env.unwrapped  # the ASG env
+    steps = unwrapped.total_steps
+    print(f"ASG-Digits-v0: {steps} decisions of {unwrapped.config.sgd_steps_per_action} SGD step(s) per "
+          f"episode, coordinates {', '.join(unwrapped.coordinate_names)}")
     results = {}
     for name in args.policies:
         agent = load_pretrained("ASG-Digits-v0") if name == LEARNED else make_agent(name, env, seed=args.seed)

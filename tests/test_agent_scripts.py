@@ -105,3 +105,24 @@ def test_ablation_reinforce_quick(tmp_path: Path) -> None:
     assert "row paper" in (out / "report.md").read_text()
     with pytest.raises(SystemExit, match="unknown variants"):
         ablation_reinforce.main(["--quick", "--variants", "sac", "--out", str(tmp_path / "x")])
+
+
+def test_ship_policy_from_a_benchmark(tmp_path: Path) -> None:
+    """A benchmark's trained reinforce_lstm becomes the env's pretrained policy, with the env settings it needs."""
+    from agents import load_pretrained, pretrained_env_kwargs
+    from asg_benchmark.cli import main as benchmark
+    from experiments import ship_policy
+
+    assert benchmark(["run", "--quick", "--agents", "reinforce_lstm", "--train-seeds", "0", "--eval-seeds", "100-109",
+                      "--draws", "1", "--no-greedy", "--out", str(tmp_path / "bench"), "--reps", "50"]) == 0
+    shipped = ship_policy.main(["--benchmark", str(tmp_path / "bench"), "--policies", str(tmp_path / "policies")])
+    card = json.loads(shipped.with_suffix(".json").read_text())
+    assert card["env"] == "ASG-Digits-v0" and card["source"]["evaluation_runs"] == 10
+    assert pretrained_env_kwargs(folder=tmp_path / "policies") == card["env_kwargs"]
+    assert "eval_size" not in card["env_kwargs"] and card["env_kwargs"]["backbone"] == "toy"
+    loaded = load_pretrained(folder=tmp_path / "policies")
+    trained = ReinforceLSTMAgent.load(tmp_path / "bench" / "agents" / "reinforce_lstm-seed0" / "agent")
+    assert all(torch.equal(p, q) for p, q in zip(loaded.policy.parameters(), trained.policy.parameters(), strict=True))
+    assert pretrained_env_kwargs(folder=tmp_path) == {}  # no card: the env's defaults
+    with pytest.raises(SystemExit, match="no trained agent"):
+        ship_policy.main(["--benchmark", str(tmp_path / "bench"), "--agent", "ppo", "--policies", str(tmp_path / "x")])

@@ -164,7 +164,7 @@ def test_background_floor_is_the_miou_of_predicting_background():
 CLI_SCRIPTS = ["demo", "train_policy", "train_transfer", "benchmark_agents", "bench_env", "bench_vector", "gpu_check",
                "bench_pipeline", "gpu_run", "make_fixture_folders", "bench_rollouts", "reward_snr", "sweep_defaults",
                "digitseg_gap", "fig8_policy_behaviour", "fig1_heuristics", "table1_lambda", "table2_retention",
-               "fig6_policies", "fig7_segmentation", "sweep_digitseg"]
+               "fig6_policies", "fig7_segmentation", "sweep_digitseg", "ablation_reinforce", "ship_policy"]
 
 
 @pytest.mark.parametrize("module", CLI_SCRIPTS)

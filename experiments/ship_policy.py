@@ -1,0 +1,89 @@
+"""Ship a REINFORCE-LSTM policy trained in a benchmark run as the pretrained policy of its env.
+
+    python -m experiments.ship_policy --benchmark results/benchmark_agents/v0.2 --agent reinforce_lstm \\
+        --train-seed 0
+
+Copies ``<benchmark>/agents/<agent>-seed<k>/agent`` (checked to load) to
+``agents/policies/<name>.pt`` and writes the policy's card beside it (``<name>.json``): the env
+and the ``gym.make`` keywords it was trained with (``agents.pretrained_env_kwargs`` reads them,
+and ``make demo`` deploys the policy with them), the agent's settings, its training summary and
+where it came from (benchmark folder, row, seed, its IQM target score there with the CI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tyro
+
+from agents import POLICIES, ReinforceLSTMAgent
+from asg_benchmark import read_rows, summarize
+from asg_benchmark.checkpoints import TRAINING, TrainedAgent
+
+# Keywords of the evaluation (not of what the policy sees): not part of the deployment settings.
+EVALUATION_KEYS = ("eval_every", "eval_size")
+
+
+@dataclass
+class Args:
+    """Ship a benchmark's trained REINFORCE-LSTM policy as an env's pretrained policy."""
+
+    benchmark: str
+    """the benchmark folder (asg-benchmark run --out)"""
+    agent: str = "reinforce_lstm"
+    """the row label of a reinforce_lstm agent in it"""
+    train_seed: int = 0
+    """which trained agent of that row"""
+    name: str = "reinforce_lstm_digits"
+    """file name in the policies folder (agents.load_pretrained reads reinforce_lstm_digits for ASG-Digits-v0)"""
+    policies: str = str(POLICIES)
+    """the policies folder"""
+
+
+def main(argv: list[str] | None = None) -> Path:
+    args = tyro.cli(Args, args=argv)
+    benchmark = Path(args.benchmark)
+    trained = TrainedAgent.of(benchmark, args.agent, args.train_seed)
+    source = trained.folder / "agent"
+    if not source.is_file():
+        raise SystemExit(f"no trained agent at {source}: finish `asg-benchmark run --out {benchmark}` for row "
+                         f"{args.agent!r}, training seed {args.train_seed}, first")
+    agent = ReinforceLSTMAgent.load(source)  # refuses anything but a reinforce_lstm checkpoint
+    protocol = json.loads((benchmark / "protocol.json").read_text())
+    card: dict[str, Any] = {
+        "env": protocol["env"],
+        "env_kwargs": {k: v for k, v in protocol["env_kwargs"].items() if k not in EVALUATION_KEYS},
+        "agent_config": agent.config,
+        "training": json.loads((trained.folder / TRAINING).read_text()),
+        "source": {"benchmark": str(benchmark), "row": args.agent, "train_seed": args.train_seed,
+                   **_score(benchmark, args.agent)},
+    }
+    folder = Path(args.policies)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{args.name}.pt"
+    for path, write in ((target, lambda p: shutil.copyfile(source, p)),
+                        (target.with_suffix(".json"), lambda p: p.write_text(json.dumps(card, indent=1) + "\n"))):
+        staging = path.with_name(path.name + ".tmp")
+        write(staging)
+        os.replace(staging, path)  # whole or not at all
+    print(f"shipped {source} as {target} (card {target.with_suffix('.json').name})")
+    return target
+
+
+def _score(benchmark: Path, label: str) -> dict[str, Any]:
+    """The row's IQM target score with its 95 % CI in the benchmark (when it has been evaluated)."""
+    rows = read_rows(benchmark)
+    if not any(r["agent"] == label for r in rows):
+        return {}
+    stats = {s.label: s for s in summarize(rows, reps=2000).rows}[label]
+    return {"iqm_target_score": stats.iqm, "iqm_ci": list(stats.iqm_ci), "evaluation_runs": stats.runs,
+            "draws": stats.draws}
+
+
+if __name__ == "__main__":
+    main()
