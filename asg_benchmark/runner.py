@@ -230,6 +230,7 @@ class JobRunner:
             training = {"train_env_steps": int(agent.num_timesteps), "train_seconds": round(seconds, 3)}
             if granted < self.spec.budget:
                 partial.save(agent, settings, training, None if log is None else log.rows)
+                self._say(f"{partial.folder.name}: {granted}/{self.spec.budget} training env steps, checkpointed")
         return agent, {"train_env_steps": int(agent.num_timesteps), "train_seconds": round(seconds, 3)}
 
     def _say(self, line: str) -> None:
