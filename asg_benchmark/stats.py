@@ -12,6 +12,7 @@ differences to that row (the same evaluation episodes, so the episode's own diff
 from __future__ import annotations
 
 import warnings
+import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -147,10 +148,8 @@ def _summarize(rows: list[dict[str, str]], reps: int, seed: int, reference: str 
     def aggregate(x: np.ndarray) -> np.ndarray:
         return np.array([iqm(x)])
 
-    points, intervals = rly.get_interval_estimates(scores, aggregate, reps=reps,
-                                                   random_state=np.random.RandomState(seed))
-    a_points, a_intervals = rly.get_interval_estimates(agreement_scores, aggregate, reps=reps,
-                                                       random_state=np.random.RandomState(seed))
+    points, intervals = _per_row(rly, scores, aggregate, reps, seed)
+    a_points, a_intervals = _per_row(rly, agreement_scores, aggregate, reps, seed)
     stats = [_row_stats(label, [r for r in rows if r["agent"] == label], scores[label], points, intervals,
                         a_points, a_intervals) for label in scores]
     hand = [s for s in stats if s.hand_designed]
@@ -162,9 +161,30 @@ def _summarize(rows: list[dict[str, str]], reps: int, seed: int, reference: str 
                 _compare(s, compared_with, target, scores, rly, reps, seed)
     taus = np.linspace(0.0, 1.0, 101)
     # What rly.create_performance_profile computes, with a seeded bootstrap (it takes no generator).
-    profiles, profile_cis = rly.get_interval_estimates(scores, lambda x: _score_profile(x, taus), reps=reps,
-                                                       random_state=np.random.RandomState(seed))
+    profiles, profile_cis = _per_row(rly, scores, lambda x: _score_profile(x, taus), reps, seed)
     return Summary(stats, best, scores, protocol_of(rows), reps, taus, profiles, profile_cis, compared_with)
+
+
+def _per_row(rly: Any, scores: dict[str, Any], aggregate: Any, reps: int, seed: int) -> tuple[dict, dict]:
+    """``rly.get_interval_estimates`` key by key, each bootstrap seeded by ``seed`` and its key: reproducible,
+    and a row's interval does not move when rows are added to the results.
+
+    rliable's stratified bootstrap draws its resamples from NumPy's global generator (its
+    ``random_state`` does not reach them), so that generator is seeded for the call and restored after.
+    """
+    points, intervals = {}, {}
+    for key, x in scores.items():
+        key_seed = (seed + zlib.crc32(key.encode())) % 2**32
+        saved = np.random.get_state()
+        np.random.seed(key_seed)
+        try:
+            point, interval = rly.get_interval_estimates({key: x}, aggregate, reps=reps,
+                                                         random_state=np.random.RandomState(key_seed))
+        finally:
+            np.random.set_state(saved)
+        points.update(point)
+        intervals.update(interval)
+    return points, intervals
 
 
 def _row_stats(label: str, rows: list[dict[str, str]], scores: np.ndarray, points: dict, intervals: dict,
@@ -184,11 +204,9 @@ def _row_stats(label: str, rows: list[dict[str, str]], scores: np.ndarray, point
 def _compare(s: RowStats, best: str, target: dict[str, dict[CellKey, float]], scores: dict[str, np.ndarray],
              rly: Any, reps: int, seed: int) -> None:
     """Probability of improvement over ``best`` (with its interval) and the paired differences."""
-    point, interval = rly.get_interval_estimates(
-        {"p": [scores[s.label], scores[best]]},
-        lambda x, y: np.array([probability_of_improvement(x, y)]),
-        reps=reps, random_state=np.random.RandomState(seed))
-    s.improvement, s.improvement_ci = float(point["p"][0]), _interval(interval["p"])
+    point, interval = _per_row(rly, {s.label: [scores[s.label], scores[best]]},
+                               lambda x, y: np.array([probability_of_improvement(x, y)]), reps, seed)
+    s.improvement, s.improvement_ci = float(point[s.label][0]), _interval(interval[s.label])
     s.paired = paired(target[s.label], target[best], reps=reps, seed=seed)
 
 
@@ -205,8 +223,7 @@ def paired(scores: dict[CellKey, float], reference: dict[CellKey, float], *, rep
         return None
     d = np.array(list(differences.values()))
     with _quiet():
-        mean, ci = _rliable().get_interval_estimates({"d": d[:, None]}, lambda x: np.array([np.mean(x)]), reps=reps,
-                                                     random_state=np.random.RandomState(seed))
+        mean, ci = _per_row(_rliable(), {"d": d[:, None]}, lambda x: np.array([np.mean(x)]), reps, seed)
     return Paired(differences, float(mean["d"][0]), _interval(ci["d"]), int((d > 0).sum()), int((d == 0).sum()),
                   int((d < 0).sum()))
 

@@ -129,3 +129,20 @@ def test_compare_two_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "`env_kwargs.momentum_style` 'torch' → 'reference'" in text and "| hand_tuned | 10 |" in text
     assert (tmp_path / "c.md").read_text() == text
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "nowhere")]) == 2
+
+
+def test_intervals_are_reproducible_and_do_not_move_when_rows_are_added(tmp_path: Path) -> None:
+    """rliable resamples with NumPy's global generator: the report seeds it per row (and restores it)."""
+    _synthetic(tmp_path)
+    rows = read_rows(tmp_path)
+    np.random.seed(123)
+    state = np.random.get_state()[1].copy()
+    first, second = (summarize(rows, reps=200) for _ in range(2))
+    assert np.array_equal(np.random.get_state()[1], state)  # the caller's generator is left as it was
+    assert [(s.iqm_ci, s.improvement_ci, s.paired and s.paired.ci) for s in first.rows] == \
+        [(s.iqm_ci, s.improvement_ci, s.paired and s.paired.ci) for s in second.rows]
+    extra = [{**r, "agent": "sac", "hand_designed": "False"} for r in rows if r["agent"] == "ppo"]
+    before = {s.label: s for s in summarize(rows, reps=200).rows}
+    after = {s.label: s for s in summarize(rows + extra, reps=200).rows}
+    for label in before:
+        assert (after[label].iqm_ci, after[label].agreement_ci) == (before[label].iqm_ci, before[label].agreement_ci)
