@@ -21,13 +21,15 @@ from asg_benchmark.store import read_rows
 REPORT, IQM_PLOT, PROFILE_PLOT = "report.md", "iqm.png", "profiles.png"
 
 
-def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None = None) -> Path:
+def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None = None,
+                 summary: Summary | None = None) -> Path:
     """Compute the statistics of ``folder/results.csv`` and write the report files; returns report.md's path.
 
-    ``reference``: the row the others are compared with (default: the best hand-designed schedule).
+    ``reference``: the row the others are compared with (default: the best hand-designed schedule);
+    ``summary``: statistics already computed from that folder (then ``reps`` and ``reference`` are its own).
     """
     folder = Path(folder)
-    summary = summarize(read_rows(folder), reps=reps, reference=reference)
+    summary = summary or summarize(read_rows(folder), reps=reps, reference=reference)
     path = folder / REPORT
     path.write_text(markdown(summary) + training_section(training_summaries(folder)))
     plot_intervals(summary, folder / IQM_PLOT)

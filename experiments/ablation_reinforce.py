@@ -27,6 +27,7 @@ import tyro
 from asg_benchmark import BenchmarkSpec, read_rows, run_benchmark, summarize, write_report
 from asg_benchmark.checkpoints import TrainedAgent, TrainingSummary, training_summaries
 from asg_benchmark.protocol import quick
+from asg_benchmark.registry import split_label
 from asg_benchmark.seeds import parse_seeds
 from asg_benchmark.stats import RowStats, Summary
 from experiments.common import REPO, parse_env_kwargs
@@ -92,8 +93,8 @@ def main(argv: list[str] | None = None) -> Path:
         args.out = args.out if args.out != Args.out else tempfile.mkdtemp(prefix="asg_ablation_")
     spec, out = spec_of(args), Path(args.out)
     run_benchmark(spec, out, report=False)
-    write_report(out, reps=args.reps, reference=REFERENCE)
     summary = summarize(read_rows(out), reps=args.reps, reference=REFERENCE)
+    write_report(out, summary=summary)
     (out / "ablation.md").write_text(ablation_table(summary, training_summaries(out), spec))
     plot_entropy(training_curves(out, spec), out / "entropy.png")
     print(f"ablation in {out / 'ablation.md'}")
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> Path:
 def training_curves(out: Path, spec: BenchmarkSpec) -> dict[str, list[list[dict[str, str]]]]:
     """Variant → one list of training-episode rows per training seed (``agents/<variant>-seed<k>/episodes.csv``)."""
     curves: dict[str, list[list[dict[str, str]]]] = {}
-    for name in (a.split("=")[0] for a in spec.agents):
+    for name in (split_label(a)[0] for a in spec.agents):
         runs = [TrainedAgent.of(out, name, seed).episodes() for seed in spec.train_seeds]
         curves[name] = [rows for rows in runs if rows]
     return curves
@@ -129,7 +130,7 @@ def ablation_table(summary: Summary, training: Mapping[str, TrainingSummary], sp
         "| training return first → last | training episodes |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name in (a.split("=")[0] for a in spec.agents):
+    for name in (split_label(a)[0] for a in spec.agents):
         s, t = stats.get(name), training.get(name)
         if s is None or t is None:
             continue
