@@ -56,9 +56,18 @@ class TrainedAgent:
         """The folder of the same agent while it trains."""
         return TrainedAgent(self.folder.with_name(self.folder.name + ".partial"))
 
+    @property
+    def _retired(self) -> Path:
+        """Where the previous version waits while :meth:`save` moves the new one in."""
+        return self.folder.with_name(f".{self.folder.name}.old")
+
+    def _current(self) -> Path:
+        """The folder to read: the saved one, or the previous version if a save was killed between its moves."""
+        return self.folder if self.folder.exists() or not self._retired.exists() else self._retired
+
     def episodes(self) -> list[dict[str, str]]:
         """The training-episode rows saved with the agent (none if there are none)."""
-        path = self.folder / EPISODES
+        path = self._current() / EPISODES
         if not path.is_file():
             return []
         with path.open(newline="") as f:
@@ -66,6 +75,7 @@ class TrainedAgent:
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+        shutil.rmtree(self._retired, ignore_errors=True)
 
     def load(self, agent: Any, env: Any, settings: Mapping[str, Any]) -> tuple[Any, dict[str, Any]] | None:
         """The trained agent and its training summary, or ``None`` when there is no checkpoint yet.
@@ -73,7 +83,8 @@ class TrainedAgent:
         ``agent`` is the untrained agent (its class loads the file); ``settings`` what it must have
         been trained with (budget, keywords): another value raises :class:`AgentError`.
         """
-        summary_path = self.folder / TRAINING
+        folder = self._current()
+        summary_path = folder / TRAINING
         if not summary_path.is_file() or not savable(agent):
             return None
         summary = json.loads(summary_path.read_text())
@@ -81,9 +92,9 @@ class TrainedAgent:
         if stale:
             raise AgentError(f"{self.folder} was trained with other settings (saved, now): {stale}; move it "
                              "away (or use another --out) to train anew")
-        saved = sorted(p for p in self.folder.iterdir() if p.name.startswith(_SAVED_AS))
+        saved = sorted(p for p in folder.iterdir() if p.name.startswith(_SAVED_AS))
         if not saved:
-            raise AgentError(f"{self.folder} has {TRAINING} but no saved agent; delete the folder to train anew")
+            raise AgentError(f"{folder} has {TRAINING} but no saved agent; delete the folder to train anew")
         return type(agent).load(saved[0], env=env), summary["training"]
 
     def save(self, agent: Any, settings: Mapping[str, Any], training: Mapping[str, Any],
@@ -96,14 +107,18 @@ class TrainedAgent:
                 agent.save(staging / _SAVED_AS)
             if episodes:
                 with (staging / EPISODES).open("w", newline="") as f:
-                    writer = csv.DictWriter(f, list(episodes[0]))
+                    writer = csv.DictWriter(f, list(dict.fromkeys(k for row in episodes for k in row)), restval="")
                     writer.writeheader()
                     writer.writerows(episodes)
             summary = {**_jsonable(settings), "training": dict(training)}
             (staging / TRAINING).write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
-            if self.folder.exists():  # another process finished the same job first: keep one
-                shutil.rmtree(self.folder)
+            # The previous version (a partial checkpoint; or another process's copy of the same job) steps
+            # aside before the new one moves in and is deleted after: some version is always readable.
+            shutil.rmtree(self._retired, ignore_errors=True)
+            if self.folder.exists():
+                os.replace(self.folder, self._retired)
             os.replace(staging, self.folder)
+            shutil.rmtree(self._retired, ignore_errors=True)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
