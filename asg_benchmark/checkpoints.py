@@ -102,6 +102,9 @@ class TrainedAgent:
         """Write the settings, training summary and ``episodes`` rows, and ``agent`` if :func:`savable`, atomically."""
         self.folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.folder.parent, prefix=f".{self.folder.name}."))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes the folder private; give it the usual permissions
         try:
             if savable(agent):
                 agent.save(staging / _SAVED_AS)
