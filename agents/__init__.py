@@ -73,28 +73,29 @@ def load_agent(name: str, path: str | Path, env: gym.Env | Rollouts | EnvOrVecEn
     raise ValueError(f"only learning agents are saved; {name!r} is not one of {', '.join(LEARNING_AGENTS)}")
 
 
-def load_pretrained(env_id: str = "ASG-Digits-v0", folder: str | Path = POLICIES) -> ReinforceLSTMAgent:
-    """The shipped REINFORCE-LSTM policy trained on ``env_id`` (frozen use: ``predict``).
+def _pretrained_path(env_id: str, folder: str | Path | None) -> Path:
+    if env_id not in _PRETRAINED:
+        raise ValueError(f"no pretrained policy for {env_id!r}; shipped: {', '.join(_PRETRAINED)}")
+    return Path(POLICIES if folder is None else folder) / _PRETRAINED[env_id]
+
+
+def load_pretrained(env_id: str = "ASG-Digits-v0", folder: str | Path | None = None) -> ReinforceLSTMAgent:
+    """The shipped REINFORCE-LSTM policy trained on ``env_id`` (frozen use: ``predict``), from ``folder``
+    (default: the package's ``agents/policies``).
 
     Deploy it on the env it was trained on: ``gym.make(env_id, **pretrained_env_kwargs(env_id))``.
     """
-    if env_id not in _PRETRAINED:
-        raise ValueError(f"no pretrained policy for {env_id!r}; shipped: {', '.join(_PRETRAINED)}")
-    path = Path(folder) / _PRETRAINED[env_id]
+    path = _pretrained_path(env_id, folder)
     if not path.is_file():
-        raise FileNotFoundError(
-            f"no pretrained policy at {path}; train it with: python -m experiments.train_policy "
-            f"--env {env_id} --save {path.relative_to(POLICIES.parent.parent)}"
-        )
+        raise FileNotFoundError(f"no pretrained policy at {path}; train it with: python -m experiments.train_policy "
+                                f"--env {env_id} --save {path}")
     return ReinforceLSTMAgent.load(path)
 
 
-def pretrained_env_kwargs(env_id: str = "ASG-Digits-v0", folder: str | Path = POLICIES) -> dict[str, Any]:
+def pretrained_env_kwargs(env_id: str = "ASG-Digits-v0", folder: str | Path | None = None) -> dict[str, Any]:
     """The ``gym.make`` keywords the shipped policy of ``env_id`` was trained with (its decision window,
     episode length, …), from the card beside it (``<policy>.json``); ``{}``: the env's defaults."""
-    if env_id not in _PRETRAINED:
-        raise ValueError(f"no pretrained policy for {env_id!r}; shipped: {', '.join(_PRETRAINED)}")
-    card = (Path(folder) / _PRETRAINED[env_id]).with_suffix(".json")
+    card = _pretrained_path(env_id, folder).with_suffix(".json")
     return dict(json.loads(card.read_text())["env_kwargs"]) if card.is_file() else {}
 
 
