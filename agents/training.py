@@ -53,3 +53,12 @@ class StepRecord:
 
 StepCallback = Callable[[StepRecord], "bool | None"]
 """Called after every step of ``learn``; returning ``False`` stops training (as in SB3)."""
+
+
+def entropy_columns(entropy: list[float] | None, num_coordinates: int) -> dict[str, Any]:
+    """A training episode's ``entropy`` (the mean over coordinates) and ``entropy_<c>`` table cells, from
+    :attr:`StepRecord.episode_entropy`; blank for agents that do not report it."""
+    names = ["entropy", *(f"entropy_{c}" for c in range(num_coordinates))]
+    if entropy is None:
+        return dict.fromkeys(names, "")
+    return dict(zip(names, [sum(entropy) / len(entropy), *entropy], strict=True))

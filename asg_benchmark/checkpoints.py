@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agents.training import entropy_columns
 from asg_benchmark.errors import AgentError
 
 AGENTS = "agents"
@@ -145,8 +146,7 @@ class EpisodeLog:
             "episode": record.num_episodes - 1, "num_timesteps": record.num_timesteps,
             "return": record.episode_return, "length": record.episode_length,
             "diverged": bool(record.info.get("diverged", False)),
-            "entropy": "" if not entropy else sum(entropy) / len(entropy),
-            **{f"entropy_{c}": h for c, h in enumerate(entropy or [])},
+            **entropy_columns(entropy, len(entropy or [])),
         })
 
 

@@ -37,6 +37,7 @@ from agents import LEARNING_AGENTS, StepRecord, asg_num_coordinates, load_agent,
 from agents.rollouts import LocalRollouts, RayRollouts, Rollouts
 from agents.rollouts import episode_limit as env_episode_limit
 from agents.sb3_agents import make_vec_env
+from agents.training import entropy_columns
 from experiments.common import ResumableCSV, json_object, parse_env_kwargs, write_provenance
 from experiments.scale_out import RayFlags, ray_session
 from experiments.train_transfer import tensorboard_writer
@@ -119,14 +120,6 @@ def episode_limit(env: Any) -> int:
     if not limit:
         raise SystemExit("the env has neither total_steps nor max_episode_steps: its episode length is unknown")
     return int(limit)
-
-
-def entropy_columns(entropy: list[float] | None, num_coordinates: int) -> dict[str, Any]:
-    """An episode's ``entropy`` (the mean) and ``entropy_<c>`` cells; blank for agents that do not report it."""
-    names = ["entropy", *(f"entropy_{c}" for c in range(num_coordinates))]
-    if entropy is None:
-        return dict.fromkeys(names, "")
-    return dict(zip(names, [sum(entropy) / len(entropy), *entropy], strict=True))
 
 
 class TrainingMonitor:
