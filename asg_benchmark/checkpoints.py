@@ -168,14 +168,16 @@ class TrainingSummary:
 
 
 def training_summaries(benchmark: Path, fraction: float = 0.2) -> dict[str, TrainingSummary]:
-    """Row label → the summary of its saved training episodes (``agents/<label>-seed<k>/episodes.csv``)."""
+    """Row label → the summary of its saved training episodes (``agents/<label>-seed<k>/episodes.csv``);
+    runs still training (their ``.partial`` checkpoint) as ``"<label> (still training)"``."""
     runs: dict[str, list[list[dict[str, str]]]] = {}
     for folder in sorted((Path(benchmark) / AGENTS).glob("*-seed*")):
-        if folder.name.endswith(".partial") or folder.name.startswith("."):
+        if folder.name.startswith("."):  # a save's staging or retired copy
             continue
         rows = TrainedAgent(folder).episodes()
+        label = folder.name.removesuffix(".partial").rsplit("-seed", 1)[0]
         if rows:
-            runs.setdefault(folder.name.rsplit("-seed", 1)[0], []).append(rows)
+            runs.setdefault(label + (" (still training)" if folder.name.endswith(".partial") else ""), []).append(rows)
 
     def mean(label: str, column: str, late: bool) -> float:
         means = []

@@ -54,3 +54,16 @@ def test_a_killed_save_leaves_the_previous_version(tmp_path: Path, monkeypatch: 
     assert sorted(p.name for p in saved.folder.parent.iterdir()) == [saved.folder.name]  # nothing left behind
     with pytest.raises(Exception, match="other settings"):
         saved.load(Counter(0), None, {**settings, "budget": 20})
+
+
+def test_training_summaries_of_finished_and_unfinished_runs(tmp_path: Path) -> None:
+    from asg_benchmark.checkpoints import training_summaries
+
+    rows = [{"episode": k, "return": float(k), "entropy": 2.0 - 0.1 * k} for k in range(10)]
+    TrainedAgent.of(tmp_path, "ppo", 0).save(Counter(1), {}, {}, rows)
+    TrainedAgent.of(tmp_path, "reinforce_lstm", 0).partial().save(Counter(1), {}, {}, rows[:5])
+    summaries = training_summaries(tmp_path)
+    assert set(summaries) == {"ppo", "reinforce_lstm (still training)"}
+    ppo = summaries["ppo"]
+    assert (ppo.runs, ppo.episodes, ppo.return_early, ppo.return_late) == (1, 10, 0.5, 8.5)
+    assert ppo.entropy_late == pytest.approx(1.15) and summaries["reinforce_lstm (still training)"].episodes == 5
