@@ -182,7 +182,7 @@ class JobRunner:
     def _trained(self, job: Job, agent: Any, train_env: TrainingEnv) -> tuple[Any, dict[str, Any]]:
         """``agent`` after its budget of training (or loaded from its checkpoint) and the training summary."""
         if not learns(agent):
-            return agent, {"train_env_steps": 0, "train_seconds": 0.0}
+            return agent, _training(0, 0.0)
         agent_spec = self.agents[job.agent]
         checkpoint = None if self.checkpoints is None else TrainedAgent.of(self.checkpoints, agent_spec.name,
                                                                            job.train_seed)
@@ -199,8 +199,7 @@ class JobRunner:
             _learn(agent, self.spec.budget, log)
             if train_env.num_steps == 0:
                 raise AgentError(f"agent {job.agent!r} has learn() but took no step of its training env")
-            training = {"train_env_steps": train_env.num_steps,
-                        "train_seconds": round(time.perf_counter() - started, 3)}
+            training = _training(train_env.num_steps, time.perf_counter() - started)
         else:
             agent, training = self._train_resumably(agent, train_env, partial, settings, log)
         if checkpoint is not None:
@@ -227,15 +226,20 @@ class JobRunner:
             _learn(agent, steps, log)
             granted += steps
             seconds += time.perf_counter() - started
-            training = {"train_env_steps": int(agent.num_timesteps), "train_seconds": round(seconds, 3)}
             if granted < self.spec.budget:
-                partial.save(agent, settings, training, None if log is None else log.rows)
+                partial.save(agent, settings, _training(agent.num_timesteps, seconds),
+                             None if log is None else log.rows)
                 self._say(f"{partial.folder.name}: {granted}/{self.spec.budget} training env steps, checkpointed")
-        return agent, {"train_env_steps": int(agent.num_timesteps), "train_seconds": round(seconds, 3)}
+        return agent, _training(agent.num_timesteps, seconds)
 
     def _say(self, line: str) -> None:
         if self.log is not None:
             self.log(line)
+
+
+def _training(env_steps: int, seconds: float) -> dict[str, Any]:
+    """The training summary a row and a checkpoint record."""
+    return {"train_env_steps": int(env_steps), "train_seconds": round(seconds, 3)}
 
 
 def _learn(agent: Any, steps: int, log: EpisodeLog | None) -> None:

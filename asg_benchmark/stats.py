@@ -5,8 +5,9 @@ are averaged first (its expected score on that episode). With one env there is o
 row's scores are a ``(runs, 1)`` matrix, as ``rliable`` wants them. Per row: the interquartile
 mean (IQM) of the final target score and of old-task agreement, each with a 95 % stratified-
 bootstrap confidence interval; the probability of improvement over the best hand-designed row
-(the hand-designed row with the highest IQM) with its interval; and the paired per-cell
-differences to that row (the same evaluation episodes, so the episode's own difficulty cancels).
+(the hand-designed row with the highest IQM; or a ``reference`` row the caller names) with its
+interval; and the paired per-cell differences to that row (the same evaluation episodes, so the
+episode's own difficulty cancels).
 """
 
 from __future__ import annotations
@@ -148,8 +149,8 @@ def _summarize(rows: list[dict[str, str]], reps: int, seed: int, reference: str 
     def aggregate(x: np.ndarray) -> np.ndarray:
         return np.array([iqm(x)])
 
-    points, intervals = _per_row(rly, scores, aggregate, reps, seed)
-    a_points, a_intervals = _per_row(rly, agreement_scores, aggregate, reps, seed)
+    points, intervals = _seeded_estimates(rly, scores, aggregate, reps, seed)
+    a_points, a_intervals = _seeded_estimates(rly, agreement_scores, aggregate, reps, seed)
     stats = [_row_stats(label, [r for r in rows if r["agent"] == label], scores[label], points, intervals,
                         a_points, a_intervals) for label in scores]
     hand = [s for s in stats if s.hand_designed]
@@ -161,13 +162,13 @@ def _summarize(rows: list[dict[str, str]], reps: int, seed: int, reference: str 
                 _compare(s, compared_with, target, scores, rly, reps, seed)
     taus = np.linspace(0.0, 1.0, 101)
     # What rly.create_performance_profile computes, with a seeded bootstrap (it takes no generator).
-    profiles, profile_cis = _per_row(rly, scores, lambda x: _score_profile(x, taus), reps, seed)
+    profiles, profile_cis = _seeded_estimates(rly, scores, lambda x: _score_profile(x, taus), reps, seed)
     return Summary(stats, best, scores, protocol_of(rows), reps, taus, profiles, profile_cis, compared_with)
 
 
-def _per_row(rly: Any, scores: dict[str, Any], aggregate: Any, reps: int, seed: int) -> tuple[dict, dict]:
-    """``rly.get_interval_estimates`` key by key, each bootstrap seeded by ``seed`` and its key: reproducible,
-    and a row's interval does not move when rows are added to the results.
+def _seeded_estimates(rly: Any, scores: dict[str, Any], aggregate: Any, reps: int, seed: int) -> tuple[dict, dict]:
+    """``rly.get_interval_estimates`` key by key (a row, a comparison), each bootstrap seeded by ``seed`` and
+    its key: reproducible, and a row's interval does not move when rows are added to the results.
 
     rliable's stratified bootstrap draws its resamples from NumPy's global generator (its
     ``random_state`` does not reach them), so that generator is seeded for the call and restored after.
@@ -204,7 +205,7 @@ def _row_stats(label: str, rows: list[dict[str, str]], scores: np.ndarray, point
 def _compare(s: RowStats, best: str, target: dict[str, dict[CellKey, float]], scores: dict[str, np.ndarray],
              rly: Any, reps: int, seed: int) -> None:
     """Probability of improvement over ``best`` (with its interval) and the paired differences."""
-    point, interval = _per_row(rly, {s.label: [scores[s.label], scores[best]]},
+    point, interval = _seeded_estimates(rly, {s.label: [scores[s.label], scores[best]]},
                                lambda x, y: np.array([probability_of_improvement(x, y)]), reps, seed)
     s.improvement, s.improvement_ci = float(point[s.label][0]), _interval(interval[s.label])
     s.paired = paired(target[s.label], target[best], reps=reps, seed=seed)
@@ -223,7 +224,7 @@ def paired(scores: dict[CellKey, float], reference: dict[CellKey, float], *, rep
         return None
     d = np.array(list(differences.values()))
     with _quiet():
-        mean, ci = _per_row(_rliable(), {"d": d[:, None]}, lambda x: np.array([np.mean(x)]), reps, seed)
+        mean, ci = _seeded_estimates(_rliable(), {"d": d[:, None]}, lambda x: np.array([np.mean(x)]), reps, seed)
     return Paired(differences, float(mean["d"][0]), _interval(ci["d"]), int((d > 0).sum()), int((d == 0).sum()),
                   int((d < 0).sum()))
 
