@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import gymnasium as gym
 
 from agents.base import Agent
 from agents.baselines import PRESETS, ConstantPolicy, RandomInitPolicy, RandomPolicy, preset_scales
+from agents.cards import deployment_env_kwargs
 from agents.lstm_policy import ReinforceLSTMPolicy
 from agents.reinforce_lstm import PRESETS as REINFORCE_PRESETS
 from agents.reinforce_lstm import ReinforceLSTMAgent
@@ -95,8 +95,7 @@ def load_pretrained(env_id: str = "ASG-Digits-v0", folder: str | Path | None = N
 def pretrained_env_kwargs(env_id: str = "ASG-Digits-v0", folder: str | Path | None = None) -> dict[str, Any]:
     """The ``gym.make`` keywords the shipped policy of ``env_id`` was trained with (its decision window,
     episode length, …), from the card beside it (``<policy>.json``); ``{}``: the env's defaults."""
-    card = _pretrained_path(env_id, folder).with_suffix(".json")
-    return dict(json.loads(card.read_text())["env_kwargs"]) if card.is_file() else {}
+    return deployment_env_kwargs(_pretrained_path(env_id, folder))
 
 
 __all__ = [

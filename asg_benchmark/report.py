@@ -41,6 +41,15 @@ def _ci(value: float, ci: tuple[float, float]) -> str:
     return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
+def statistics_cells(s: RowStats) -> tuple[str, str, str, str, str]:
+    """A row's statistics as table cells: IQM score, P(improvement) and paired Δ (each with its 95 % CI),
+    wins/ties/losses against the reference, IQM old-task agreement; "—" for the reference itself."""
+    improvement = "—" if s.improvement is None or s.improvement_ci is None else _ci(s.improvement, s.improvement_ci)
+    paired = "—" if s.paired is None else _ci(s.paired.mean, s.paired.ci)
+    counts = "—" if s.paired is None else f"{s.paired.wins}/{s.paired.ties}/{s.paired.losses}"
+    return _ci(s.iqm, s.iqm_ci), improvement, paired, counts, _ci(s.agreement_iqm, s.agreement_ci)
+
+
 def _reference(summary: Summary) -> str:
     if summary.reference is None:
         return "the best hand-designed row (none benchmarked)"
@@ -84,12 +93,8 @@ def markdown(summary: Summary) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in summary.rows:
-        improvement = "—" if s.improvement is None or s.improvement_ci is None else _ci(s.improvement,
-                                                                                         s.improvement_ci)
-        paired = "—" if s.paired is None else _ci(s.paired.mean, s.paired.ci)
-        counts = "—" if s.paired is None else f"{s.paired.wins}/{s.paired.ties}/{s.paired.losses}"
-        lines.append(f"| {_name(s, summary)} | {s.runs} × {s.draws} | {_ci(s.iqm, s.iqm_ci)} | {improvement} | "
-                     f"{paired} | {counts} | {_ci(s.agreement_iqm, s.agreement_ci)} | {s.mean_return:.3f} | "
+        cells = " | ".join(statistics_cells(s))
+        lines.append(f"| {_name(s, summary)} | {s.runs} × {s.draws} | {cells} | {s.mean_return:.3f} | "
                      f"{s.diverged:.2f} | {s.train_env_steps:.0f} |")
     lines += ["", *paired_table(summary)]
     return "\n".join(lines) + "\n"

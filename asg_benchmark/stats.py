@@ -108,6 +108,10 @@ def summarize(rows: list[dict[str, str]], *, reps: int = 2000, seed: int = 0, re
               ) -> Summary:
     """The statistics of results ``rows`` (``results.csv``); ``reps`` bootstrap replications, seeded.
 
+    A row needs ``agent``, ``train_seed``, ``eval_seed``, ``target_score`` and ``old_task_agreement``;
+    the other columns of ``results.csv`` (``draw``, ``hand_designed``, ``deterministic``, ``episode_return``,
+    ``diverged``, ``train_env_steps``, the protocol's) are read where present.
+
     Every row is compared with ``reference`` (probability of improvement, paired differences);
     by default with the best hand-designed schedule.
     """
@@ -191,14 +195,14 @@ def _seeded_estimates(rly: Any, scores: dict[str, Any], aggregate: Any, reps: in
 def _row_stats(label: str, rows: list[dict[str, str]], scores: np.ndarray, points: dict, intervals: dict,
                a_points: dict, a_intervals: dict) -> RowStats:
     return RowStats(
-        label=label, hand_designed=rows[0]["hand_designed"] == "True",
-        deterministic=rows[0]["deterministic"] == "True", runs=len(scores),
-        draws=max(int(r["draw"]) for r in rows) + 1,
+        label=label, hand_designed=rows[0].get("hand_designed") == "True",
+        deterministic=rows[0].get("deterministic") == "True", runs=len(scores),
+        draws=max(int(r.get("draw", 0)) for r in rows) + 1,
         iqm=float(points[label][0]), iqm_ci=_interval(intervals[label]),
         agreement_iqm=float(a_points[label][0]), agreement_ci=_interval(a_intervals[label]),
-        mean_return=float(np.mean([float(r["episode_return"]) for r in rows])),
-        diverged=float(np.mean([r["diverged"] == "True" for r in rows])),
-        train_env_steps=float(np.mean([float(r["train_env_steps"]) for r in rows])),
+        mean_return=float(np.mean([float(r.get("episode_return", "nan")) for r in rows])),
+        diverged=float(np.mean([r.get("diverged") == "True" for r in rows])),
+        train_env_steps=float(np.mean([float(r.get("train_env_steps", 0)) for r in rows])),
     )
 
 
@@ -238,7 +242,7 @@ def protocol_of(rows: list[dict[str, str]]) -> dict[str, Any]:
     """The protocol as the rows state it: env, episode length, decision window, budget, score, seeds."""
 
     def values(column: str) -> list[str]:
-        return sorted({r[column] for r in rows}, key=lambda v: (len(v), v))
+        return sorted({r[column] for r in rows if column in r}, key=lambda v: (len(v), v))
 
     return {"env": values("env"), "episode_length": values("episode_length"),
             "decision_window": values("decision_window"), "budget": values("budget"),

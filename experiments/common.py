@@ -84,16 +84,19 @@ class ResumableCSV:
         self.rows.append({k: str(v) for k, v in row.items()})
 
 
-def run_episode(env: Any, agent: Any, seed: int, progress: Any = None) -> dict[str, Any]:
-    """One greedy episode of ``agent`` on ``env`` (:func:`asg_benchmark.run_episode`), as the dict the
-    scripts' CSV writers read: totals, final scores, the evaluation curve and the actions.
+def run_episode(env: Any, agent: Any, seed: int, progress: Any = None, *, deterministic: bool = True
+                ) -> dict[str, Any]:
+    """One episode of ``agent`` on ``env`` (:func:`asg_benchmark.run_episode`; ``deterministic=False``
+    samples a stochastic policy's actions), as the dict the scripts' CSV writers read: totals, final
+    scores, the evaluation curve and the actions.
 
     The curve holds ``(sgd_step, target score, old-task agreement)`` at every evaluation, the
     score being the env's ``target_metric`` (``target_accuracy``; ``target_miou`` for segmentation).
     """
     from asg_benchmark.episode import run_episode as run
 
-    result = run(env, agent, seed, deterministic=True, on_step=None if progress is None else lambda: progress.update(1))
+    on_step = None if progress is None else lambda: progress.update(1)
+    result = run(env, agent, seed, deterministic=deterministic, on_step=on_step)
     return {
         "return": result.episode_return,
         "diverged": result.diverged,

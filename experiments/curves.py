@@ -90,6 +90,29 @@ def markdown_table(rows: list[dict[str, Any]], score: str = "target acc.") -> st
     return "\n".join(lines) + "\n"
 
 
+def interval_table(curves: dict, label: Callable[[str, float], str], reference: Reference | None = None,
+                   score: str = "target acc.", reps: int = 2000) -> str:
+    """The final scores as the benchmark reports them (:func:`asg_benchmark.summarize`, ``rliable``): per
+    curve the IQM over seeds with its 95 % stratified-bootstrap CI, and, when ``reference`` names one curve
+    for all, the probability of improvement over it and the paired mean difference."""
+    from asg_benchmark import summarize
+    from asg_benchmark.report import statistics_cells
+
+    rows = [{"agent": label(setting, lam), "train_seed": "-", "eval_seed": str(seed),
+             "target_score": points[-1][1], "old_task_agreement": points[-1][2]}
+            for (setting, lam), seeds in curves.items() for seed, points in seeds.items()]
+    named = {reference(*key) for key in curves} if reference else set()
+    named = {r for r in named if r is not None and r in curves}
+    against = label(*named.pop()) if len(named) == 1 else None  # one reference for all, or no comparison here
+    summary = summarize(rows, reps=reps, reference=against)
+    versus = f" over {against}" if against else ""
+    lines = [f"| setting | seeds | IQM final {score} [95 % CI] | P(improvement{versus}) [95 % CI] | "
+             "paired Δ mean [95 % CI] | wins/ties/losses | IQM final old-task agreement [95 % CI] |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r.label} | {r.runs} | " + " | ".join(statistics_cells(r)) + " |" for r in summary.rows]
+    return "\n".join(lines) + "\n"
+
+
 def mean_curves_table(curves: dict, label: Callable[[str, float], str], score: str) -> str:
     """The target score (%), mean over seeds, at every evaluation step: the curves as numbers."""
     steps = sorted({p[0] for seeds in curves.values() for points in seeds.values() for p in points})
@@ -149,7 +172,12 @@ def write_outputs(out: Path, label: Callable[[str, float], str], title: str,
         metric = score_field(csv.DictReader(f).fieldnames)
     score = SCORE_NAMES.get(metric, metric)
     rows = final_table(curves, label, reference)
-    (out / "table.md").write_text(markdown_table(sorted(rows, key=sort_key) if sort_key else rows, score))
+    statistics = ("\n## Final scores with 95 % confidence intervals (as the agent benchmark reports them)\n\n"
+                  "IQM over seeds, stratified bootstrap (`rliable`, 2,000 replications, seeded); with few seeds "
+                  "the intervals are wide, and the benchmark protocol asks for at least 10.\n\n"
+                  + interval_table(curves, label, reference, score))
+    (out / "table.md").write_text(markdown_table(sorted(rows, key=sort_key) if sort_key else rows, score)
+                                  + statistics)
     (out / "mean_curves.md").write_text(mean_curves_table(curves, label, score))
     plot_curves(curves, label, out / "curves.png", title,
                 "target accuracy on real digits" if metric == "target_accuracy" else f"{score} on real scenes")

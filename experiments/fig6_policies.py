@@ -22,6 +22,7 @@ from experiments.runner import (
     Setting,
     action_recorder,
     frozen_policy,
+    learned_setting,
     named,
     parse_curve_args,
     run_curve_experiment,
@@ -52,12 +53,12 @@ class Args(CurveArgs):
 
 def main(argv: list[str] | None = None) -> Path:
     args = parse_curve_args(Args, argv)
-    settings = [Setting(LEARNED, args.lam, frozen_policy(args.policy, ENV, untrained=args.quick)),
-                *(Setting(name, args.lam, named(name)) for name in args.baselines)]
+    learned = learned_setting(LEARNED, args.lam, frozen_policy(args.policy, ENV, untrained=args.quick), args)
+    settings = [learned, *(Setting(name, args.lam, named(name)) for name in args.baselines)]
     return run_curve_experiment(args, ENV, settings, label=lambda s, lam: POLICY_LABELS.get(s, s),
                                 title=f"ASG-Digits-v0: learned vs hand-tuned vs random (λ={args.lam:g})",
                                 reference=lambda s, lam: ("hand_tuned", lam),
-                                on_episode=action_recorder(Path(args.out) / "actions.csv", LEARNED))
+                                on_episode=action_recorder(Path(args.out) / "actions.csv", learned.name))
 
 
 if __name__ == "__main__":

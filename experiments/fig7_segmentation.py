@@ -40,6 +40,8 @@ class Args(runner.CurveArgs):
     """saved ReinforceLSTMAgent (None: train one into <out>/policy_run first)"""
     train_episodes: int = 8
     """episodes to train the policy when --policy is not given"""
+    agent_kwargs: str = "{}"
+    """REINFORCE-LSTM options for that training, a JSON object, e.g. '{"preset": "stabilized"}'"""
     lam: float = DEFAULTS["lam"]
     """λ of the proxy-guided runs"""
     seeds: list[int] = field(default_factory=lambda: [100, 101, 102])
@@ -55,9 +57,12 @@ def trained_policy(args: Args) -> Path:
     path = run / "policy.pt"
     if path.exists():
         return path
-    kwargs = {**args.gym_kwargs(), "lam": args.lam, "total_steps": args.total_steps, "eval_every": 0}
+    window = int(args.gym_kwargs().get("sgd_steps_per_action", 1))
+    kwargs = {**args.gym_kwargs(), "lam": args.lam, "eval_every": 0,
+              "total_steps": runner.sgd_steps_to_actions(args.total_steps, window, "--total-steps")}
     resume = ["--resume"] if (run / "checkpoint.pt").exists() else []
     train_policy.main(["--env", ENV, "--env-kwargs", json.dumps(kwargs), "--episodes", str(args.train_episodes),
+                       "--agent-kwargs", args.agent_kwargs,
                        "--out", str(run), "--save", str(path), "--no-progress", *resume])
     return path
 
@@ -68,14 +73,16 @@ def label(setting: str, lam: float) -> str:
 
 def main(argv: list[str] | None = None) -> Path:
     args = runner.parse_curve_args(Args, argv)
-    policy = args.policy or str(trained_policy(args))
+    policy = args.policy or str(Path(args.out) / "policy_run" / "policy.pt" if args.report_only
+                                else trained_policy(args))
     hand_tuned, random = runner.named("hand_tuned"), runner.named("random")
+    learned = runner.learned_setting(LEARNED, args.lam, runner.frozen_policy(policy, ENV), args)
     settings = [Setting("hand_tuned", 0.0, hand_tuned), Setting("hand_tuned", args.lam, hand_tuned),
-                Setting("random", args.lam, random), Setting(LEARNED, args.lam, runner.frozen_policy(policy, ENV))]
+                Setting("random", args.lam, random), learned]
     return runner.run_curve_experiment(args, ENV, settings, label=label, metric="target_miou",
                                 title="ASG-DigitSeg-v0: mIoU with and without dense proxy guidance",
                                 reference=lambda s, lam: ("hand_tuned", 0.0),
-                                on_episode=runner.action_recorder(Path(args.out) / "actions.csv", LEARNED))
+                                on_episode=runner.action_recorder(Path(args.out) / "actions.csv", learned.name))
 
 
 if __name__ == "__main__":

@@ -23,13 +23,15 @@ import gymnasium as gym
 import tyro
 
 import asg_gym  # noqa: F401  (registers the ids)
-from agents import ConstantPolicy, ReinforceLSTMAgent, load_pretrained, make_agent
+from agents import ConstantPolicy, ReinforceLSTMAgent, load_pretrained, make_agent, pretrained_env_kwargs
+from agents.cards import DECISION_KEYS, decision_env_kwargs
 from experiments.common import REPO, ResumableCSV, parse_env_kwargs, run_episode, write_provenance
 from experiments.curves import QUICK_ENV, SCORE_NAMES, Reference, curve_fields, write_outputs
 from experiments.scale_out import RayFlags, ray_session, run_tasks, sort_new_rows
 
 LEARNED = "rl_l2o"  # the setting name of a frozen learned policy in the figure scripts
-POLICY_LABELS = {LEARNED: "RL-L2O (learned, frozen)", "hand_tuned": "hand-tuned", "random": "random"}
+POLICY_LABELS = {LEARNED: "RL-L2O (learned, frozen, sampled)", f"{LEARNED}/greedy": "RL-L2O (learned, frozen, greedy)",
+                 "hand_tuned": "hand-tuned", "random": "random"}
 
 AgentFactory = Callable[[gym.Env], Any]
 OnEpisode = Callable[["Setting", int, list[str], dict[str, Any]], None]
@@ -62,6 +64,11 @@ class CurveArgs(RayFlags):
     """output folder (episodes already in its curves.csv are not run again)"""
     quick: bool = False
     """smoke test: toy env, 4 SGD steps, one seed, into a temporary folder"""
+    report_only: bool = False
+    """run no episode: only rewrite the tables and plots from the rows already in curves.csv"""
+    greedy: bool = False
+    """learned policies take their greedy action (rows named <setting>/greedy) instead of sampling it, as
+    they were trained and are deployed"""
 
     def gym_kwargs(self) -> dict[str, Any]:
         """``--env-kwargs`` as a dict; under ``--quick`` with the toy configuration on top."""
@@ -84,13 +91,15 @@ def parse_curve_args(cls: type[A], argv: list[str] | None = None) -> A:
 
 @dataclass
 class Setting:
-    """One curve: ``name`` and ``lam`` (with the seed, the key of its CSV rows), the agent that acts, and
-    ``gym.make`` keywords of its own (e.g. a regulariser)."""
+    """One curve: ``name`` and ``lam`` (with the seed, the key of its CSV rows), the agent that acts,
+    ``gym.make`` keywords of its own (e.g. a regulariser, a learned policy's decision window), and
+    whether its actions are sampled from a stochastic policy (``predict(deterministic=False)``)."""
 
     name: str
     lam: float
     agent: AgentFactory
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+    sampled: bool = False
 
 
 # Agent factories are small classes rather than closures, so that Ray can ship them to its workers.
@@ -128,6 +137,13 @@ class SavedPolicy:
             return ReinforceLSTMAgent(env, seed=0)
         return ReinforceLSTMAgent.load(self.path) if self.path else load_pretrained(self.env_id)
 
+    def decision_env_kwargs(self) -> dict[str, Any]:
+        """The decision window and update rule the policy was trained with (its card, :mod:`agents.cards`)."""
+        if self.untrained:
+            return {}
+        return decision_env_kwargs(self.path) if self.path else {
+            k: v for k, v in pretrained_env_kwargs(self.env_id).items() if k in DECISION_KEYS}
+
 
 def constant(preset: str) -> AgentFactory:
     """The constant-policy preset (``agents.ConstantPolicy``), whatever the env."""
@@ -139,10 +155,18 @@ def named(agent: str) -> AgentFactory:
     return NamedAgent(agent)
 
 
-def frozen_policy(path: str | None, env_id: str, untrained: bool = False) -> AgentFactory:
+def frozen_policy(path: str | None, env_id: str, untrained: bool = False) -> SavedPolicy:
     """The ReinforceLSTMAgent saved at ``path`` (None: the one shipped for ``env_id``), loaded for every
     episode; ``untrained``: a fresh one instead (smoke tests)."""
     return SavedPolicy(path, env_id, untrained)
+
+
+def learned_setting(name: str, lam: float, policy: SavedPolicy, args: CurveArgs,
+                    env_kwargs: dict[str, Any] | None = None) -> Setting:
+    """The curve of a frozen learned ``policy``, deployed as it was trained: on its decision window and
+    update rule, its actions sampled (``--greedy``: its greedy actions, in rows named ``<name>/greedy``)."""
+    return Setting(f"{name}/greedy" if args.greedy else name, lam, policy,
+                   {**policy.decision_env_kwargs(), **(env_kwargs or {})}, sampled=not args.greedy)
 
 
 def action_recorder(path: Path, setting: str) -> OnEpisode:
@@ -166,15 +190,36 @@ def action_recorder(path: Path, setting: str) -> OnEpisode:
 
 
 def env_keywords(args: CurveArgs, setting: Setting) -> dict[str, Any]:
-    """``gym.make`` keywords of ``setting``'s episodes; a keyword set twice stops the script (no silent winner)."""
-    own = {"lam": setting.lam, "eval_every": args.eval_every, **setting.env_kwargs}
-    if args.total_steps is not None:  # None: the env's default episode length
-        own["total_steps"] = args.total_steps
+    """``gym.make`` keywords of ``setting``'s episodes; a keyword set twice to different values stops the
+    script (no silent winner).
+
+    ``--total-steps`` and ``--eval-every`` count SGD steps; the env counts actions, so for a setting that
+    decides every k SGD steps (``sgd_steps_per_action``, its own or from ``--env-kwargs``) they are
+    divided by k: every curve of a figure spans the same SGD steps.
+    """
     extra = args.gym_kwargs()
+    if clash := sorted(k for k in setting.env_kwargs.keys() & extra.keys() if setting.env_kwargs[k] != extra[k]):
+        raise SystemExit(f"--env-kwargs sets {clash}, which {setting.name!r} sets otherwise: "
+                         f"{ {k: setting.env_kwargs[k] for k in clash} }")
+    window = int({**extra, **setting.env_kwargs}.get("sgd_steps_per_action", 1))
+    own = {"lam": setting.lam, "eval_every": sgd_steps_to_actions(args.eval_every, window, "--eval-every")}
+    if args.total_steps is not None:  # None: the env's default episode length
+        own["total_steps"] = sgd_steps_to_actions(args.total_steps, window, "--total-steps")
+    elif window > 1:
+        raise SystemExit(f"{setting.name!r} decides every {window} SGD steps: give --total-steps (SGD steps, "
+                         "a multiple of it) so that its episodes are as long as the others'")
     if clash := sorted(own.keys() & extra.keys()):
         raise SystemExit(f"--env-kwargs sets {clash}, which the script sets itself for {setting.name!r}: "
                          "use the script's flags instead")
-    return {**own, **extra}
+    return {**own, **setting.env_kwargs, **extra}
+
+
+def sgd_steps_to_actions(sgd_steps: int, window: int, flag: str) -> int:
+    """``sgd_steps`` (a count given by ``flag``) as a number of decisions of ``window`` SGD steps."""
+    if sgd_steps % window:
+        raise SystemExit(f"{flag} {sgd_steps} is not a whole number of decisions of {window} SGD steps: "
+                         "choose a multiple of it")
+    return sgd_steps // window
 
 
 def run_curve_experiment(
@@ -189,14 +234,13 @@ def run_curve_experiment(
     metric: str = "target_accuracy",
     on_episode: OnEpisode | None = None,
     prefill: Callable[[ResumableCSV], None] | None = None,
-    run: bool = True,
 ) -> Path:
     """One episode per setting and seed of ``args.seeds`` (seeds innermost) that ``<out>/curves.csv`` lacks, then
     ``table.md``, ``mean_curves.md`` and ``curves.png`` from all its rows; returns the output folder.
 
     ``label(setting, lam)`` names a curve; ``reference(setting, lam)`` the curve it is compared with, paired
     by seed; ``metric`` is the env's ``target_metric`` (the CSV's score column). ``prefill(table)`` may add
-    rows first (e.g. copied from another script's episodes); ``run=False`` only rewrites the report;
+    rows first (e.g. copied from another script's episodes); ``--report-only`` only rewrites the report;
     ``on_episode(setting, seed, coordinate_names, result)`` sees every finished episode (on Ray: in the
     order they finish).
     """
@@ -206,9 +250,9 @@ def run_curve_experiment(
     table = ResumableCSV(out / "curves.csv", curve_fields(metric), ["setting", "lam", "seed"])
     if prefill is not None:
         prefill(table)
-    if run and args.use_ray:
+    if args.use_ray and not args.report_only:
         run_on_ray(args, table, env_id, grid, on_episode)
-    elif run:
+    elif not args.report_only:
         for setting, kwargs in grid:
             for seed in args.seeds:
                 if not table.done(setting=setting.name, lam=setting.lam, seed=seed):
@@ -219,7 +263,7 @@ def run_curve_experiment(
 
 def run_one(table: ResumableCSV, setting: Setting, seed: int, env: gym.Env, on_episode: OnEpisode | None) -> None:
     """One episode on ``env`` (then closed): a row per evaluation, and a line on stdout."""
-    result = run_episode(env, setting.agent(env), seed)
+    result = run_episode(env, setting.agent(env), seed, deterministic=not setting.sampled)
     env.close()
     record_episode(table, setting, seed, list(getattr(env.unwrapped, "coordinate_names", [])), result, on_episode)
 
@@ -227,7 +271,7 @@ def run_one(table: ResumableCSV, setting: Setting, seed: int, env: gym.Env, on_e
 def play_cell(env_id: str, kwargs: dict[str, Any], setting: Setting, seed: int) -> tuple[dict[str, Any], list[str]]:
     """A Ray task: one episode on a new env; its result and the env's coordinate names."""
     env = gym.make(env_id, **kwargs)
-    result = run_episode(env, setting.agent(env), seed)
+    result = run_episode(env, setting.agent(env), seed, deterministic=not setting.sampled)
     env.close()
     return result, list(getattr(env.unwrapped, "coordinate_names", []))
 

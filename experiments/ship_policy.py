@@ -22,11 +22,9 @@ from typing import Any
 import tyro
 
 from agents import POLICIES, ReinforceLSTMAgent
+from agents.cards import write_card
 from asg_benchmark import read_rows, summarize
 from asg_benchmark.checkpoints import TRAINING, TrainedAgent
-
-# Keywords of the evaluation (not of what the policy sees): not part of the deployment settings.
-EVALUATION_KEYS = ("eval_every", "eval_size")
 
 
 @dataclass
@@ -57,7 +55,7 @@ def main(argv: list[str] | None = None) -> Path:
     protocol = json.loads((benchmark / "protocol.json").read_text())
     card: dict[str, Any] = {
         "env": protocol["env"],
-        "env_kwargs": {k: v for k, v in protocol["env_kwargs"].items() if k not in EVALUATION_KEYS},
+        "env_kwargs": protocol["env_kwargs"],  # write_card drops the evaluation keywords
         "agent_config": agent.config,
         "training": json.loads((trained.folder / TRAINING).read_text()),
         "source": {"benchmark": str(benchmark), "row": args.agent, "train_seed": args.train_seed,
@@ -66,11 +64,10 @@ def main(argv: list[str] | None = None) -> Path:
     folder = Path(args.policies)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{args.name}.pt"
-    for path, write in ((target, lambda p: shutil.copyfile(source, p)),
-                        (target.with_suffix(".json"), lambda p: p.write_text(json.dumps(card, indent=1) + "\n"))):
-        staging = path.with_name(path.name + ".tmp")
-        write(staging)
-        os.replace(staging, path)  # whole or not at all
+    staging = target.with_name(target.name + ".tmp")
+    shutil.copyfile(source, staging)
+    os.replace(staging, target)  # whole or not at all
+    write_card(target, card)
     print(f"shipped {source} as {target} (card {target.with_suffix('.json').name})")
     return target
 

@@ -19,7 +19,15 @@ from typing import Any
 
 from experiments.common import REPO, ResumableCSV, write_provenance
 from experiments.curves import copy_prefix
-from experiments.runner import CurveArgs, Setting, constant, frozen_policy, parse_curve_args, run_curve_experiment
+from experiments.runner import (
+    CurveArgs,
+    Setting,
+    constant,
+    frozen_policy,
+    learned_setting,
+    parse_curve_args,
+    run_curve_experiment,
+)
 
 ENV = "ASG-Digits-v0"
 LEARNED = "learned"
@@ -43,8 +51,6 @@ class Args(CurveArgs):
     reuse: str | None = str(REPO / "results" / "fig1_heuristics")
     """take rows 1–5 from this Fig. 1 folder when it ran them with the same env (None or '': run them)"""
     out: str = str(REPO / "results" / "table2_retention")
-    report_only: bool = False
-    """only rewrite table.md and the plots from the rows already in curves.csv"""
 
 
 def rows(args: Args) -> dict[str, tuple[str, float, dict[str, Any]]]:
@@ -74,14 +80,13 @@ def reuse_fig1(donor: Path, args: Args, table: ResumableCSV) -> None:
 def main(argv: list[str] | None = None) -> Path:
     args = parse_curve_args(Args, argv)
     learned = frozen_policy(args.policy, ENV, untrained=args.quick)
-    settings = [Setting(name, lam, learned if policy == LEARNED else constant(policy), extra)
-                for name, (policy, lam, extra) in rows(args).items()]
+    settings = [learned_setting(name, lam, learned, args, extra) if policy == LEARNED
+                else Setting(name, lam, constant(policy), extra) for name, (policy, lam, extra) in rows(args).items()]
     return run_curve_experiment(
         args, ENV, settings, label=lambda setting, lam: setting.replace("_", " ", 1),
         title="ASG-Digits-v0: retention vs generalisation (Table 2)", sort_key=lambda r: r["setting"],
         reference=lambda s, lam: ("3_hand_tuned", 0.0),  # the paper's baseline row
-        prefill=partial(reuse_fig1, Path(args.reuse), args) if args.reuse and not args.quick else None,
-        run=not args.report_only)
+        prefill=partial(reuse_fig1, Path(args.reuse), args) if args.reuse and not args.quick else None)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,11 @@ Training episode k is reset with seed ``--seed + k`` (REINFORCE; SB3 agents seed
 reset). Writes ``<out>/episodes.csv`` (one row per training episode), ``<out>/tb`` (TensorBoard:
 ``charts/…``, ``losses/…``, ``eval/…``), ``<out>/checkpoint.pt`` (``.zip`` for SB3 agents; atomic,
 every ``--checkpoint-every`` policy updates and at the end) and ``<out>/provenance.json``; the
-final policy goes to ``--save``. ``--resume`` continues from the checkpoint: for
-``reinforce_lstm`` the episode in progress is replayed from its seed with the recorded actions,
-so the resumed run ends with the very parameters of an uninterrupted one (bitwise on CPU);
-SB3 agents resume from their last checkpoint with a fresh rollout.
+final policy goes to ``--save``, and its card (the training env's keywords, :mod:`agents.cards`)
+beside it. ``--resume`` continues from the checkpoint: for ``reinforce_lstm`` the episode in
+progress is replayed from its seed with the recorded actions, so the resumed run ends with the
+very parameters of an uninterrupted one (bitwise on CPU); SB3 agents resume from their last
+checkpoint with a fresh rollout.
 
 ``--workers K`` runs K envs: ``reinforce_lstm`` then learns from K episodes in lockstep (one batched
 policy call per step, one update from all K every U steps; K rollout slots, each a local env, or
@@ -34,6 +35,7 @@ import tyro
 
 import asg_gym  # noqa: F401  (registers the ids)
 from agents import LEARNING_AGENTS, StepRecord, asg_num_coordinates, load_agent, make_agent
+from agents.cards import write_card
 from agents.rollouts import LocalRollouts, RayRollouts, Rollouts
 from agents.rollouts import episode_limit as env_episode_limit
 from agents.sb3_agents import make_vec_env
@@ -218,6 +220,9 @@ def train(args: Args) -> Path:
             writer.close()
     agent.save(checkpoint)
     path = agent.save(final)
+    write_card(path, {"env": args.env, "env_kwargs": env_kwargs, "agent": args.agent, "agent_kwargs": agent_kwargs,
+                      "training": {"episodes": agent.num_episodes, "timesteps": agent.num_timesteps,
+                                   "seed": args.seed, "workers": args.workers}})
     env.close()
     print(f"trained {agent.num_episodes} episodes ({agent.num_timesteps} steps); policy in {path}")
     return path

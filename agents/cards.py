@@ -1,0 +1,60 @@
+"""Policy cards: the JSON file beside a saved policy (``<policy>.json``) that says how to deploy it.
+
+A policy decides on the env it was trained on: its decision window (``sgd_steps_per_action``,
+``window_growth``) and update rule (``momentum_style``) are part of what it learned. The card keeps
+the ``gym.make`` keywords of its training env, so whoever deploys it (``make demo``, the figure
+scripts, ``agents.pretrained_env_kwargs``) uses the same ones. ``experiments.ship_policy`` and
+``experiments.train_policy`` write cards; a policy without one was trained on the env's defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+EVALUATION_KEYS = ("eval_every", "eval_size")
+"""Keywords of the evaluation, not of what the policy sees: never part of a card's ``env_kwargs``."""
+
+DECISION_KEYS = ("sgd_steps_per_action", "window_growth", "momentum_style")
+"""Keywords that change what one of the policy's actions does: a script that sets the rest itself
+(horizon, λ, data) still deploys the policy with these (:func:`decision_env_kwargs`)."""
+
+
+def card_path(policy: str | Path) -> Path:
+    return Path(policy).with_suffix(".json")
+
+
+def write_card(policy: str | Path, card: Mapping[str, Any]) -> Path:
+    """Write ``policy``'s card whole or not at all; its ``env_kwargs`` lose the evaluation keywords."""
+    card = {**card, "env_kwargs": training_env_kwargs(card.get("env_kwargs", {}))}
+    path = card_path(policy)
+    staging = path.with_name(path.name + ".tmp")
+    staging.write_text(json.dumps(card, indent=1) + "\n")
+    os.replace(staging, path)
+    return path
+
+
+def training_env_kwargs(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``env_kwargs`` without the evaluation keywords."""
+    return {k: v for k, v in env_kwargs.items() if k not in EVALUATION_KEYS}
+
+
+def deployment_env_kwargs(policy: str | Path) -> dict[str, Any]:
+    """The ``gym.make`` keywords ``policy`` was trained with, from its card; ``{}`` (the env's defaults)
+    when it has none."""
+    path = card_path(policy)
+    if not path.is_file():
+        return {}
+    try:
+        return dict(json.loads(path.read_text())["env_kwargs"])
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is not a policy card (a JSON object with 'env_kwargs'): {error}; "
+                         f"delete it to deploy {Path(policy).name} on the env's defaults") from error
+
+
+def decision_env_kwargs(policy: str | Path) -> dict[str, Any]:
+    """The :data:`DECISION_KEYS` of ``policy``'s card."""
+    return {k: v for k, v in deployment_env_kwargs(policy).items() if k in DECISION_KEYS}
