@@ -9,10 +9,11 @@ convention; every built-in learning agent has both), the agent itself. The folde
 a temporary name and renamed, so it is either whole or absent. A rerun of the job loads the agent
 instead of training it; one trained with other keywords or another budget is refused, not reused.
 
-Agents whose training resumes exactly (``reinforce_lstm``: its ``learn`` continues where the last
-call stopped, and a checkpoint taken mid-episode replays that episode; ``tuned_constant``) also keep
-``<agent>-seed<k>.partial/`` while they train, rewritten every few hundred env steps: a job stopped
-in training continues from there, to the same agent as an uninterrupted run.
+Learning agents (``AgentSpec.resumable``) also keep ``<agent>-seed<k>.partial/`` while they train,
+rewritten every few hundred env steps: a job stopped in training continues from there. For
+``reinforce_lstm`` (its ``learn`` continues where the last call stopped, and a checkpoint taken
+mid-episode replays that episode) and ``tuned_constant`` it ends with the agent of an uninterrupted
+run; SB3 agents continue from their last checkpoint with a fresh episode.
 """
 
 from __future__ import annotations

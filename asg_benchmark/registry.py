@@ -50,8 +50,11 @@ class AgentSpec:
         reports_steps: its ``learn`` takes ``callback=`` an :data:`agents.StepCallback` (the
             built-in learning agents): its training episodes are kept beside the trained agent.
         resumable: successive ``learn(n)`` calls train as one, ``num_timesteps`` counts its env
-            steps, and ``save``/``load`` mid-training resume exactly (``reinforce_lstm``,
-            ``tuned_constant``): the benchmark checkpoints it while it trains.
+            steps, and ``save``/``load`` mid-training continue its training: the benchmark
+            checkpoints it while it trains. ``reinforce_lstm`` and ``tuned_constant`` resume
+            exactly (a stopped job ends with the agent of an uninterrupted one); SB3 agents resume
+            from their last checkpoint with a fresh episode and their random generators as the
+            job left them (one interruption costs at most one unfinished episode's context).
     """
 
     name: str
@@ -77,7 +80,7 @@ def builtin_spec(name: str) -> AgentSpec:
                      stochastic=name in _LEARNED or name in ("random", "random_init"),
                      greedy=name in _LEARNED, seeded=not fixed, hand_designed=fixed,
                      reports_steps=name in agents.LEARNING_AGENTS or name == "tuned_constant",
-                     resumable=name in ("reinforce_lstm", "tuned_constant"))
+                     resumable=name in agents.LEARNING_AGENTS or name == "tuned_constant")
 
 
 def register_agent(name: str, factory: AgentFactory, *, stochastic: bool = True, greedy: bool = True,

@@ -219,14 +219,11 @@ class JobRunner:
             if log is not None:
                 log.rows = [dict(row) for row in partial.episodes()]
             self._say(f"{partial.folder.name}: training resumed at env step {agent.num_timesteps}")
-        granted = getattr(agent, "granted_timesteps", agent.num_timesteps)  # steps given to learn() so far
-        while granted < self.spec.budget:
+        while _granted(agent) < self.spec.budget:
             started = time.perf_counter()
-            steps = min(self.checkpoint_every, self.spec.budget - granted)
-            _learn(agent, steps, log)
-            granted += steps
+            _learn(agent, min(self.checkpoint_every, self.spec.budget - _granted(agent)), log)
             seconds += time.perf_counter() - started
-            if granted < self.spec.budget:
+            if (granted := _granted(agent)) < self.spec.budget:
                 partial.save(agent, settings, _training(agent.num_timesteps, seconds),
                              None if log is None else log.rows)
                 self._say(f"{partial.folder.name}: {granted}/{self.spec.budget} training env steps, checkpointed")
@@ -240,6 +237,13 @@ class JobRunner:
 def _training(env_steps: int, seconds: float) -> dict[str, Any]:
     """The training summary a row and a checkpoint record."""
     return {"train_env_steps": int(env_steps), "train_seconds": round(seconds, 3)}
+
+
+def _granted(agent: Any) -> int:
+    """The env steps given to ``agent.learn`` so far: its ``num_timesteps``, or ``granted_timesteps`` for an
+    agent that learns in whole episodes (``tuned_constant``). SB3 agents learn in whole rollouts, so their
+    ``num_timesteps`` may run ahead of the steps asked for; the next piece asks for fewer."""
+    return int(getattr(agent, "granted_timesteps", agent.num_timesteps))
 
 
 def _learn(agent: Any, steps: int, log: EpisodeLog | None) -> None:

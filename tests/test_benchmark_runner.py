@@ -161,6 +161,37 @@ def test_labelled_variants_of_one_agent(tmp_path: Path) -> None:
             _spec(agents, (100,)).resolve()
 
 
+def test_sb3_training_interrupted_resumes_from_its_checkpoint(tmp_path: Path, monkeypatch: Any) -> None:
+    """SB3 agents are checkpointed while they train too: a job stopped in training continues from its last
+    checkpoint (with a fresh episode, so not bit for bit) and ends with its budget trained and every row."""
+    from agents import PPOAgent
+
+    spec = BenchmarkSpec(**{**_spec(("ppo",), (100, 101)).__dict__,
+                            "agent_kwargs": {"ppo": {"n_steps": 4, "batch_size": 4}}})
+    learn, calls = PPOAgent.learn, []
+
+    def stops_in_the_third_piece(self: Any, total_timesteps: int, **kwargs: Any) -> Any:
+        calls.append(total_timesteps)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return learn(self, total_timesteps, **kwargs)
+
+    monkeypatch.setattr(PPOAgent, "learn", stops_in_the_third_piece)
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(spec, tmp_path, log=None, report=False, checkpoint_every=3)
+    partial = tmp_path / "agents" / "ppo-seed0.partial"
+    # Pieces of 3 steps, each rounded up to whole rollouts of 4: the checkpoint holds two of them.
+    assert calls == [3, 3, 2] and json.loads((partial / "training.json").read_text())["training"][
+        "train_env_steps"] == 8
+    monkeypatch.setattr(PPOAgent, "learn", learn)
+    run_benchmark(spec, tmp_path, log=None, report=False, checkpoint_every=3)
+
+    rows = _rows(tmp_path)
+    assert {k[:2] for k in rows} == {(label, seed) for label in ("ppo", "ppo/greedy") for seed in ("0", "1")}
+    assert {steps for _, _, steps in rows.values()} == {"12"}  # the budget of 10 in whole rollouts, as uninterrupted
+    assert not partial.exists() and (tmp_path / "agents" / "ppo-seed0" / "agent.zip").is_file()
+
+
 @pytest.mark.parametrize("name", ["reinforce_lstm", "tuned_constant"])
 def test_training_interrupted_resumes_to_the_same_agent(name: str, tmp_path: Path, monkeypatch: Any) -> None:
     """Agents that resume exactly are checkpointed while they train; a job stopped in training ends as an
