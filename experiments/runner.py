@@ -25,6 +25,7 @@ import tyro
 import asg_gym  # noqa: F401  (registers the ids)
 from agents import ConstantPolicy, ReinforceLSTMAgent, load_pretrained, make_agent, pretrained_env_kwargs
 from agents.cards import DECISION_KEYS, decision_env_kwargs
+from asg_benchmark.seeds import reseed_agent
 from experiments.common import REPO, ResumableCSV, parse_env_kwargs, run_episode, write_provenance
 from experiments.curves import QUICK_ENV, SCORE_NAMES, Reference, curve_fields, write_outputs
 from experiments.scale_out import RayFlags, ray_session, run_tasks, sort_new_rows
@@ -261,9 +262,18 @@ def run_curve_experiment(
     return out
 
 
+def acting_agent(setting: Setting, env: gym.Env, seed: int) -> Any:
+    """``setting``'s agent for the episode of ``seed``; a sampled one draws its actions from generators seeded
+    by the episode seed (as the benchmark does), so episodes are reproducible and independent."""
+    agent = setting.agent(env)
+    if setting.sampled:
+        reseed_agent(agent, seed)
+    return agent
+
+
 def run_one(table: ResumableCSV, setting: Setting, seed: int, env: gym.Env, on_episode: OnEpisode | None) -> None:
     """One episode on ``env`` (then closed): a row per evaluation, and a line on stdout."""
-    result = run_episode(env, setting.agent(env), seed, deterministic=not setting.sampled)
+    result = run_episode(env, acting_agent(setting, env, seed), seed, deterministic=not setting.sampled)
     env.close()
     record_episode(table, setting, seed, list(getattr(env.unwrapped, "coordinate_names", [])), result, on_episode)
 
@@ -271,7 +281,7 @@ def run_one(table: ResumableCSV, setting: Setting, seed: int, env: gym.Env, on_e
 def play_cell(env_id: str, kwargs: dict[str, Any], setting: Setting, seed: int) -> tuple[dict[str, Any], list[str]]:
     """A Ray task: one episode on a new env; its result and the env's coordinate names."""
     env = gym.make(env_id, **kwargs)
-    result = run_episode(env, setting.agent(env), seed, deterministic=not setting.sampled)
+    result = run_episode(env, acting_agent(setting, env, seed), seed, deterministic=not setting.sampled)
     env.close()
     return result, list(getattr(env.unwrapped, "coordinate_names", []))
 

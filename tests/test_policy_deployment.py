@@ -117,3 +117,20 @@ def test_curve_tables_carry_the_benchmark_statistics(tmp_path: Path) -> None:
     # Curves compared each with its own reference (e.g. its λ = 0 twin): no single row to compare with here.
     per_curve = interval_table(curves, lambda s, lam: s, reference=lambda s, lam: (s, 0.0), reps=200)
     assert "P(improvement)" in per_curve and "1.000 [" not in per_curve
+
+
+def test_a_sampled_agent_draws_from_generators_seeded_by_the_episode(digits_kwargs: dict) -> None:
+    import gymnasium as gym
+
+    from agents import ReinforceLSTMAgent
+    from experiments.runner import acting_agent
+
+    env = gym.make("ASG-Digits-v0", **digits_kwargs)
+    setting = Setting("rl_l2o", 0.1, lambda env: ReinforceLSTMAgent(env, seed=0), sampled=True)
+    obs = np.zeros(env.observation_space.shape, dtype=np.float32)
+
+    def actions(seed: int) -> np.ndarray:
+        agent = acting_agent(setting, env, seed)
+        return np.stack([agent.predict(obs, deterministic=False)[0] for _ in range(20)])
+
+    assert np.array_equal(actions(3), actions(3)) and not np.array_equal(actions(3), actions(4))
