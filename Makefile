@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint test test-slow demo bench sweep clean
+.PHONY: install lint test test-slow demo bench benchmark sweep clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m experiments.bench_env
+
+# The agent benchmark under its protocol (docs/benchmark.md), every row of results/benchmark_agents/v0.2:
+# hours of CPU per learning agent, resumable (finished cells skipped, training from its last checkpoint).
+BENCHMARK_AGENTS := hand_tuned all_large head_only hand_tuned_warmup_poly hand_tuned_cosine hand_tuned_step \
+	random random_init reinforce_lstm tuned_constant ppo a2c recurrent_ppo
+benchmark: $(STAMP)
+	$(PY) -m experiments.benchmark_agents --agents $(BENCHMARK_AGENTS) --train-seeds 0 --eval-seeds 100-109 \
+		--budget 4000 --out results/benchmark_agents/v0.2
 
 sweep: $(STAMP)
 	$(PY) -m experiments.sweep_defaults
