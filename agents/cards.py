@@ -55,6 +55,6 @@ def deployment_env_kwargs(policy: str | Path) -> dict[str, Any]:
                          f"delete it to deploy {Path(policy).name} on the env's defaults") from error
 
 
-def decision_env_kwargs(policy: str | Path) -> dict[str, Any]:
-    """The :data:`DECISION_KEYS` of ``policy``'s card."""
-    return {k: v for k, v in deployment_env_kwargs(policy).items() if k in DECISION_KEYS}
+def decision_env_kwargs(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`DECISION_KEYS` of a card's ``env_kwargs``."""
+    return {k: v for k, v in env_kwargs.items() if k in DECISION_KEYS}

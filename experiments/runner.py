@@ -24,7 +24,7 @@ import tyro
 
 import asg_gym  # noqa: F401  (registers the ids)
 from agents import ConstantPolicy, ReinforceLSTMAgent, load_pretrained, make_agent, pretrained_env_kwargs
-from agents.cards import DECISION_KEYS, decision_env_kwargs
+from agents.cards import decision_env_kwargs, deployment_env_kwargs
 from asg_benchmark.seeds import reseed_agent
 from experiments.common import REPO, ResumableCSV, parse_env_kwargs, run_episode, write_provenance
 from experiments.curves import QUICK_ENV, SCORE_NAMES, Reference, curve_fields, write_outputs
@@ -142,8 +142,8 @@ class SavedPolicy:
         """The decision window and update rule the policy was trained with (its card, :mod:`agents.cards`)."""
         if self.untrained:
             return {}
-        return decision_env_kwargs(self.path) if self.path else {
-            k: v for k, v in pretrained_env_kwargs(self.env_id).items() if k in DECISION_KEYS}
+        card = deployment_env_kwargs(self.path) if self.path else pretrained_env_kwargs(self.env_id)
+        return decision_env_kwargs(card)
 
 
 def constant(preset: str) -> AgentFactory:
