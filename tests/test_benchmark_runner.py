@@ -161,14 +161,9 @@ def test_labelled_variants_of_one_agent(tmp_path: Path) -> None:
             _spec(agents, (100,)).resolve()
 
 
-def test_sb3_training_interrupted_resumes_from_its_checkpoint(tmp_path: Path, monkeypatch: Any) -> None:
-    """SB3 agents are checkpointed while they train too: a job stopped in training continues from its last
-    checkpoint (with a fresh episode, so not bit for bit) and ends with its budget trained and every row."""
-    from agents import PPOAgent
-
-    spec = BenchmarkSpec(**{**_spec(("ppo",), (100, 101)).__dict__,
-                            "agent_kwargs": {"ppo": {"n_steps": 4, "batch_size": 4}}})
-    learn, calls = PPOAgent.learn, []
+def _stop_in_the_third_piece(monkeypatch: Any, agent_class: Any) -> list[int]:
+    """Make ``agent_class.learn`` stop the job (KeyboardInterrupt) on its third call; returns the steps asked for."""
+    learn, calls = agent_class.learn, []
 
     def stops_in_the_third_piece(self: Any, total_timesteps: int, **kwargs: Any) -> Any:
         calls.append(total_timesteps)
@@ -176,14 +171,25 @@ def test_sb3_training_interrupted_resumes_from_its_checkpoint(tmp_path: Path, mo
             raise KeyboardInterrupt
         return learn(self, total_timesteps, **kwargs)
 
-    monkeypatch.setattr(PPOAgent, "learn", stops_in_the_third_piece)
+    monkeypatch.setattr(agent_class, "learn", stops_in_the_third_piece)
+    return calls
+
+
+def test_sb3_training_interrupted_resumes_from_its_checkpoint(tmp_path: Path, monkeypatch: Any) -> None:
+    """SB3 agents are checkpointed while they train too: a job stopped in training continues from its last
+    checkpoint (with a fresh episode, so not bit for bit) and ends with its budget trained and every row."""
+    from agents import PPOAgent
+
+    spec = BenchmarkSpec(**{**_spec(("ppo",), (100, 101)).__dict__,
+                            "agent_kwargs": {"ppo": {"n_steps": 4, "batch_size": 4}}})
+    calls = _stop_in_the_third_piece(monkeypatch, PPOAgent)
     with pytest.raises(KeyboardInterrupt):
         run_benchmark(spec, tmp_path, log=None, report=False, checkpoint_every=3)
     partial = tmp_path / "agents" / "ppo-seed0.partial"
     # Pieces of 3 steps, each rounded up to whole rollouts of 4: the checkpoint holds two of them.
     assert calls == [3, 3, 2] and json.loads((partial / "training.json").read_text())["training"][
         "train_env_steps"] == 8
-    monkeypatch.setattr(PPOAgent, "learn", learn)
+    monkeypatch.undo()
     run_benchmark(spec, tmp_path, log=None, report=False, checkpoint_every=3)
 
     rows = _rows(tmp_path)
@@ -202,21 +208,13 @@ def test_training_interrupted_resumes_to_the_same_agent(name: str, tmp_path: Pat
     spec = _spec((name,), (100, 101))
     run_benchmark(spec, tmp_path / "whole", log=None, report=False)  # one piece (checkpoint_every > budget)
 
-    learn, calls = agent_class.learn, []
-
-    def stops_in_the_third_piece(self: Any, total_timesteps: int, **kwargs: Any) -> Any:
-        calls.append(total_timesteps)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return learn(self, total_timesteps, **kwargs)
-
-    monkeypatch.setattr(agent_class, "learn", stops_in_the_third_piece)
+    _stop_in_the_third_piece(monkeypatch, agent_class)
     with pytest.raises(KeyboardInterrupt):
         run_benchmark(spec, tmp_path / "cut", log=None, report=False, checkpoint_every=3)
     partial = tmp_path / "cut" / "agents" / f"{name}-seed0.partial"
     steps = json.loads((partial / "training.json").read_text())["training"]["train_env_steps"]
     assert steps == {"reinforce_lstm": 6, "tuned_constant": 4}[name]  # whole 4-step episodes for tuned_constant
-    monkeypatch.setattr(agent_class, "learn", learn)
+    monkeypatch.undo()
     run_benchmark(spec, tmp_path / "cut", log=None, report=False, checkpoint_every=3)
 
     assert _rows(tmp_path / "cut") == _rows(tmp_path / "whole") and not partial.exists()
