@@ -10,10 +10,11 @@ scripts, ``agents.pretrained_env_kwargs``) uses the same ones. ``experiments.shi
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from asg_gym.checkpoint import write_atomically
 
 EVALUATION_KEYS = ("eval_every", "eval_size")
 """Keywords of the evaluation, not of what the policy sees: never part of a card's ``env_kwargs``."""
@@ -30,11 +31,7 @@ def card_path(policy: str | Path) -> Path:
 def write_card(policy: str | Path, card: Mapping[str, Any]) -> Path:
     """Write ``policy``'s card whole or not at all; its ``env_kwargs`` lose the evaluation keywords."""
     card = {**card, "env_kwargs": training_env_kwargs(card.get("env_kwargs", {}))}
-    path = card_path(policy)
-    staging = path.with_name(path.name + ".tmp")
-    staging.write_text(json.dumps(card, indent=1) + "\n")
-    os.replace(staging, path)
-    return path
+    return write_atomically(card_path(policy), lambda tmp: tmp.write_text(json.dumps(card, indent=1) + "\n"))
 
 
 def training_env_kwargs(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:

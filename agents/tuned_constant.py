@@ -18,7 +18,6 @@ Optuna is an optional dependency (``pip install asg-gym[benchmark]``), imported 
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +27,7 @@ import numpy as np
 
 from agents.rollouts import episode_limit
 from agents.training import StepCallback, StepRecord, asg_num_coordinates
+from asg_gym.checkpoint import write_atomically
 from asg_gym.spaces import NUM_SCALES
 
 Objective = Literal["return", "final_loss"]
@@ -163,10 +163,7 @@ class TunedConstantAgent:
                   "num_episodes": self.num_episodes, "num_coordinates": self.num_coordinates,
                   "granted_timesteps": self.granted_timesteps, "n_startup_trials": self.n_startup_trials,
                   "episode_length": self.episode_length}
-        partial = path.with_name(path.name + ".tmp")  # written beside, then moved: a checkpoint is whole or old
-        partial.write_text(json.dumps(record, indent=1) + "\n")
-        os.replace(partial, path)
-        return path
+        return write_atomically(path, lambda tmp: tmp.write_text(json.dumps(record, indent=1) + "\n"))
 
     @classmethod
     def load(cls, path: str | Path, env: gym.Env) -> TunedConstantAgent:

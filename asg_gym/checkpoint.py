@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,22 @@ def save_checkpoint(path: str | Path, kind: str, payload: dict[str, Any]) -> Pat
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """``write(tmp)`` a file beside ``path``, then move it into place: ``path`` is whole, new or old, never half.
+
+    For small files other than torch checkpoints (JSON records, copies); :func:`save_checkpoint` also fsyncs.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
     return path
 

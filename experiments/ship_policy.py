@@ -13,7 +13,6 @@ where it came from (benchmark folder, row, seed, its IQM target score there with
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from agents import POLICIES, ReinforceLSTMAgent
 from agents.cards import write_card
 from asg_benchmark import read_rows, summarize
 from asg_benchmark.checkpoints import TRAINING, TrainedAgent
+from asg_gym.checkpoint import write_atomically
 
 
 @dataclass
@@ -64,9 +64,7 @@ def main(argv: list[str] | None = None) -> Path:
     folder = Path(args.policies)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{args.name}.pt"
-    staging = target.with_name(target.name + ".tmp")
-    shutil.copyfile(source, staging)
-    os.replace(staging, target)  # whole or not at all
+    write_atomically(target, lambda tmp: shutil.copyfile(source, tmp))
     write_card(target, card)
     print(f"shipped {source} as {target} (card {target.with_suffix('.json').name})")
     return target

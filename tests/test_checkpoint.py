@@ -32,3 +32,18 @@ def test_missing_and_corrupt_files_are_clear_errors(tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a readable asg-gym checkpoint"):
         load_checkpoint(tmp_path / "bad.pt", "unit")
+
+
+def test_an_interrupted_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    from asg_gym.checkpoint import write_atomically
+
+    path = tmp_path / "card.json"
+    write_atomically(path, lambda tmp: tmp.write_text("old"))
+
+    def dies_half_way(tmp):
+        tmp.write_text("half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(path, dies_half_way)
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["card.json"]
