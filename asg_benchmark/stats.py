@@ -210,7 +210,7 @@ def _compare(s: RowStats, best: str, target: dict[str, dict[CellKey, float]], sc
              rly: Any, reps: int, seed: int) -> None:
     """Probability of improvement over ``best`` (with its interval) and the paired differences."""
     point, interval = _seeded_estimates(rly, {s.label: [scores[s.label], scores[best]]},
-                               lambda x, y: np.array([probability_of_improvement(x, y)]), reps, seed)
+                                        lambda x, y: np.array([probability_of_improvement(x, y)]), reps, seed)
     s.improvement, s.improvement_ci = float(point[s.label][0]), _interval(interval[s.label])
     s.paired = paired(target[s.label], target[best], reps=reps, seed=seed)
 

@@ -73,8 +73,12 @@ def label(setting: str, lam: float) -> str:
 
 def main(argv: list[str] | None = None) -> Path:
     args = runner.parse_curve_args(Args, argv)
-    policy = args.policy or str(Path(args.out) / "policy_run" / "policy.pt" if args.report_only
-                                else trained_policy(args))
+    if args.policy:
+        policy = args.policy
+    elif args.report_only:  # the rows exist already: read the trained policy's card, train nothing
+        policy = str(Path(args.out) / "policy_run" / "policy.pt")
+    else:
+        policy = str(trained_policy(args))
     hand_tuned, random = runner.named("hand_tuned"), runner.named("random")
     learned = runner.learned_setting(LEARNED, args.lam, runner.frozen_policy(policy, ENV), args)
     settings = [Setting("hand_tuned", 0.0, hand_tuned), Setting("hand_tuned", args.lam, hand_tuned),
