@@ -107,6 +107,21 @@ def test_ablation_reinforce_quick(tmp_path: Path) -> None:
         ablation_reinforce.main(["--quick", "--variants", "sac", "--out", str(tmp_path / "x")])
 
 
+def test_every_ablation_variant_builds_its_agent(digits_kwargs: dict) -> None:
+    """A variant's label and keywords are checked only when its row starts, hours into a run: check them all here."""
+    import gymnasium as gym
+
+    from agents import make_agent
+    from asg_benchmark.registry import resolve_agent
+    from experiments.ablation_reinforce import VARIANTS
+
+    env = gym.make("ASG-Digits-v0", **digits_kwargs)
+    for name, kwargs in VARIANTS.items():
+        assert resolve_agent(f"{name}=reinforce_lstm").name == name
+        assert isinstance(make_agent("reinforce_lstm", env, **kwargs), ReinforceLSTMAgent), name
+    env.close()
+
+
 def test_ship_policy_from_a_benchmark(tmp_path: Path) -> None:
     """A benchmark's trained reinforce_lstm becomes the env's pretrained policy, with the env settings it needs."""
     from agents import load_pretrained, pretrained_env_kwargs
