@@ -35,6 +35,32 @@ def test_reward_snr_quick():
     assert "SNR" in (out / "table.md").read_text()
 
 
+def test_reward_alignment_reads_a_benchmark_folder(tmp_path):
+    """Return and target rise together in this folder's sampled rows; the greedy re-run and its outlier are left out."""
+    import csv
+
+    from asg_benchmark.store import FIELDS
+    from experiments import reward_alignment
+
+    rows = []
+    for agent, offset in [("weak", 0.0), ("strong", 1.0), ("strong/greedy", -5.0)]:
+        for seed in range(100, 104):
+            score = offset + seed / 1000  # higher seeds and the stronger row: more return and more accuracy
+            rows.append({**dict.fromkeys(FIELDS, "0"), "agent": agent, "train_seed": "0", "eval_seed": str(seed),
+                         "episode_return": str(score), "target_score": str(score / 10 if offset >= 0 else 0.9),
+                         "old_task_agreement": "0.5"})
+    with (tmp_path / "results.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    out = reward_alignment.main(["--benchmark", str(tmp_path), "--out", str(tmp_path / "out"), "--reps", "50"])
+    table = (out / "alignment.md").read_text()
+    assert "greedy" not in table.split("|---|")[1]  # no /greedy row in the table
+    assert table.index("| strong | 4 | 1.101") < table.index("| weak | 4 | 0.101")  # sorted by mean return
+    assert "8 episodes of 2 rows: Spearman ρ(return, target) = +1.00, 95 % CI [+1.00, +1.00]" in table
+    assert (out / "scatter.png").is_file()
+
+
 def test_bench_vector_quick():
     from experiments import bench_vector
 
@@ -164,7 +190,8 @@ def test_background_floor_is_the_miou_of_predicting_background():
 CLI_SCRIPTS = ["demo", "train_policy", "train_transfer", "benchmark_agents", "bench_env", "bench_vector", "gpu_check",
                "bench_pipeline", "gpu_run", "make_fixture_folders", "bench_rollouts", "reward_snr", "sweep_defaults",
                "digitseg_gap", "fig8_policy_behaviour", "fig1_heuristics", "table1_lambda", "table2_retention",
-               "fig6_policies", "fig7_segmentation", "sweep_digitseg", "ablation_reinforce", "ship_policy"]
+               "fig6_policies", "fig7_segmentation", "sweep_digitseg", "ablation_reinforce", "ship_policy",
+               "reward_alignment"]
 
 
 @pytest.mark.parametrize("module", CLI_SCRIPTS)
