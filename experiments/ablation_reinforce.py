@@ -10,13 +10,19 @@ compares each with ``paper``. Resumable (the benchmark's folder: rows, trained a
 training episodes). Beside the benchmark's files it writes ``ablation.md`` (per variant: options,
 IQM target accuracy, P(improvement over paper), the policy's entropy at the start and end of
 training, training return) and ``entropy.png`` (mean per-coordinate entropy over training).
+
+Beating ``paper`` is not the bar that matters: ``--bars`` reads rows that do not train (by default
+hand_tuned and random_init) from another benchmark folder with the same evaluation protocol
+(``--bars-from``, by default the reference benchmark ``results/benchmark_agents/v0.2``), and the table
+compares every variant with the first of them too. Those rows are read, not re-run: a row that does not
+train plays the same episodes under any training budget.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +36,11 @@ from asg_benchmark.protocol import quick
 from asg_benchmark.registry import split_label
 from asg_benchmark.seeds import parse_seeds
 from asg_benchmark.stats import RowStats, Summary
-from experiments.common import REPO, parse_env_kwargs
+from asg_benchmark.store import PROTOCOL
+from experiments.common import REPO, parse_env_kwargs, repo_relative
 
 REFERENCE = "paper"
+BUDGET_FREE = ("budget", "draws")  # protocol keys on which a row that does not train does not depend
 VARIANTS: dict[str, dict[str, Any]] = {
     REFERENCE: {},  # the paper's settings (agents.reinforce_lstm.PRESETS["paper"])
     "baseline": {"baseline": True},  # a running-mean reward baseline
@@ -66,6 +74,11 @@ class Args:
     """also evaluate each variant greedily"""
     env_kwargs: str = "{}"
     """gym.make keywords over the protocol's, a JSON object"""
+    bars: list[str] = field(default_factory=lambda: ["hand_tuned", "random_init"])
+    """rows of --bars-from shown beside the variants, read, not re-run (rows that do not train); the first is
+    the second reference of the table"""
+    bars_from: str = str(REPO / "results" / "benchmark_agents" / "v0.2")
+    """benchmark folder holding --bars under the same evaluation protocol (budget and draws aside); '' for none"""
     out: str = str(REPO / "results" / "ablation_reinforce")
     """results folder (resumable)"""
     reps: int = 2000
@@ -93,14 +106,42 @@ def main(argv: list[str] | None = None) -> Path:
     if args.quick:  # never into the results folder
         args.eval_seeds, args.budget = ["100-102"], min(args.budget, 12)
         args.out = args.out if args.out != Args.out else tempfile.mkdtemp(prefix="asg_ablation_")
+        args.bars_from = args.bars_from if args.bars_from != Args.bars_from else ""  # another protocol
     spec, out = spec_of(args), Path(args.out)
     run_benchmark(spec, out, report=False)
-    summary = summarize(read_rows(out), reps=args.reps, reference=REFERENCE)
-    write_report(out, summary=summary)
-    (out / "ablation.md").write_text(ablation_table(summary, training_summaries(out), spec))
+    rows = read_rows(out)
+    write_report(out, summary=summarize(rows, reps=args.reps, reference=REFERENCE))
+    bars = bar_rows(out, Path(args.bars_from), args.bars) if args.bars_from and args.bars else []
+    against_paper = summarize(rows + bars, reps=args.reps, reference=REFERENCE)
+    against_bar = summarize(rows + bars, reps=args.reps, reference=args.bars[0]) if bars else None
+    (out / "ablation.md").write_text(ablation_table(against_paper, against_bar, training_summaries(out), spec,
+                                                    args.bars if bars else [], args.bars_from))
     plot_entropy(training_curves(out, spec), out / "entropy.png")
     print(f"ablation in {out / 'ablation.md'}")
     return out
+
+
+def bar_rows(out: Path, there: Path, bars: list[str]) -> list[dict[str, str]]:
+    """The rows of ``bars`` in the benchmark folder ``there``, after checking that they may stand beside ``out``'s:
+    the same evaluation protocol but for the budget and draws, and rows that do not train."""
+    protocols = []
+    for folder in (out, there):
+        if not (folder / PROTOCOL).is_file():
+            raise SystemExit(f"no {PROTOCOL} in {folder}: --bars-from must be a benchmark folder (or '' for no bars)")
+        protocols.append(json.loads((folder / PROTOCOL).read_text()))
+    mine, theirs = protocols
+    changed = sorted(k for k in set(mine) | set(theirs) if k not in BUDGET_FREE and mine.get(k) != theirs.get(k))
+    if changed:
+        raise SystemExit(f"{there} was run under another protocol ({', '.join(changed)} differ from {out}'s): its "
+                         "rows cannot stand beside the ablation's; pass --bars-from '' or a folder of this protocol")
+    rows = [r for r in read_rows(there) if r["agent"] in bars]
+    missing = sorted(set(bars) - {r["agent"] for r in rows})
+    if missing:
+        raise SystemExit(f"no rows {missing} in {there}: run them there first, or leave them out of --bars")
+    trained = sorted({r["agent"] for r in rows if float(r["train_env_steps"]) > 0})
+    if trained:
+        raise SystemExit(f"{trained} trained in {there}, under its budget: only rows that do not train can be bars")
+    return rows
 
 
 def training_curves(out: Path, spec: BenchmarkSpec) -> dict[str, list[list[dict[str, str]]]]:
@@ -116,32 +157,55 @@ def _options(name: str) -> str:
     return "—" if not VARIANTS[name] else json.dumps(VARIANTS[name])[1:-1].replace('"', "")
 
 
-def ablation_table(summary: Summary, training: Mapping[str, TrainingSummary], spec: BenchmarkSpec) -> str:
+def _ci(value: float | None, ci: tuple[float, float] | None, form: str = ".2f") -> str:
+    if value is None or ci is None:
+        return "—"
+    return f"{value:{form}} [{ci[0]:{form}}, {ci[1]:{form}}]"
+
+
+def ablation_table(summary: Summary, against_bar: Summary | None, training: Mapping[str, TrainingSummary],
+                   spec: BenchmarkSpec, bars: Sequence[str] = (), bars_from: str = "") -> str:
+    """One line per variant (then per bar): IQM, P(improvement) over ``paper`` and over the first bar (with the
+    paired Δ and wins/ties/losses against it), agreement, entropy and return early and late in training."""
     stats: dict[str, RowStats] = {s.label: s for s in summary.rows}
+    bar_stats: dict[str, RowStats] = {} if against_bar is None else {s.label: s for s in against_bar.rows}
+    bar = "" if against_bar is None else against_bar.reference
+    variants = [split_label(a)[0] for a in spec.agents]
     lines = [
         "# REINFORCE-LSTM ablation: the paper preset against each option",
         "",
         f"* protocol: `docs/benchmark.md` on {spec.env} (keywords {json.dumps(spec.eval_env_kwargs())}); budget "
         f"{spec.budget} env steps per variant; training seeds {list(spec.train_seeds)}; evaluation seeds "
         f"{list(spec.eval_seeds)}, {spec.draws} sampled draw(s) each",
-        "* target accuracy: IQM with 95 % stratified-bootstrap CI (rliable); P(improvement) over `paper` with its CI",
+        "* target accuracy: IQM with 95 % stratified-bootstrap CI (rliable); P(improvement) over `paper`"
+        + (f" and over `{bar}`, with the paired Δ against `{bar}` (wins/ties/losses over evaluation seeds)"
+           if bar else "") + ", each with its 95 % CI",
         f"* entropy: the policy's mean per-coordinate entropy (nats; uniform ln 11 = {np.log(11):.2f}) over the first "
         "and last 20 % of training episodes; return: the same windows of training returns",
-        "",
-        "| variant | options | IQM target accuracy [95 % CI] | P(> paper) [95 % CI] | entropy first → last "
-        "| training return first → last | training episodes |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for name in (split_label(a)[0] for a in spec.agents):
+    if bar:
+        lines.append(f"* bars: rows read from `{repo_relative(bars_from)}` (same evaluation protocol; "
+                     "they do not train)")
+    header = ["variant", "options", "IQM target accuracy [95 % CI]", "P(> paper) [95 % CI]"]
+    if bar:
+        header += [f"P(> {bar}) [95 % CI]", f"paired Δ vs {bar} [95 % CI], W/T/L"]
+    header += ["IQM agreement", "entropy first → last", "training return first → last", "training episodes"]
+    lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in [*variants, *bars]:
         s, t = stats.get(name), training.get(name)
-        if s is None or t is None:
+        if s is None or (name in variants and t is None):
             continue
-        improvement = "—" if s.improvement is None or s.improvement_ci is None else (
-            f"{s.improvement:.2f} [{s.improvement_ci[0]:.2f}, {s.improvement_ci[1]:.2f}]")
-        lines.append(
-            f"| {name} | {_options(name)} | {s.iqm:.3f} [{s.iqm_ci[0]:.3f}, {s.iqm_ci[1]:.3f}] | {improvement} | "
-            f"{t.entropy_early:.2f} → {t.entropy_late:.2f} | {t.return_early:.3f} → {t.return_late:.3f} | "
-            f"{t.episodes} |")
+        cells = [name, _options(name) if name in variants else "bar (read, not re-run)",
+                 _ci(s.iqm, s.iqm_ci, ".3f"), _ci(s.improvement, s.improvement_ci)]
+        if bar:
+            b = bar_stats[name]
+            paired = "—" if b.paired is None else (
+                _ci(b.paired.mean, b.paired.ci, "+.3f") + f", {b.paired.wins}/{b.paired.ties}/{b.paired.losses}")
+            cells += [_ci(b.improvement, b.improvement_ci), paired]
+        cells.append(f"{s.agreement_iqm:.3f}")
+        cells += ["—"] * 3 if t is None else [f"{t.entropy_early:.2f} → {t.entropy_late:.2f}",
+                                              f"{t.return_early:.3f} → {t.return_late:.3f}", str(t.episodes)]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

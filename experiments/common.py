@@ -15,6 +15,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 
 
+def repo_relative(path: Path | str) -> str:
+    """``path`` relative to the repository when it is inside it, so that tables read the same on every machine."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
 def git_revision() -> str:
     """The checkout's short revision (``-dirty`` with uncommitted changes); one definition, the benchmark's."""
     from asg_benchmark.store import git_revision as revision

@@ -27,7 +27,7 @@ import tyro
 from scipy.stats import spearmanr
 
 from asg_benchmark import read_rows
-from experiments.common import REPO, write_provenance
+from experiments.common import REPO, repo_relative, write_provenance
 
 GREEDY = "/greedy"  # a deterministic re-run of a sampled row: the same policy, not new evidence
 
@@ -91,19 +91,11 @@ def seed_bootstrap(episodes: Episodes, reps: int, rng: np.random.Generator) -> t
     return float(low), float(high)
 
 
-def shown(folder: Path) -> str:
-    """``folder`` relative to the repository when it is inside it (tables stay the same on every machine)."""
-    try:
-        return str(folder.resolve().relative_to(REPO))
-    except ValueError:
-        return str(folder)
-
-
 def alignment_table(episodes: Episodes, folder: Path, reps: int, seed: int) -> str:
     rng = np.random.default_rng(seed)
     low, high = seed_bootstrap(episodes, reps, rng)
     lines = [
-        f"# Reward against target accuracy: `{shown(folder)}`",
+        f"# Reward against target accuracy: `{repo_relative(folder)}`",
         "",
         f"* episodes: every evaluation episode of `results.csv` except the `{GREEDY}` re-runs; "
         "rows sorted by mean return",

@@ -107,6 +107,41 @@ def test_ablation_reinforce_quick(tmp_path: Path) -> None:
         ablation_reinforce.main(["--quick", "--variants", "sac", "--out", str(tmp_path / "x")])
 
 
+def test_ablation_reads_its_bars_from_a_folder_of_the_same_protocol(tmp_path: Path) -> None:
+    """hand_tuned's rows come from another folder (not re-run) and become the table's second reference;
+    a folder of another protocol, or a row that trained there, is refused."""
+    from asg_benchmark.store import FIELDS
+    from experiments import ablation_reinforce
+
+    out, bars = tmp_path / "ablation", tmp_path / "bars"
+    argv = ["--quick", "--variants", "paper", "--out", str(out), "--reps", "50", "--bars", "hand_tuned",
+            "--bars-from", str(bars)]
+    ablation_reinforce.main([*argv[:-4], "--bars-from", ""])  # the variants' rows, no bars yet
+    bars.mkdir()
+    protocol = json.loads((out / "protocol.json").read_text())
+    (bars / "protocol.json").write_text(json.dumps({**protocol, "budget": 4000, "draws": 3}))
+
+    def write_bar_rows(train_env_steps: int) -> None:
+        with (bars / "results.csv").open("w", newline="") as f:
+            writer = csv.DictWriter(f, FIELDS)
+            writer.writeheader()
+            writer.writerows({**dict.fromkeys(FIELDS, "0"), "agent": "hand_tuned", "train_seed": "-",
+                              "eval_seed": str(seed), "target_score": "0.99", "old_task_agreement": "0.5",
+                              "train_env_steps": str(train_env_steps)} for seed in (100, 101, 102))
+
+    write_bar_rows(0)
+    table = (ablation_reinforce.main(argv) / "ablation.md").read_text()
+    assert "| hand_tuned | bar (read, not re-run) | 0.990 [0.990, 0.990] |" in table
+    assert "P(> hand_tuned) [95 % CI]" in table and "0/0/3 |" in table  # every seed worse than 0.99
+    assert "hand_tuned" not in (out / "report.md").read_text()  # the folder's own report keeps its own rows
+    write_bar_rows(12)
+    with pytest.raises(SystemExit, match="only rows that do not train"):
+        ablation_reinforce.main(argv)
+    (bars / "protocol.json").write_text(json.dumps({**protocol, "env_kwargs": {}}))
+    with pytest.raises(SystemExit, match="another protocol"):
+        ablation_reinforce.main(argv)
+
+
 def test_every_ablation_variant_builds_its_agent(digits_kwargs: dict) -> None:
     """A variant's label and keywords are checked only when its row starts, hours into a run: check them all here."""
     import gymnasium as gym
