@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint test test-slow demo bench benchmark sweep clean
+.PHONY: install lint test test-slow demo bench benchmark ablation sweep clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ BENCHMARK_AGENTS := hand_tuned all_large head_only hand_tuned_warmup_poly hand_t
 benchmark: $(STAMP)
 	$(PY) -m experiments.benchmark_agents --agents $(BENCHMARK_AGENTS) --train-seeds 0 --eval-seeds 100-109 \
 		--budget 4000 --out results/benchmark_agents/v0.2
+
+# The REINFORCE-LSTM ablation (every variant of experiments/ablation_reinforce.py, 600 decisions each, ~30 min of
+# CPU per variant on 2 cores), read beside the benchmark's hand_tuned and random_init rows; resumable.
+ablation: $(STAMP)
+	$(PY) -m experiments.ablation_reinforce --budget 600 --train-seeds 0 --eval-seeds 100-109 \
+		--out results/ablation_reinforce/budget600
 
 sweep: $(STAMP)
 	$(PY) -m experiments.sweep_defaults
