@@ -34,10 +34,10 @@ bench: $(STAMP)
 # The agent benchmark under its protocol (docs/benchmark.md), every row of results/benchmark_agents/v0.2:
 # hours of CPU per learning agent, resumable (finished cells skipped, training from its last checkpoint).
 BENCHMARK_AGENTS := hand_tuned all_large head_only hand_tuned_warmup_poly hand_tuned_cosine hand_tuned_step \
-	random random_init reinforce_lstm tuned_constant ppo a2c recurrent_ppo
+	random random_init reinforce_lstm recommended=reinforce_lstm tuned_constant ppo a2c recurrent_ppo
 benchmark: $(STAMP)
 	$(PY) -m experiments.benchmark_agents --agents $(BENCHMARK_AGENTS) --train-seeds 0 --eval-seeds 100-109 \
-		--budget 4000 --out results/benchmark_agents/v0.2
+		--budget 4000 --agent-kwargs '{"recommended": {"preset": "recommended"}}' --out results/benchmark_agents/v0.2
 
 # The REINFORCE-LSTM ablation (every variant of experiments/ablation_reinforce.py, 600 decisions each, ~30 min of
 # CPU per variant on 2 cores), read beside the benchmark's hand_tuned and random_init rows; resumable.
