@@ -34,6 +34,7 @@ from asg_benchmark import BenchmarkSpec, read_rows, run_benchmark, summarize, wr
 from asg_benchmark.checkpoints import TrainedAgent, TrainingSummary, training_summaries
 from asg_benchmark.protocol import quick
 from asg_benchmark.registry import split_label
+from asg_benchmark.report import statistics_cells
 from asg_benchmark.seeds import parse_seeds
 from asg_benchmark.stats import RowStats, Summary
 from asg_benchmark.store import PROTOCOL
@@ -157,12 +158,6 @@ def _options(name: str) -> str:
     return "—" if not VARIANTS[name] else json.dumps(VARIANTS[name])[1:-1].replace('"', "")
 
 
-def _ci(value: float | None, ci: tuple[float, float] | None, form: str = ".2f") -> str:
-    if value is None or ci is None:
-        return "—"
-    return f"{value:{form}} [{ci[0]:{form}}, {ci[1]:{form}}]"
-
-
 def ablation_table(summary: Summary, against_bar: Summary | None, training: Mapping[str, TrainingSummary],
                    spec: BenchmarkSpec, bars: Sequence[str] = (), bars_from: str = "") -> str:
     """One line per variant (then per bar): IQM, P(improvement) over ``paper`` and over the first bar (with the
@@ -189,20 +184,18 @@ def ablation_table(summary: Summary, against_bar: Summary | None, training: Mapp
     header = ["variant", "options", "IQM target accuracy [95 % CI]", "P(> paper) [95 % CI]"]
     if bar:
         header += [f"P(> {bar}) [95 % CI]", f"paired Δ vs {bar} [95 % CI], W/T/L"]
-    header += ["IQM agreement", "entropy first → last", "training return first → last", "training episodes"]
+    header += ["IQM agreement [95 % CI]", "entropy first → last", "training return first → last", "training episodes"]
     lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name in [*variants, *bars]:
         s, t = stats.get(name), training.get(name)
         if s is None or (name in variants and t is None):
             continue
-        cells = [name, _options(name) if name in variants else "bar (read, not re-run)",
-                 _ci(s.iqm, s.iqm_ci, ".3f"), _ci(s.improvement, s.improvement_ci)]
+        score, over_paper, _, _, agreement = statistics_cells(s)
+        cells = [name, _options(name) if name in variants else "bar (read, not re-run)", score, over_paper]
         if bar:
-            b = bar_stats[name]
-            paired = "—" if b.paired is None else (
-                _ci(b.paired.mean, b.paired.ci, "+.3f") + f", {b.paired.wins}/{b.paired.ties}/{b.paired.losses}")
-            cells += [_ci(b.improvement, b.improvement_ci), paired]
-        cells.append(f"{s.agreement_iqm:.3f}")
+            _, over_bar, paired, counts, _ = statistics_cells(bar_stats[name])
+            cells += [over_bar, paired if paired == "—" else f"{paired}, {counts}"]
+        cells.append(agreement)
         cells += ["—"] * 3 if t is None else [f"{t.entropy_early:.2f} → {t.entropy_late:.2f}",
                                               f"{t.return_early:.3f} → {t.return_late:.3f}", str(t.episodes)]
         lines.append("| " + " | ".join(cells) + " |")
