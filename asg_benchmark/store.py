@@ -88,6 +88,11 @@ def read_rows(folder: Path) -> list[dict[str, str]]:
     return list({tuple(r[k] for k in KEY): r for r in rows}.values())
 
 
+def protocol_differences(a: dict[str, Any], b: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
+    """The keys, other than ``ignore``, on which two ``protocol.json`` records differ (sorted)."""
+    return sorted(k for k in set(a) | set(b) if k not in ignore and a.get(k) != b.get(k))
+
+
 def lock_protocol(folder: Path, protocol: dict[str, Any]) -> None:
     """Write ``protocol.json``, or refuse when the folder already holds rows of another protocol."""
     path = Path(folder) / PROTOCOL
@@ -95,7 +100,7 @@ def lock_protocol(folder: Path, protocol: dict[str, Any]) -> None:
     protocol = json.loads(json.dumps(protocol, default=str))  # as it reads back: tuples become lists
     if path.exists():
         before = json.loads(path.read_text())
-        changed = sorted(k for k in set(before) | set(protocol) if before.get(k) != protocol.get(k))
+        changed = protocol_differences(before, protocol)
         if changed:
             details = "; ".join(f"{k}: {before.get(k)!r} there, {protocol.get(k)!r} now" for k in changed)
             raise ProtocolError(f"{folder} holds results of another protocol ({details}); use a new --out folder")

@@ -37,7 +37,7 @@ from asg_benchmark.registry import split_label
 from asg_benchmark.report import statistics_cells
 from asg_benchmark.seeds import parse_seeds
 from asg_benchmark.stats import RowStats, Summary
-from asg_benchmark.store import PROTOCOL
+from asg_benchmark.store import PROTOCOL, protocol_differences
 from experiments.common import REPO, parse_env_kwargs, repo_relative
 
 REFERENCE = "paper"
@@ -131,7 +131,7 @@ def bar_rows(out: Path, there: Path, bars: list[str]) -> list[dict[str, str]]:
             raise SystemExit(f"no {PROTOCOL} in {folder}: --bars-from must be a benchmark folder (or '' for no bars)")
         protocols.append(json.loads((folder / PROTOCOL).read_text()))
     mine, theirs = protocols
-    changed = sorted(k for k in set(mine) | set(theirs) if k not in BUDGET_FREE and mine.get(k) != theirs.get(k))
+    changed = protocol_differences(mine, theirs, ignore=BUDGET_FREE)
     if changed:
         raise SystemExit(f"{there} was run under another protocol ({', '.join(changed)} differ from {out}'s): its "
                          "rows cannot stand beside the ablation's; pass --bars-from '' or a folder of this protocol")

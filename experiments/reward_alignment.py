@@ -27,9 +27,8 @@ import tyro
 from scipy.stats import spearmanr
 
 from asg_benchmark import read_rows
+from asg_benchmark.registry import GREEDY_SUFFIX  # a deterministic re-run of a sampled row: not new evidence
 from experiments.common import REPO, repo_relative, write_provenance
-
-GREEDY = "/greedy"  # a deterministic re-run of a sampled row: the same policy, not new evidence
 
 
 @dataclass
@@ -58,7 +57,7 @@ class Episodes:
 
     @classmethod
     def read(cls, folder: Path) -> Episodes:
-        rows = [r for r in read_rows(folder) if not r["agent"].endswith(GREEDY)]
+        rows = [r for r in read_rows(folder) if not r["agent"].endswith(GREEDY_SUFFIX)]
         if not rows:
             raise SystemExit(f"no sampled or deterministic rows in {folder / 'results.csv'}")
 
@@ -97,7 +96,7 @@ def alignment_table(episodes: Episodes, folder: Path, reps: int, seed: int) -> s
     lines = [
         f"# Reward against target accuracy: `{repo_relative(folder)}`",
         "",
-        f"* episodes: every evaluation episode of `results.csv` except the `{GREEDY}` re-runs; "
+        f"* episodes: every evaluation episode of `results.csv` except the `{GREEDY_SUFFIX}` re-runs; "
         "rows sorted by mean return",
         "* return: the episode's summed reward (drops of the training loss on synthetic data); "
         "target: the episode's final target score (real data)",
