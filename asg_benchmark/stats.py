@@ -217,10 +217,15 @@ def _compare(s: RowStats, best: str, target: dict[str, dict[CellKey, float]], sc
 
 def paired(scores: dict[CellKey, float], reference: dict[CellKey, float], *, reps: int = 2000, seed: int = 0
            ) -> Paired | None:
-    """``scores − reference`` on every cell both have (an unseeded reference's ``("-", eval_seed)`` cell
-    stands for every training seed), with a bootstrap 95 % CI of the mean; ``None`` when none is shared."""
+    """``scores − reference`` on every cell both have, with a bootstrap 95 % CI of the mean; ``None`` when none
+    is shared. An unseeded ``("-", eval_seed)`` cell, on either side, stands for every training seed."""
     differences = {}
     for (train, evaluation), value in scores.items():
+        if train == "-":  # e.g. a schedule against a trained reference: one difference per reference cell
+            for (other_train, other_evaluation), other in reference.items():
+                if other_evaluation == evaluation:
+                    differences[(other_train, evaluation)] = value - other
+            continue
         other = reference.get((train, evaluation), reference.get(("-", evaluation)))
         if other is not None:
             differences[(train, evaluation)] = value - other

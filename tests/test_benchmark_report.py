@@ -69,6 +69,7 @@ def test_report_from_a_synthetic_csv(tmp_path: Path) -> None:
     assert "**hand_tuned** (best hand-designed schedule)" in report and "IQM target_accuracy [95 % CI]" in report
     assert "preliminary" not in report and "100-109" in report and "4000 env steps" in report
     assert "## Paired per-seed differences to hand_tuned" in report and "| ppo/greedy | 1 |" in report
+    assert "Against the tuned constant" not in report  # no such row
     for plot in ("iqm.png", "profiles.png"):
         assert (tmp_path / plot).read_bytes()[:4] == b"\x89PNG"
 
@@ -94,6 +95,21 @@ def test_report_against_another_reference_row(tmp_path: Path) -> None:
     assert "row ppo/greedy" in write_report(tmp_path, reps=50, reference="ppo/greedy").read_text()
     with pytest.raises(ValueError, match="not in the results"):
         summarize(read_rows(tmp_path), reference="sac")
+
+
+def test_report_adds_the_tuned_constant_as_a_second_bar(tmp_path: Path) -> None:
+    """The issue's claim needs both bars: every row is also compared with the tuned constant when it ran."""
+    _synthetic(tmp_path)
+    with (tmp_path / "results.csv").open("a", newline="") as f:
+        csv.DictWriter(f, FIELDS).writerows(_row("tuned_constant", "0", e, 0, 0.41 + 0.01 * (e - 100), False)
+                                            for e in EVAL_SEEDS)
+    report = write_report(tmp_path, reps=50).read_text()
+    assert "| tuned_constant (tuned constant) | 10 × 1 |" in report  # a row of the main table, against hand_tuned
+    section = report.split("## Against the tuned constant (tuned_constant)")[1].split("## ")[0]
+    lines = {line.split(" | ")[0]: line for line in section.splitlines() if line.startswith("| ")}
+    assert set(lines) == {"| row", "| hand_tuned", "| hand_tuned_cosine", "| ppo", "| ppo/greedy"}
+    assert "| 0/0/10 |" in lines["| hand_tuned_cosine"] and "| 10/0/0 |" in lines["| ppo"]  # ppo: train seed 0's cells
+    assert "Against the tuned constant" not in write_report(tmp_path, reps=50, reference="tuned_constant").read_text()
 
 
 def test_compare_two_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
