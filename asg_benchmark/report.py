@@ -1,8 +1,9 @@
 """The report of a benchmark folder, regenerated from ``results.csv`` alone.
 
 Writes ``report.md`` (the table, the protocol as the rows state it, the paired per-cell
-differences, and every row against the tuned constant when there is one), ``iqm.png`` (IQM intervals of the target score and of old-task agreement) and
-``profiles.png`` (performance profiles with their bands).
+differences, and every row against the tuned constant when there is one), ``iqm.png`` (IQM
+intervals of the target score and of old-task agreement) and ``profiles.png`` (performance
+profiles with their bands).
 """
 
 from __future__ import annotations

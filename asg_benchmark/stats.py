@@ -226,9 +226,9 @@ def paired(scores: dict[CellKey, float], reference: dict[CellKey, float], *, rep
                 if other_evaluation == evaluation:
                     differences[(other_train, evaluation)] = value - other
             continue
-        other = reference.get((train, evaluation), reference.get(("-", evaluation)))
-        if other is not None:
-            differences[(train, evaluation)] = value - other
+        match = reference.get((train, evaluation), reference.get(("-", evaluation)))
+        if match is not None:
+            differences[(train, evaluation)] = value - match
     if not differences:
         return None
     d = np.array(list(differences.values()))
