@@ -16,7 +16,7 @@ import numpy as np
 
 from asg_benchmark.checkpoints import TrainingSummary, training_summaries
 from asg_benchmark.seeds import MIN_EVAL_SEEDS
-from asg_benchmark.stats import RowStats, Summary, summarize
+from asg_benchmark.stats import RowStats, Summary, compared_with, summarize
 from asg_benchmark.store import read_rows
 
 REPORT, IQM_PLOT, PROFILE_PLOT = "report.md", "iqm.png", "profiles.png"
@@ -34,8 +34,7 @@ def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None 
     rows = read_rows(folder)
     summary = summary or summarize(rows, reps=reps, reference=reference)
     tuned = tuned_constant_row(summary)
-    against_tuned = "" if tuned is None else tuned_constant_section(summarize(rows, reps=summary.reps,
-                                                                              reference=tuned))
+    against_tuned = "" if tuned is None else tuned_constant_section(compared_with(rows, summary, tuned))
     path = folder / REPORT
     path.write_text(markdown(summary) + against_tuned + training_section(training_summaries(folder)))
     plot_intervals(summary, folder / IQM_PLOT)

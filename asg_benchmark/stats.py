@@ -17,7 +17,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -121,6 +121,20 @@ def summarize(rows: list[dict[str, str]], *, reps: int = 2000, seed: int = 0, re
         raise ValueError(f"reference row {reference!r} is not in the results")
     with _quiet():
         return _summarize(rows, reps, seed, reference)
+
+
+def compared_with(rows: list[dict[str, str]], summary: Summary, reference: str, *, seed: int = 0) -> Summary:
+    """``summary`` of ``rows`` with every row compared with ``reference`` instead: only the probabilities of
+    improvement and the paired differences are computed again (the IQMs and profiles do not depend on it)."""
+    if reference not in summary.scores:
+        raise ValueError(f"reference row {reference!r} is not in the results")
+    target, rly = cell_scores(rows, "target_score"), _rliable()
+    stats = [replace(s, improvement=None, improvement_ci=None, paired=None) for s in summary.rows]
+    with _quiet():
+        for s in stats:
+            if s.label != reference:
+                _compare(s, reference, target, summary.scores, rly, summary.reps, seed)
+    return replace(summary, rows=stats, reference=reference)
 
 
 def iqm(scores: np.ndarray) -> float:
