@@ -97,7 +97,15 @@ class TrainedAgent:
         saved = sorted(p for p in folder.iterdir() if p.name.startswith(_SAVED_AS))
         if not saved:
             raise AgentError(f"{folder} has {TRAINING} but no saved agent; delete the folder to train anew")
-        return type(agent).load(saved[0], env=env), summary["training"]
+        loaded = type(agent).load(saved[0], env=env)
+        # Same keywords can still mean other settings: a preset redefined since the checkpoint was taken.
+        wanted, found = getattr(agent, "config", None), getattr(loaded, "config", None)
+        if isinstance(wanted, dict) and isinstance(found, dict) and wanted != found:
+            changed = {k: (found.get(k), wanted.get(k)) for k in sorted(set(wanted) | set(found))
+                       if found.get(k) != wanted.get(k)}
+            raise AgentError(f"{self.folder} holds an agent with other settings (saved, now): {changed}; a preset "
+                             "may have changed since: move it away (or use another --out) to train anew")
+        return loaded, summary["training"]
 
     def save(self, agent: Any, settings: Mapping[str, Any], training: Mapping[str, Any],
              episodes: list[dict[str, Any]] | None = None) -> None:

@@ -56,6 +56,30 @@ def test_a_killed_save_leaves_the_previous_version(tmp_path: Path, monkeypatch: 
         saved.load(Counter(0), None, {**settings, "budget": 20})
 
 
+class Configured(Counter):
+    """An agent that states its resolved settings (``config``), as the built-in REINFORCE agent does."""
+
+    def __init__(self, value: int, config: dict[str, Any] | None = None) -> None:
+        super().__init__(value)
+        self.config = config or {"learning_rate": 0.01}
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps([self.value, self.config]))
+
+    @classmethod
+    def load(cls, path: Path, env: Any = None) -> Configured:
+        value, config = json.loads(Path(path).read_text())
+        return cls(value, config)
+
+
+def test_a_checkpoint_with_the_same_keywords_but_other_settings_is_refused(tmp_path: Path) -> None:
+    saved, settings = TrainedAgent.of(tmp_path, "recommended=reinforce_lstm", 0), {"agent_kwargs": {"preset": "p"}}
+    saved.save(Configured(1, {"learning_rate": 0.01}), settings, {})
+    assert saved.load(Configured(0, {"learning_rate": 0.01}), None, settings)[0].value == 1
+    with pytest.raises(Exception, match=r"other settings.*learning_rate.*\(0\.01, 0\.1\).*preset may have changed"):
+        saved.load(Configured(0, {"learning_rate": 0.1}), None, settings)  # preset "p" redefined meanwhile
+
+
 def test_training_summaries_of_finished_and_unfinished_runs(tmp_path: Path) -> None:
     from asg_benchmark.checkpoints import training_summaries
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 import pytest
 import torch
 
 from agents import ReinforceLSTMAgent, ReinforceLSTMPolicy
 from agents.reinforce_lstm import PRESETS
-from agents.reinforce_objective import ObjectiveOptions, ReinforceObjective
+from agents.reinforce_objective import MAX_ENTROPY_COEF, MIN_ENTROPY_COEF, ObjectiveOptions, ReinforceObjective
+from agents.training import StepRecord
 from tests.toy_lr_env import ToyLREnv
 
 RETURNS = torch.tensor([[0.5, -0.1], [0.2, 0.4], [0.0, 0.3]])  # (T, K)
@@ -40,6 +44,32 @@ def test_normalized_advantages_and_entropy_bonus() -> None:
         ObjectiveOptions(entropy_coef=-1.0)
 
 
+def test_target_entropy_adapts_the_coefficient_towards_the_target() -> None:
+    options = ObjectiveOptions(entropy_coef=0.01, target_entropy=1.0, entropy_coef_lr=0.5)
+    objective = ReinforceObjective(options)
+    objective.adapt_entropy_coef(0.2)  # sharper than the target: β grows by exp(0.5 · 0.8)
+    assert objective.entropy_coef == pytest.approx(0.01 * math.exp(0.4))
+    grown = objective.entropy_coef
+    assert torch.allclose(objective.loss(RETURNS, LOG_PROB, torch.tensor(2.0), 3),
+                          -(RETURNS * LOG_PROB).sum() / 6 - grown * 2.0)
+    objective.adapt_entropy_coef(2.4)  # flatter: β shrinks
+    assert objective.entropy_coef < grown
+    for _ in range(100):  # kept within its range either way
+        objective.adapt_entropy_coef(2.4)
+    assert objective.entropy_coef == MIN_ENTROPY_COEF
+    for _ in range(100):
+        objective.adapt_entropy_coef(0.0)
+    assert objective.entropy_coef == MAX_ENTROPY_COEF
+    restored = ReinforceObjective(options)
+    restored.load_state_dict(objective.state_dict())
+    assert restored.entropy_coef == MAX_ENTROPY_COEF
+    fixed = ReinforceObjective(ObjectiveOptions(entropy_coef=0.1))
+    fixed.adapt_entropy_coef(0.0)  # no target: β stays
+    assert fixed.entropy_coef == 0.1
+    with pytest.raises(ValueError, match="target_entropy"):
+        ObjectiveOptions(entropy_coef=0.0, target_entropy=1.0)  # β must start inside its range
+
+
 def test_reference_lstm_init_is_orthogonal_with_zero_biases() -> None:
     policy = ReinforceLSTMPolicy(3, generator=torch.Generator().manual_seed(0), lstm_init="reference")
     for cell in policy.encoders:
@@ -65,6 +95,22 @@ def test_entropy_bonus_keeps_the_policy_more_random() -> None:
         agent.learn(200)
         entropies.append(_entropy(agent, env))
     assert entropies[1] > entropies[0] + 0.1
+
+
+def test_target_entropy_holds_the_policy_where_the_fixed_bonus_lets_it_collapse() -> None:
+    late_entropy = {}  # mean per-coordinate entropy of the sampling distributions over the last 20 episodes
+    for name, options in {"fixed": {}, "target": {"target_entropy": 1.5}}.items():
+        episodes: list[float] = []
+        agent = ReinforceLSTMAgent(ToyLREnv(noise=0.0), seed=0, **{**PRESETS["recommended"], **options})
+        agent.learn(1200, callback=functools.partial(_record_entropy, episodes))
+        late_entropy[name] = float(np.mean(episodes[-20:]))
+    assert late_entropy["fixed"] < 0.5 and late_entropy["target"] > 1.0, late_entropy
+
+
+def _record_entropy(episodes: list[float], step: StepRecord) -> bool:
+    if step.episode_entropy is not None:
+        episodes.append(float(np.mean(step.episode_entropy)))
+    return True
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
