@@ -176,8 +176,8 @@ class TrainingSummary:
     entropy_late: float
 
 
-def training_summaries(benchmark: Path, fraction: float = 0.2) -> dict[str, TrainingSummary]:
-    """Row label → the summary of its saved training episodes (``agents/<label>-seed<k>/episodes.csv``);
+def training_runs(benchmark: Path) -> dict[str, list[list[dict[str, str]]]]:
+    """Row label → its training runs, each the rows of its ``agents/<label>-seed<k>/episodes.csv``;
     runs still training (their ``.partial`` checkpoint) as ``"<label> (still training)"``."""
     runs: dict[str, list[list[dict[str, str]]]] = {}
     for folder in sorted((Path(benchmark) / AGENTS).glob("*-seed*")):
@@ -187,6 +187,12 @@ def training_summaries(benchmark: Path, fraction: float = 0.2) -> dict[str, Trai
         label = folder.name.removesuffix(".partial").rsplit("-seed", 1)[0]
         if rows:
             runs.setdefault(label + (" (still training)" if folder.name.endswith(".partial") else ""), []).append(rows)
+    return runs
+
+
+def training_summaries(benchmark: Path, fraction: float = 0.2) -> dict[str, TrainingSummary]:
+    """Row label → the summary of its saved training episodes (:func:`training_runs`)."""
+    runs = training_runs(benchmark)
 
     def mean(label: str, column: str, late: bool) -> float:
         means = []

@@ -2,8 +2,9 @@
 
 Writes ``report.md`` (the table, the protocol as the rows state it, the paired per-cell
 differences, and every row against the tuned constant when there is one), ``iqm.png`` (IQM
-intervals of the target score and of old-task agreement) and ``profiles.png`` (performance
-profiles with their bands).
+intervals of the target score and of old-task agreement), ``profiles.png`` (performance
+profiles with their bands) and, when learning rows saved their training episodes,
+``training.png`` (training return and policy entropy per training episode).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from asg_benchmark.checkpoints import TrainingSummary, training_summaries
+from asg_benchmark.checkpoints import TrainingSummary, training_runs, training_summaries
 from asg_benchmark.seeds import MIN_EVAL_SEEDS
 from asg_benchmark.stats import RowStats, Summary, compared_with, summarize
 from asg_benchmark.store import read_rows
 
-REPORT, IQM_PLOT, PROFILE_PLOT = "report.md", "iqm.png", "profiles.png"
+REPORT, IQM_PLOT, PROFILE_PLOT, TRAINING_PLOT = "report.md", "iqm.png", "profiles.png", "training.png"
 TUNED_CONSTANT = "tuned_constant"  # the registry's name of the Optuna-tuned constant agent
 
 
@@ -39,6 +40,9 @@ def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None 
     path.write_text(markdown(summary) + against_tuned + training_section(training_summaries(folder)))
     plot_intervals(summary, folder / IQM_PLOT)
     plot_profiles(summary, folder / PROFILE_PLOT)
+    runs = training_runs(folder)
+    if runs:
+        plot_training(runs, folder / TRAINING_PLOT)
     return path
 
 
@@ -211,3 +215,33 @@ def plot_profiles(summary: Summary, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_training(runs: dict[str, list[list[dict[str, str]]]], path: Path, smooth: int = 5) -> None:
+    """Training return and mean per-coordinate policy entropy against the training episode, one line per run
+    (a running mean over ``smooth`` episodes: single returns are noisy), entropy where the agent reports it."""
+    plt = _pyplot()
+    fig, (returns, entropies) = plt.subplots(1, 2, figsize=(11, 4))
+    for (label, label_runs), color in zip(runs.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"] * 9,
+                                          strict=False):
+        for k, rows in enumerate(label_runs):
+            for ax, column in ((returns, "return"), (entropies, "entropy")):
+                values = [float(r[column]) for r in rows if r.get(column) not in ("", None)]
+                if values:
+                    ax.plot(_running_mean(values, smooth), color=color, alpha=0.8, label=label if k == 0 else None)
+    entropies.axhline(math.log(11), color="grey", ls=":", lw=1, label="uniform (ln 11)")
+    returns.set(xlabel="training episode", ylabel=f"episode return (running mean of {smooth})")
+    entropies.set(xlabel="training episode", ylabel="policy entropy per coordinate (nats)")
+    for ax in (returns, entropies):
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _running_mean(values: list[float], width: int) -> np.ndarray:
+    """Mean of each value and the ``width - 1`` before it (fewer at the start)."""
+    sums = np.cumsum(np.insert(np.asarray(values, dtype=float), 0, 0.0))
+    ends = np.arange(1, len(values) + 1)
+    starts = np.maximum(ends - width, 0)
+    return (sums[ends] - sums[starts]) / (ends - starts)

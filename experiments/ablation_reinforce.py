@@ -9,7 +9,7 @@ evaluation on all 5,000 MNIST images), every variant with the same budget and se
 compares each with ``paper``. Resumable (the benchmark's folder: rows, trained agents and their
 training episodes). Beside the benchmark's files it writes ``ablation.md`` (per variant: options,
 IQM target accuracy, P(improvement over paper), the policy's entropy at the start and end of
-training, training return) and ``entropy.png`` (mean per-coordinate entropy over training).
+training, training return); the report's ``training.png`` shows each variant's return and entropy over training.
 
 Beating ``paper`` is not the bar that matters: ``--bars`` reads rows that do not train (by default
 hand_tuned and random_init) from another benchmark folder with the same evaluation protocol
@@ -31,7 +31,7 @@ import numpy as np
 import tyro
 
 from asg_benchmark import BenchmarkSpec, read_rows, run_benchmark, summarize, write_report
-from asg_benchmark.checkpoints import TrainedAgent, TrainingSummary, training_summaries
+from asg_benchmark.checkpoints import TrainingSummary, training_summaries
 from asg_benchmark.protocol import quick
 from asg_benchmark.registry import split_label
 from asg_benchmark.report import statistics_cells
@@ -120,7 +120,6 @@ def main(argv: list[str] | None = None) -> Path:
     against_bar = summarize(rows + bars, reps=args.reps, reference=args.bars[0]) if bars else None
     (out / "ablation.md").write_text(ablation_table(against_paper, against_bar, training_summaries(out), spec,
                                                     args.bars if bars else [], args.bars_from))
-    plot_entropy(training_curves(out, spec), out / "entropy.png")
     print(f"ablation in {out / 'ablation.md'}")
     return out
 
@@ -146,15 +145,6 @@ def bar_rows(out: Path, there: Path, bars: list[str]) -> list[dict[str, str]]:
     if trained:
         raise SystemExit(f"{trained} trained in {there}, under its budget: only rows that do not train can be bars")
     return rows
-
-
-def training_curves(out: Path, spec: BenchmarkSpec) -> dict[str, list[list[dict[str, str]]]]:
-    """Variant → one list of training-episode rows per training seed (``agents/<variant>-seed<k>/episodes.csv``)."""
-    curves: dict[str, list[list[dict[str, str]]]] = {}
-    for name in (split_label(a)[0] for a in spec.agents):
-        runs = [TrainedAgent.of(out, name, seed).episodes() for seed in spec.train_seeds]
-        curves[name] = [rows for rows in runs if rows]
-    return curves
 
 
 def _options(name: str) -> str:
@@ -203,26 +193,6 @@ def ablation_table(summary: Summary, against_bar: Summary | None, training: Mapp
                                               f"{t.return_early:.3f} → {t.return_late:.3f}", str(t.episodes)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def plot_entropy(curves: Mapping[str, list[list[dict[str, str]]]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for name, runs in curves.items():
-        for k, rows in enumerate(runs):
-            values = [float(r["entropy"]) for r in rows if r["entropy"]]
-            ax.plot(range(len(values)), values, label=name if k == 0 else None, alpha=0.8)
-    ax.axhline(np.log(11), color="grey", ls=":", lw=1, label="uniform")
-    ax.set_xlabel("training episode")
-    ax.set_ylabel("mean per-coordinate entropy (nats)")
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 if __name__ == "__main__":

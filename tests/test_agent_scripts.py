@@ -82,6 +82,7 @@ def test_benchmark_agents_quick(tmp_path: Path) -> None:
     assert all(name in report for name in names)
     training = report.split("## Training")[1]  # how the learning rows trained, from their episodes.csv
     assert "| reinforce_lstm | 3 | 6 |" in training and "| a2c | 3 |" in training
+    assert (tmp_path / "training.png").read_bytes()[:4] == b"\x89PNG"  # their curves
     benchmark_agents.main(argv)  # resumable: finished rows are skipped, not repeated
     assert len(list(csv.DictReader((tmp_path / "results.csv").open()))) == len(rows)
 
@@ -101,7 +102,7 @@ def test_ablation_reinforce_quick(tmp_path: Path) -> None:
     out = ablation_reinforce.main(["--quick", "--variants", "entropy_bonus", "--out", str(tmp_path), "--reps", "50"])
     table = (out / "ablation.md").read_text()
     assert "| paper | — |" in table and "| entropy_bonus | entropy_coef: 0.01 |" in table
-    assert (out / "entropy.png").is_file() and (out / "agents" / "entropy_bonus-seed0" / "episodes.csv").is_file()
+    assert (out / "training.png").is_file() and (out / "agents" / "entropy_bonus-seed0" / "episodes.csv").is_file()
     assert "row paper" in (out / "report.md").read_text()
     with pytest.raises(SystemExit, match="unknown variants"):
         ablation_reinforce.main(["--quick", "--variants", "sac", "--out", str(tmp_path / "x")])

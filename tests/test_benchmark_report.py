@@ -72,6 +72,14 @@ def test_report_from_a_synthetic_csv(tmp_path: Path) -> None:
     assert "Against the tuned constant" not in report  # no such row
     for plot in ("iqm.png", "profiles.png"):
         assert (tmp_path / plot).read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / "training.png").exists()  # no learning row saved its training episodes
+
+
+def test_running_mean_of_the_training_plot() -> None:
+    from asg_benchmark.report import _running_mean
+
+    np.testing.assert_allclose(_running_mean([1.0, 3.0, 5.0, 7.0], 2), [1.0, 2.0, 4.0, 6.0])
+    np.testing.assert_allclose(_running_mean([2.0], 5), [2.0])
 
 
 def test_fast_metrics_equal_rliables() -> None:
