@@ -98,7 +98,7 @@ class ReinforceLSTMAgent:
     ``normalize_observations`` (running mean/std of the 5 scalar features, which differ by orders
     of magnitude: L_XE ~2.3, mean θ_n ~5e-4), ``optimizer="adam"``, ``lstm_init="reference"``
     (orthogonal weights, zero biases, as the released code), and the objective's ``baseline``,
-    ``normalize_advantages``, ``entropy_coef`` and ``target_entropy`` with ``entropy_coef_lr``
+    ``normalize_advantages``, ``entropy_coef`` and ``entropy_floor`` with ``entropy_floor_coef``
     (:mod:`agents.reinforce_objective`).
     """
 
@@ -121,8 +121,8 @@ class ReinforceLSTMAgent:
         baseline_decay: float = 0.99,
         normalize_advantages: bool = False,
         entropy_coef: float = 0.0,
-        target_entropy: float | None = None,
-        entropy_coef_lr: float = 0.1,
+        entropy_floor: float | None = None,
+        entropy_floor_coef: float = 1.0,
         seed: int | None = None,
     ) -> None:
         if env is not None:
@@ -141,8 +141,8 @@ class ReinforceLSTMAgent:
             raise ValueError(f"max_grad_norm must be positive or None, got {max_grad_norm}")
         if optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer must be 'sgd' (with momentum, the paper's) or 'adam', got {optimizer!r}")
-        objective = ObjectiveOptions(baseline, baseline_decay, normalize_advantages, entropy_coef, target_entropy,
-                                     entropy_coef_lr)
+        objective = ObjectiveOptions(baseline, baseline_decay, normalize_advantages, entropy_coef, entropy_floor,
+                                     entropy_floor_coef)
         if seed is None:  # still recorded, so the run can be resumed and repeated
             seed = int(np.random.SeedSequence().generate_state(1)[0] % 2**31)
         self.env = env  # one env becomes one local rollout slot
@@ -354,9 +354,8 @@ class ReinforceLSTMAgent:
         rewards = np.stack(unroll.rewards)  # (T, K)
         slots = rewards.shape[1]
         returns = torch.stack([discounted_returns(rewards[:, k].tolist(), self.gamma) for k in range(slots)], dim=1)
-        entropy = self.policy.entropy(logits).mean() if self.objective.options.uses_entropy else None
-        entropy_coef = self.objective.entropy_coef  # the β this update used (target_entropy adapts it below)
-        loss = self.objective.loss(returns, log_prob, entropy, self.unroll_length)
+        coordinate_entropy = self.policy.coordinate_entropy(logits) if self.objective.options.uses_entropy else None
+        loss = self.objective.loss(returns, log_prob, coordinate_entropy, self.unroll_length)
         self.optimizer.zero_grad()
         loss.backward()
         max_norm = self.max_grad_norm if self.max_grad_norm is not None else math.inf
@@ -370,12 +369,10 @@ class ReinforceLSTMAgent:
                           stacklevel=3)
         logits = logits.detach()
         per_coordinate = self.policy.coordinate_entropy(logits).mean(dim=(0, 1))  # (C,)
-        self.objective.adapt_entropy_coef(float(per_coordinate.mean()))
         stats = {
             "losses/policy_loss": loss.item(),
             "losses/entropy": float(self.policy.entropy(logits).mean()),
             **{f"losses/entropy_{c}": float(value) for c, value in enumerate(per_coordinate)},
-            "losses/entropy_coef": entropy_coef,
             "losses/grad_norm": grad_norm,
             "charts/unroll_mean_reward": float(np.mean(rewards)),
         }

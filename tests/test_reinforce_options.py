@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ import torch
 
 from agents import ReinforceLSTMAgent, ReinforceLSTMPolicy
 from agents.reinforce_lstm import PRESETS
-from agents.reinforce_objective import MAX_ENTROPY_COEF, MIN_ENTROPY_COEF, ObjectiveOptions, ReinforceObjective
+from agents.reinforce_objective import ObjectiveOptions, ReinforceObjective
 from agents.training import StepRecord
 from tests.toy_lr_env import ToyLREnv
 
@@ -36,38 +35,26 @@ def test_baseline_subtracts_the_running_mean_of_earlier_unrolls() -> None:
 
 def test_normalized_advantages_and_entropy_bonus() -> None:
     objective = ReinforceObjective(ObjectiveOptions(normalize_advantages=True, entropy_coef=0.1))
-    entropy = torch.tensor(2.0)
+    coordinate_entropy = torch.full((3, 2, 4), 0.5)  # (T, K, C): the joint entropy is 4 · 0.5 = 2
     advantages = (RETURNS - RETURNS.mean()) / (RETURNS.std() + 1e-8)
-    expected = -(advantages * LOG_PROB).sum() / 6 - 0.1 * entropy
-    assert torch.allclose(objective.loss(RETURNS, LOG_PROB, entropy, 3), expected)
+    expected = -(advantages * LOG_PROB).sum() / 6 - 0.1 * 2.0
+    assert torch.allclose(objective.loss(RETURNS, LOG_PROB, coordinate_entropy, 3), expected)
     with pytest.raises(ValueError, match="entropy_coef"):
         ObjectiveOptions(entropy_coef=-1.0)
 
 
-def test_target_entropy_adapts_the_coefficient_towards_the_target() -> None:
-    options = ObjectiveOptions(entropy_coef=0.01, target_entropy=1.0, entropy_coef_lr=0.5)
-    objective = ReinforceObjective(options)
-    objective.adapt_entropy_coef(0.2)  # sharper than the target: β grows by exp(0.5 · 0.8)
-    assert objective.entropy_coef == pytest.approx(0.01 * math.exp(0.4))
-    grown = objective.entropy_coef
-    assert torch.allclose(objective.loss(RETURNS, LOG_PROB, torch.tensor(2.0), 3),
-                          -(RETURNS * LOG_PROB).sum() / 6 - grown * 2.0)
-    objective.adapt_entropy_coef(2.4)  # flatter: β shrinks
-    assert objective.entropy_coef < grown
-    for _ in range(100):  # kept within its range either way
-        objective.adapt_entropy_coef(2.4)
-    assert objective.entropy_coef == MIN_ENTROPY_COEF
-    for _ in range(100):
-        objective.adapt_entropy_coef(0.0)
-    assert objective.entropy_coef == MAX_ENTROPY_COEF
-    restored = ReinforceObjective(options)
-    restored.load_state_dict(objective.state_dict())
-    assert restored.entropy_coef == MAX_ENTROPY_COEF
-    fixed = ReinforceObjective(ObjectiveOptions(entropy_coef=0.1))
-    fixed.adapt_entropy_coef(0.0)  # no target: β stays
-    assert fixed.entropy_coef == 0.1
-    with pytest.raises(ValueError, match="target_entropy"):
-        ObjectiveOptions(entropy_coef=0.0, target_entropy=1.0)  # β must start inside its range
+def test_entropy_floor_penalises_only_a_policy_sharper_than_the_floor() -> None:
+    objective = ReinforceObjective(ObjectiveOptions(entropy_floor=1.0, entropy_floor_coef=2.0))
+    eq7 = -(RETURNS * LOG_PROB).sum() / 6
+    above = torch.full((3, 2, 4), 1.2)
+    assert torch.equal(objective.loss(RETURNS, LOG_PROB, above, 3), eq7)  # free above the floor
+    below = torch.full((3, 2, 4), 0.25, requires_grad=True)
+    loss = objective.loss(RETURNS, LOG_PROB, below, 3)
+    assert torch.allclose(loss, eq7 + 2.0 * 4 * 0.75)  # ρ · C · (floor − mean entropy)
+    loss.backward()
+    assert below.grad is not None and bool((below.grad < 0).all())  # the gradient raises the entropy
+    with pytest.raises(ValueError, match="entropy_floor"):
+        ObjectiveOptions(entropy_floor=0.0)
 
 
 def test_reference_lstm_init_is_orthogonal_with_zero_biases() -> None:
@@ -97,14 +84,14 @@ def test_entropy_bonus_keeps_the_policy_more_random() -> None:
     assert entropies[1] > entropies[0] + 0.1
 
 
-def test_target_entropy_holds_the_policy_where_the_fixed_bonus_lets_it_collapse() -> None:
+def test_entropy_floor_holds_the_policy_where_the_fixed_bonus_lets_it_collapse() -> None:
     late_entropy = {}  # mean per-coordinate entropy of the sampling distributions over the last 20 episodes
-    for name, options in {"fixed": {}, "target": {"target_entropy": 1.5}}.items():
+    for name, options in {"fixed": {}, "floor": {"entropy_floor": 1.0}}.items():
         episodes: list[float] = []
         agent = ReinforceLSTMAgent(ToyLREnv(noise=0.0), seed=0, **{**PRESETS["recommended"], **options})
         agent.learn(1200, callback=functools.partial(_record_entropy, episodes))
         late_entropy[name] = float(np.mean(episodes[-20:]))
-    assert late_entropy["fixed"] < 0.5 and late_entropy["target"] > 1.0, late_entropy
+    assert late_entropy["fixed"] < 0.1 and 0.8 < late_entropy["floor"] < 1.3, late_entropy
 
 
 def _record_entropy(episodes: list[float], step: StepRecord) -> bool:
