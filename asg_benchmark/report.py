@@ -218,8 +218,8 @@ def plot_profiles(summary: Summary, path: Path) -> None:
 
 
 def plot_training(runs: dict[str, list[list[dict[str, str]]]], path: Path, smooth: int = 5) -> None:
-    """Training return and mean per-coordinate policy entropy against the training episode, one line per run
-    (a running mean over ``smooth`` episodes: single returns are noisy), entropy where the agent reports it."""
+    """Training return (a running mean over ``smooth`` episodes: single returns are noisy) and mean per-coordinate
+    policy entropy (where the agent reports it) against the training episode, one line per run."""
     plt = _pyplot()
     fig, (returns, entropies) = plt.subplots(1, 2, figsize=(11, 4))
     for (label, label_runs), color in zip(runs.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"] * 9,
@@ -227,8 +227,9 @@ def plot_training(runs: dict[str, list[list[dict[str, str]]]], path: Path, smoot
         for k, rows in enumerate(label_runs):
             for ax, column in ((returns, "return"), (entropies, "entropy")):
                 values = [float(r[column]) for r in rows if r.get(column) not in ("", None)]
-                if values:
-                    ax.plot(_running_mean(values, smooth), color=color, alpha=0.8, label=label if k == 0 else None)
+                if values:  # an episode's entropy is already a mean over its decisions: drawn as it is
+                    curve = _running_mean(values, smooth) if column == "return" else values
+                    ax.plot(curve, color=color, alpha=0.8, label=label if k == 0 else None)
     entropies.axhline(math.log(11), color="grey", ls=":", lw=1, label="uniform (ln 11)")
     returns.set(xlabel="training episode", ylabel=f"episode return (running mean of {smooth})")
     entropies.set(xlabel="training episode", ylabel="policy entropy per coordinate (nats)")
