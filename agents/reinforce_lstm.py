@@ -356,7 +356,7 @@ class ReinforceLSTMAgent:
         rewards = np.stack(unroll.rewards)  # (T, K)
         slots = rewards.shape[1]
         returns = torch.stack([discounted_returns(rewards[:, k].tolist(), self.gamma) for k in range(slots)], dim=1)
-        coordinate_entropy = self.policy.coordinate_entropy(logits) if self.objective.options.uses_entropy else None
+        coordinate_entropy = self.policy.coordinate_entropy(logits)  # (T, K, C): in the loss if an option uses it
         loss = self.objective.loss(returns, log_prob, coordinate_entropy, self.unroll_length)
         self.optimizer.zero_grad()
         loss.backward()
@@ -369,11 +369,11 @@ class ReinforceLSTMAgent:
             self.num_skipped_updates += 1
             warnings.warn(f"skipped a policy update with a non-finite loss or gradient ({loss.item()}, {grad_norm})",
                           stacklevel=3)
-        logits = logits.detach()
-        per_coordinate = self.policy.coordinate_entropy(logits).mean(dim=(0, 1))  # (C,)
+        coordinate_entropy = coordinate_entropy.detach()
+        per_coordinate = coordinate_entropy.mean(dim=(0, 1))  # (C,)
         stats = {
             "losses/policy_loss": loss.item(),
-            "losses/entropy": float(self.policy.entropy(logits).mean()),
+            "losses/entropy": float(coordinate_entropy.sum(dim=-1).mean()),  # of the joint distribution
             **{f"losses/entropy_{c}": float(value) for c, value in enumerate(per_coordinate)},
             "losses/grad_norm": grad_norm,
             "charts/unroll_mean_reward": float(np.mean(rewards)),

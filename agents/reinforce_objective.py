@@ -44,11 +44,6 @@ class ObjectiveOptions:
                              f"ln 11 = 2.40) and entropy_floor_coef > 0; got {self.entropy_floor}, "
                              f"{self.entropy_floor_coef}")
 
-    @property
-    def uses_entropy(self) -> bool:
-        """Whether the loss has an entropy term (the agent computes H(π) only then)."""
-        return self.entropy_coef > 0 or self.entropy_floor is not None
-
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -63,7 +58,7 @@ class ReinforceObjective:
     def loss(self, returns: torch.Tensor, log_prob: torch.Tensor, coordinate_entropy: torch.Tensor | None,
              unroll_length: int) -> torch.Tensor:
         """``returns`` and ``log_prob`` ``(T, K)``; ``coordinate_entropy`` ``(T, K, C)``, the entropy of each
-        coordinate's distribution at each step (needed only when ``options.uses_entropy``)."""
+        coordinate's distribution at each step (used only by ``entropy_coef`` and ``entropy_floor``)."""
         options, advantages = self.options, returns
         if options.baseline:
             mean = float(returns.mean())
@@ -75,13 +70,13 @@ class ReinforceObjective:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         # 1/(U·K) even for a shorter last unroll of an episode: each step keeps the same weight.
         loss = -(advantages * log_prob).sum() / (unroll_length * returns.shape[1])
-        if options.uses_entropy:
+        if options.entropy_coef > 0:  # of the joint distribution: coordinates are independent given the state
             assert coordinate_entropy is not None
-            if options.entropy_coef > 0:  # of the joint distribution: coordinates are independent given the state
-                loss = loss - options.entropy_coef * coordinate_entropy.sum(dim=-1).mean()
-            if options.entropy_floor is not None:
-                shortfall = torch.relu(options.entropy_floor - coordinate_entropy.mean())
-                loss = loss + options.entropy_floor_coef * coordinate_entropy.shape[-1] * shortfall
+            loss = loss - options.entropy_coef * coordinate_entropy.sum(dim=-1).mean()
+        if options.entropy_floor is not None:
+            assert coordinate_entropy is not None
+            shortfall = torch.relu(options.entropy_floor - coordinate_entropy.mean())
+            loss = loss + options.entropy_floor_coef * coordinate_entropy.shape[-1] * shortfall
         return loss
 
     def state_dict(self) -> dict[str, Any]:

@@ -192,7 +192,12 @@ def training_runs(benchmark: Path) -> dict[str, list[list[dict[str, str]]]]:
 
 def training_summaries(benchmark: Path, fraction: float = 0.2) -> dict[str, TrainingSummary]:
     """Row label → the summary of its saved training episodes (:func:`training_runs`)."""
-    runs = training_runs(benchmark)
+    return summarize_training(training_runs(benchmark), fraction)
+
+
+def summarize_training(runs: dict[str, list[list[dict[str, str]]]], fraction: float = 0.2
+                       ) -> dict[str, TrainingSummary]:
+    """:func:`training_summaries` of runs already read."""
 
     def mean(label: str, column: str, late: bool) -> float:
         means = []

@@ -9,13 +9,14 @@ profiles with their bands) and, when learning rows saved their training episodes
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from asg_benchmark.checkpoints import TrainingSummary, training_runs, training_summaries
+from asg_benchmark.checkpoints import TrainingSummary, summarize_training, training_runs
 from asg_benchmark.seeds import MIN_EVAL_SEEDS
 from asg_benchmark.stats import RowStats, Summary, compared_with, summarize
 from asg_benchmark.store import read_rows
@@ -37,10 +38,10 @@ def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None 
     tuned = tuned_constant_row(summary)
     against_tuned = "" if tuned is None else tuned_constant_section(compared_with(rows, summary, tuned))
     path = folder / REPORT
-    path.write_text(markdown(summary) + against_tuned + training_section(training_summaries(folder)))
+    runs = training_runs(folder)
+    path.write_text(markdown(summary) + against_tuned + training_section(summarize_training(runs)))
     plot_intervals(summary, folder / IQM_PLOT)
     plot_profiles(summary, folder / PROFILE_PLOT)
-    runs = training_runs(folder)
     if runs:
         plot_training(runs, folder / TRAINING_PLOT)
     return path
@@ -222,8 +223,8 @@ def plot_training(runs: dict[str, list[list[dict[str, str]]]], path: Path, smoot
     policy entropy (where the agent reports it) against the training episode, one line per run."""
     plt = _pyplot()
     fig, (returns, entropies) = plt.subplots(1, 2, figsize=(11, 4))
-    for (label, label_runs), color in zip(runs.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"] * 9,
-                                          strict=False):
+    colors = itertools.cycle(plt.rcParams["axes.prop_cycle"].by_key()["color"])  # one per row, all its runs
+    for (label, label_runs), color in zip(runs.items(), colors, strict=False):
         for k, rows in enumerate(label_runs):
             for ax, column in ((returns, "return"), (entropies, "entropy")):
                 values = [float(r[column]) for r in rows if r.get(column) not in ("", None)]

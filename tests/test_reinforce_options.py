@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 import torch
@@ -11,7 +9,7 @@ import torch
 from agents import ReinforceLSTMAgent, ReinforceLSTMPolicy
 from agents.reinforce_lstm import PRESETS
 from agents.reinforce_objective import ObjectiveOptions, ReinforceObjective
-from agents.training import StepRecord
+from asg_benchmark.checkpoints import EpisodeLog
 from tests.toy_lr_env import ToyLREnv
 
 RETURNS = torch.tensor([[0.5, -0.1], [0.2, 0.4], [0.0, 0.3]])  # (T, K)
@@ -87,18 +85,12 @@ def test_entropy_bonus_keeps_the_policy_more_random() -> None:
 def test_entropy_floor_holds_the_policy_where_the_fixed_bonus_lets_it_collapse() -> None:
     late_entropy = {}  # mean per-coordinate entropy of the sampling distributions over the last 20 episodes
     for name, options in {"fixed": {}, "floor": {"entropy_floor": 1.0}}.items():
-        episodes: list[float] = []
+        log = EpisodeLog()
         agent = ReinforceLSTMAgent(ToyLREnv(noise=0.0), seed=0, **{**PRESETS["stabilized"], "learning_rate": 1e-2,
                                                                   **options})
-        agent.learn(1200, callback=functools.partial(_record_entropy, episodes))
-        late_entropy[name] = float(np.mean(episodes[-20:]))
+        agent.learn(1200, callback=log)
+        late_entropy[name] = float(np.mean([row["entropy"] for row in log.rows[-20:]]))
     assert late_entropy["fixed"] < 0.1 and 0.8 < late_entropy["floor"] < 1.3, late_entropy
-
-
-def _record_entropy(episodes: list[float], step: StepRecord) -> bool:
-    if step.episode_entropy is not None:
-        episodes.append(float(np.mean(step.episode_entropy)))
-    return True
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
