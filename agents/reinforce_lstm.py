@@ -100,8 +100,8 @@ class ReinforceLSTMAgent:
     ``normalize_observations`` (running mean/std of the 5 scalar features, which differ by orders
     of magnitude: L_XE ~2.3, mean θ_n ~5e-4), ``optimizer="adam"``, ``lstm_init="reference"``
     (orthogonal weights, zero biases, as the released code), and the objective's ``baseline``,
-    ``normalize_advantages``, ``entropy_coef`` and ``entropy_floor`` with ``entropy_floor_coef``
-    (:mod:`agents.reinforce_objective`).
+    ``normalize_advantages``, ``entropy_coef`` and ``entropy_floor`` with ``entropy_floor_coef`` and
+    ``entropy_floor_decay_steps`` (:mod:`agents.reinforce_objective`).
     """
 
     def __init__(
@@ -125,6 +125,7 @@ class ReinforceLSTMAgent:
         entropy_coef: float = 0.0,
         entropy_floor: float | None = None,
         entropy_floor_coef: float = 1.0,
+        entropy_floor_decay_steps: int | None = None,
         seed: int | None = None,
     ) -> None:
         if env is not None:
@@ -144,7 +145,7 @@ class ReinforceLSTMAgent:
         if optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer must be 'sgd' (with momentum, the paper's) or 'adam', got {optimizer!r}")
         objective = ObjectiveOptions(baseline, baseline_decay, normalize_advantages, entropy_coef, entropy_floor,
-                                     entropy_floor_coef)
+                                     entropy_floor_coef, entropy_floor_decay_steps)
         if seed is None:  # still recorded, so the run can be resumed and repeated
             seed = int(np.random.SeedSequence().generate_state(1)[0] % 2**31)
         self.env = env  # one env becomes one local rollout slot
@@ -357,7 +358,7 @@ class ReinforceLSTMAgent:
         slots = rewards.shape[1]
         returns = torch.stack([discounted_returns(rewards[:, k].tolist(), self.gamma) for k in range(slots)], dim=1)
         coordinate_entropy = self.policy.coordinate_entropy(logits)  # (T, K, C): in the loss if an option uses it
-        loss = self.objective.loss(returns, log_prob, coordinate_entropy, self.unroll_length)
+        loss = self.objective.loss(returns, log_prob, coordinate_entropy, self.unroll_length, self.num_timesteps)
         self.optimizer.zero_grad()
         loss.backward()
         max_norm = self.max_grad_norm if self.max_grad_norm is not None else math.inf
@@ -378,6 +379,9 @@ class ReinforceLSTMAgent:
             "losses/grad_norm": grad_norm,
             "charts/unroll_mean_reward": float(np.mean(rewards)),
         }
+        floor = self.objective.options.floor_at(self.num_timesteps)
+        if floor is not None:  # the constraint this update was under (annealed or not)
+            stats["losses/entropy_floor"] = floor
         self._unroll = _Unroll()
         return stats
 

@@ -14,6 +14,9 @@ With every switch off (the ``paper`` preset) the loss is Eq. 7 exactly,
   leaves the policy free above it and pushes back hard below it. (An adapted β — SAC's
   temperature — was tried first: with the lag of the policy's response it swings between
   collapse and uniform.)
+* ``entropy_floor_decay_steps``: lower the floor linearly to 0 over that many env steps of
+  training, so the policy explores early and may settle on a schedule (or a constant) late;
+  deployed greedily, a policy held at a floor plays its argmax, which the floor keeps learnable.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class ObjectiveOptions:
     entropy_coef: float = 0.0
     entropy_floor: float | None = None
     entropy_floor_coef: float = 1.0
+    entropy_floor_decay_steps: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.baseline_decay < 1 or self.entropy_coef < 0:
@@ -43,6 +47,17 @@ class ObjectiveOptions:
             raise ValueError(f"entropy_floor needs a floor > 0 (nats per coordinate; uniform over 11 actions is "
                              f"ln 11 = 2.40) and entropy_floor_coef > 0; got {self.entropy_floor}, "
                              f"{self.entropy_floor_coef}")
+        if self.entropy_floor_decay_steps is not None and (self.entropy_floor is None
+                                                           or self.entropy_floor_decay_steps < 1):
+            raise ValueError(f"entropy_floor_decay_steps anneals entropy_floor: needs a floor and >= 1 env steps, "
+                             f"got entropy_floor={self.entropy_floor}, "
+                             f"entropy_floor_decay_steps={self.entropy_floor_decay_steps}")
+
+    def floor_at(self, timestep: int) -> float | None:
+        """The entropy floor after ``timestep`` env steps of training (None: no floor)."""
+        if self.entropy_floor is None or self.entropy_floor_decay_steps is None:
+            return self.entropy_floor
+        return self.entropy_floor * max(0.0, 1.0 - timestep / self.entropy_floor_decay_steps)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,9 +71,10 @@ class ReinforceObjective:
         self.baseline_value: float | None = None
 
     def loss(self, returns: torch.Tensor, log_prob: torch.Tensor, coordinate_entropy: torch.Tensor | None,
-             unroll_length: int) -> torch.Tensor:
+             unroll_length: int, timestep: int = 0) -> torch.Tensor:
         """``returns`` and ``log_prob`` ``(T, K)``; ``coordinate_entropy`` ``(T, K, C)``, the entropy of each
-        coordinate's distribution at each step (used only by ``entropy_coef`` and ``entropy_floor``)."""
+        coordinate's distribution at each step (used only by ``entropy_coef`` and ``entropy_floor``);
+        ``timestep``: env steps trained so far (for an annealed floor)."""
         options, advantages = self.options, returns
         if options.baseline:
             mean = float(returns.mean())
@@ -73,9 +89,10 @@ class ReinforceObjective:
         if options.entropy_coef > 0:  # of the joint distribution: coordinates are independent given the state
             assert coordinate_entropy is not None
             loss = loss - options.entropy_coef * coordinate_entropy.sum(dim=-1).mean()
-        if options.entropy_floor is not None:
+        floor = options.floor_at(timestep)
+        if floor:  # None, or annealed to 0: no constraint
             assert coordinate_entropy is not None
-            shortfall = torch.relu(options.entropy_floor - coordinate_entropy.mean())
+            shortfall = torch.relu(floor - coordinate_entropy.mean())
             loss = loss + options.entropy_floor_coef * coordinate_entropy.shape[-1] * shortfall
         return loss
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ import torch
 from agents import ReinforceLSTMAgent, ReinforceLSTMPolicy
 from agents.reinforce_lstm import PRESETS
 from agents.reinforce_objective import ObjectiveOptions, ReinforceObjective
+from agents.training import StepRecord
 from asg_benchmark.checkpoints import EpisodeLog
 from tests.toy_lr_env import ToyLREnv
 
@@ -53,6 +56,34 @@ def test_entropy_floor_penalises_only_a_policy_sharper_than_the_floor() -> None:
     assert below.grad is not None and bool((below.grad < 0).all())  # the gradient raises the entropy
     with pytest.raises(ValueError, match="entropy_floor"):
         ObjectiveOptions(entropy_floor=0.0)
+
+
+def test_annealed_entropy_floor_falls_linearly_to_zero() -> None:
+    options = ObjectiveOptions(entropy_floor=1.0, entropy_floor_decay_steps=100)
+    assert [options.floor_at(t) for t in (0, 25, 100, 400)] == [1.0, 0.75, 0.0, 0.0]
+    objective = ReinforceObjective(options)
+    eq7 = -(RETURNS * LOG_PROB).sum() / 6
+    below = torch.full((3, 2, 4), 0.25)
+    assert torch.allclose(objective.loss(RETURNS, LOG_PROB, below, 3, timestep=50), eq7 + 4 * (0.5 - 0.25))
+    assert torch.equal(objective.loss(RETURNS, LOG_PROB, below, 3, timestep=100), eq7)  # annealed away
+    assert ObjectiveOptions(entropy_floor=1.0).floor_at(10**6) == 1.0  # without decay: fixed
+    for bad in ({"entropy_floor_decay_steps": 100}, {"entropy_floor": 1.0, "entropy_floor_decay_steps": 0}):
+        with pytest.raises(ValueError, match="entropy_floor_decay_steps"):
+            ObjectiveOptions(**bad)
+
+
+def test_agent_anneals_its_floor_by_env_steps_trained_and_resumes_it(tmp_path) -> None:
+    agent = ReinforceLSTMAgent(ToyLREnv(noise=0.0), seed=0, entropy_floor=1.0, entropy_floor_decay_steps=40)
+    floors: list[float] = []
+
+    def record_floor(record: StepRecord) -> None:
+        if record.update is not None:
+            floors.append(record.update["losses/entropy_floor"])
+
+    agent.learn(60, callback=record_floor)
+    assert floors[0] > floors[-1] == 0.0 and all(a >= b for a, b in itertools.pairwise(floors))
+    loaded = ReinforceLSTMAgent.load(agent.save(tmp_path / "agent.pt"), env=ToyLREnv(noise=0.0))
+    assert loaded.objective.options == agent.objective.options
 
 
 def test_reference_lstm_init_is_orthogonal_with_zero_biases() -> None:
