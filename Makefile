@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint test test-slow demo bench benchmark ablation sweep clean
+.PHONY: install lint test test-slow demo bench benchmark leads ablation sweep clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ BENCHMARK_AGENTS := hand_tuned all_large head_only hand_tuned_warmup_poly hand_t
 benchmark: $(STAMP)
 	$(PY) -m experiments.benchmark_agents --agents $(BENCHMARK_AGENTS) --train-seeds 0 --eval-seeds 100-109 \
 		--budget 4000 --agent-kwargs '{"recommended": {"preset": "recommended"}}' --out results/benchmark_agents/v0.2
+
+# Candidates for a learned controller that beats both bars, rows in the same folder and protocol (run after
+# `make benchmark`; ~2.5 h of CPU each here, resumable): REINFORCE's recommended preset with its entropy floor
+# annealed to 0 over 3,000 of the 4,000 decisions, and PPO updated harder than SB3's defaults (it barely moved).
+LEADS := '{"annealed": {"preset": "recommended", "entropy_floor_decay_steps": 3000}, \
+	"ppo_lr1e-3": {"learning_rate": 0.001, "n_epochs": 10}}'
+leads: $(STAMP)
+	$(PY) -m experiments.benchmark_agents --agents annealed=reinforce_lstm ppo_lr1e-3=ppo --train-seeds 0 \
+		--eval-seeds 100-109 --budget 4000 --agent-kwargs $(LEADS) --out results/benchmark_agents/v0.2
 
 # The REINFORCE-LSTM ablation (every variant of experiments/ablation_reinforce.py, 600 decisions each, ~30 min of
 # CPU per variant on 2 cores), read beside the benchmark's hand_tuned and random_init rows; resumable.
