@@ -15,8 +15,8 @@ With every switch off (the ``paper`` preset) the loss is Eq. 7 exactly,
   temperature — was tried first: with the lag of the policy's response it swings between
   collapse and uniform.)
 * ``entropy_floor_decay_steps``: lower the floor linearly to 0 over that many env steps of
-  training, so the policy explores early and may settle on a schedule (or a constant) late;
-  deployed greedily, a policy held at a floor plays its argmax, which the floor keeps learnable.
+  training, so the policy explores early and is free to commit to a schedule (or a constant)
+  by the end of training.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def test_annealed_entropy_floor_falls_linearly_to_zero() -> None:
             ObjectiveOptions(**bad)
 
 
-def test_agent_anneals_its_floor_by_env_steps_trained_and_resumes_it(tmp_path) -> None:
+def test_agent_anneals_its_floor_by_env_steps_trained_and_keeps_it_in_its_checkpoint(tmp_path) -> None:
     agent = ReinforceLSTMAgent(ToyLREnv(noise=0.0), seed=0, entropy_floor=1.0, entropy_floor_decay_steps=40)
     floors: list[float] = []
 
@@ -84,6 +84,7 @@ def test_agent_anneals_its_floor_by_env_steps_trained_and_resumes_it(tmp_path) -
     assert floors[0] > floors[-1] == 0.0 and all(a >= b for a, b in itertools.pairwise(floors))
     loaded = ReinforceLSTMAgent.load(agent.save(tmp_path / "agent.pt"), env=ToyLREnv(noise=0.0))
     assert loaded.objective.options == agent.objective.options
+    assert loaded.objective.options.floor_at(loaded.num_timesteps) == 0.0  # resumes past the annealing
 
 
 def test_reference_lstm_init_is_orthogonal_with_zero_biases() -> None:
