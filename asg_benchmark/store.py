@@ -125,11 +125,25 @@ def command_line() -> str:
 
 
 def machine() -> str:
+    """What shapes a run's numbers: the CPU model first (floating-point kernels differ between CPUs, and an episode
+    is chaotic: results are bitwise the same only on the same CPU model and build), then cores, OS and torch."""
     import torch
 
-    return (f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, {platform.system()}, "
+    return (f"{platform.machine()} {cpu_model()}, {os.cpu_count()} cores, {platform.system()}, "
             f"Python {platform.python_version()}, torch {torch.__version__} ({torch.get_num_threads()} threads)"
             + (f", CUDA {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""))
+
+
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU's model name (Linux's ``/proc/cpuinfo``; ``platform.processor()`` elsewhere, which on Linux is empty)."""
+    try:
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def versions() -> dict[str, str]:

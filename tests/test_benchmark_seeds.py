@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from asg_benchmark import (
 from asg_benchmark.cli import main
 from asg_benchmark.runner import agent_cells, plan_jobs
 from asg_benchmark.seeds import TRAIN_EPISODE_OFFSET
-from asg_benchmark.store import lock_protocol
+from asg_benchmark.store import cpu_model, lock_protocol, machine
 from asg_benchmark.training_env import TrainingEnv
 from tests.toy_lr_env import ToyLREnv
 
@@ -82,6 +83,16 @@ def test_protocol_lock_refuses_another_protocol(tmp_path: Path) -> None:
     lock_protocol(tmp_path, {"env": "ASG-Digits-v0", "budget": 100, "env_kwargs": {"crop_size": (32, 32)}})
     with pytest.raises(ProtocolError, match="budget: 100 there, 200 now"):
         lock_protocol(tmp_path, {"env": "ASG-Digits-v0", "budget": 200, "env_kwargs": {"crop_size": (32, 32)}})
+
+
+def test_provenance_names_the_cpu_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Episodes differ between CPU models, so the machine line of every provenance record names the model."""
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\n\nprocessor\t: 1\n")
+    assert cpu_model(cpuinfo) == "AMD EPYC 7B13"
+    monkeypatch.setattr("platform.processor", lambda: "")
+    assert cpu_model(tmp_path / "absent") == "unknown CPU"
+    assert machine().startswith(f"{platform.machine()} {cpu_model()}, ")
 
 
 def test_cells_and_jobs() -> None:
