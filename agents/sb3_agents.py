@@ -56,16 +56,21 @@ def _callback_adapter(agent: SB3Agent, callback: StepCallback | None, bar: Any) 
         def _step_entropies(self) -> np.ndarray | None:
             """(envs, C): the entropy of each coordinate's distribution the step's actions were sampled from.
 
-            Feed-forward policies only (their distribution is a function of the observation); one extra
-            policy forward, no sampling, so training is unchanged.
+            One extra policy forward, no sampling, so training is unchanged. A recurrent policy's distribution
+            depends on its LSTM state too: at this point of sb3-contrib's rollout the model still holds the
+            state the step's actions were sampled with (it moves on after the callback).
             """
             obs = self.locals.get("obs_tensor")
-            if obs is None or "lstm_states" in self.locals:
+            if obs is None:
                 return None
             import torch
 
             with torch.no_grad():
-                distribution = self.model.policy.get_distribution(obs).distribution
+                if "lstm_states" in self.locals:
+                    distribution = self.model.policy.get_distribution(
+                        obs, self.model._last_lstm_states.pi, self.locals["episode_starts"])[0].distribution
+                else:
+                    distribution = self.model.policy.get_distribution(obs).distribution
             return torch.stack([d.entropy() for d in distribution], dim=-1).double().cpu().numpy()
 
         def _on_step(self) -> bool:

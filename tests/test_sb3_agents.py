@@ -9,6 +9,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 from agents import load_agent, make_agent
 from tests.toy_lr_env import ToyLREnv
@@ -33,10 +34,8 @@ def test_sb3_agent_trains_on_the_toy_asg_env(tmp_path: Path, digits_kwargs: dict
     assert [r.episode_length for r in records if r.done] == [6] * 4
     assert all("target_accuracy" in r.info for r in records if r.done)
     entropies = [r.episode_entropy for r in records if r.done]
-    if name == "recurrent_ppo":  # its distribution depends on the LSTM state: not reported
-        assert entropies == [None] * 4
-    else:
-        assert all(e is not None and len(e) == 7 and all(0 < h <= np.log(11) + 1e-9 for h in e) for e in entropies)
+    # float32 entropies: a near-uniform coordinate may exceed ln 11 in the 7th digit
+    assert all(e is not None and len(e) == 7 and all(0 < h <= np.log(11) + 1e-6 for h in e) for e in entropies)
     obs = env.reset(seed=1)[0]
     path = agent.save(tmp_path / name)
     assert path.suffix == ".zip"
@@ -44,6 +43,20 @@ def test_sb3_agent_trains_on_the_toy_asg_env(tmp_path: Path, digits_kwargs: dict
     assert type(loaded) is type(agent)
     np.testing.assert_array_equal(agent.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
     assert loaded.num_episodes == 4
+
+
+@pytest.mark.parametrize("name", SB3_AGENTS)
+def test_sb3_entropy_logging_leaves_training_unchanged(digits_kwargs: dict, name: str) -> None:
+    """The step callback's extra policy forward (for the entropy) neither samples nor moves the LSTM state."""
+    options = SB3_AGENTS[name][0]
+    trained = []
+    for callback in (None, lambda record: None):
+        agent = make_agent(name, gym.make("ASG-Digits-v0", **digits_kwargs), seed=0, **options)
+        agent.learn(18, callback=callback)
+        trained.append(agent.model.policy.state_dict())
+    assert trained[0].keys() == trained[1].keys()
+    for key in trained[0]:
+        torch.testing.assert_close(trained[0][key], trained[1][key], rtol=0, atol=0, msg=key)
 
 
 @pytest.mark.parametrize("name", SB3_AGENTS)
