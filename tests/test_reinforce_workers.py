@@ -1,7 +1,8 @@
 """REINFORCE from K rollout slots in lockstep (``agents.rollouts``), on the toy LR env, without Ray.
 
-K = 1 must stay the paper's algorithm bit for bit: it is checked against :func:`reference_learn`,
-a verbatim copy of the single-env loop of ``ReinforceLSTMAgent`` before rollout slots existed.
+K = 1 must stay the paper's algorithm: it is checked against :func:`reference_learn`, a verbatim copy of the
+single-env loop of ``ReinforceLSTMAgent`` before rollout slots existed (the same actions bit for bit, the same
+weights up to float32 rounding, which on some CPUs differs in the last bit between the two code paths' shapes).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def parameters(agent: ReinforceLSTMAgent) -> list[torch.Tensor]:
 
 
 @pytest.mark.parametrize("slots", ["env", "rollouts"])
-def test_one_slot_is_the_plain_algorithm_bit_for_bit(slots: str) -> None:
+def test_one_slot_is_the_plain_algorithm(slots: str) -> None:
     options = {"seed": 5, "normalize_observations": True, "gamma": 0.9, "unroll_length": 3}
     make = lambda: Recorder(ToyLREnv(episode_length=10, diverge_at=4))  # noqa: E731  (episodes of 4 steps)
     env, reference_env = make(), make()
@@ -79,8 +80,10 @@ def test_one_slot_is_the_plain_algorithm_bit_for_bit(slots: str) -> None:
     np.testing.assert_array_equal(np.stack(env.actions), np.stack(reference_env.actions))
     assert env.unwrapped.reset_seeds == reference_env.unwrapped.reset_seeds == [5, 6, 7, 8, 9, 10]
     assert agent.num_updates == 11
+    # Same actions bit for bit (above); the weights equal up to float32 rounding: the agent batches over slots, and
+    # on some CPUs (AMD EPYC) the batched kernels round the last bit differently from the reference's shapes.
     for p, q in zip(parameters(agent), parameters(reference), strict=True):
-        assert torch.equal(p, q)
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
     assert not all(torch.equal(p, q) for p, q in
                    zip(parameters(agent), parameters(ReinforceLSTMAgent(num_coordinates=3, **options)), strict=True))
 
