@@ -4,7 +4,9 @@ What differs between the folders (env keywords such as ``momentum_style``, a pac
 another machine) is read from their ``protocol.json`` and provenance; for every row label in both,
 the report gives each folder's IQM and the paired differences ``B − A`` over the cells both ran
 (same training and evaluation seeds, so each episode's own difficulty cancels), with a 95 %
-bootstrap CI of their mean and wins/ties/losses. ``asg-benchmark compare A B`` writes it.
+bootstrap CI of their mean and wins/ties/losses, and names the machines that ran each folder
+(across CPU models the pairing is the comparison itself: how far another machine moves a row).
+``asg-benchmark compare A B`` writes it.
 """
 
 from __future__ import annotations
@@ -58,10 +60,17 @@ def protocol_differences(folder_a: Path, folder_b: Path) -> dict[str, tuple[Any,
     return {key: (a.get(key), b.get(key)) for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)}
 
 
+def machines(rows: list[dict[str, str]]) -> str:
+    """The machines that ran ``rows`` (``results.csv``'s column), "not recorded" where it is empty."""
+    return "; ".join(sorted({r.get("machine") or "not recorded" for r in rows})) or "no rows"
+
+
 def comparison_markdown(folder_a: Path, folder_b: Path, comparisons: list[RowComparison],
-                        differences: dict[str, tuple[Any, Any]]) -> str:
+                        differences: dict[str, tuple[Any, Any]], machine_a: str = "", machine_b: str = "") -> str:
     lines = [f"# {folder_b.name} against {folder_a.name}", "",
              f"* A: `{folder_a}`; B: `{folder_b}`",
+             f"* machine A: {machine_a or 'not recorded'}; machine B: {machine_b or 'not recorded'}"
+             + (" (the same)" if machine_a and machine_a == machine_b else ""),
              "* what differs in their protocols: " + ("; ".join(f"`{k}` {a!r} → {b!r}"
                                                               for k, (a, b) in differences.items()) or "nothing"),
              "* Δ = B − A on the cells both ran (same training and evaluation seeds), draws averaged per cell; "
@@ -80,8 +89,10 @@ def write_comparison(folder_a: str | Path, folder_b: str | Path, out: str | Path
                      reps: int = 2000) -> str:
     """The comparison of two results folders as markdown (written to ``out`` when given)."""
     folder_a, folder_b = Path(folder_a), Path(folder_b)
-    comparisons = compare_rows(read_rows(folder_a), read_rows(folder_b), reps=reps)
-    text = comparison_markdown(folder_a, folder_b, comparisons, protocol_differences(folder_a, folder_b))
+    rows_a, rows_b = read_rows(folder_a), read_rows(folder_b)
+    comparisons = compare_rows(rows_a, rows_b, reps=reps)
+    text = comparison_markdown(folder_a, folder_b, comparisons, protocol_differences(folder_a, folder_b),
+                               machines(rows_a), machines(rows_b))
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(text)

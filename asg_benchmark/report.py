@@ -57,6 +57,11 @@ def statistics_cells(s: RowStats) -> tuple[str, str, str, str, str]:
     improvement = "—" if s.improvement is None or s.improvement_ci is None else _ci(s.improvement, s.improvement_ci)
     paired = "—" if s.paired is None else _ci(s.paired.mean, s.paired.ci)
     counts = "—" if s.paired is None else f"{s.paired.wins}/{s.paired.ties}/{s.paired.losses}"
+    if s.other_machine:  # episodes of two CPU models are not the same episode: those cells are not paired
+        if s.paired is None:
+            paired = "not paired: another machine"
+        else:
+            counts += f" ({s.other_machine} cells of another machine left out)"
     return _ci(s.iqm, s.iqm_ci), improvement, paired, counts, _ci(s.agreement_iqm, s.agreement_ci)
 
 
@@ -120,7 +125,8 @@ def markdown(summary: Summary) -> str:
         f"* IQM with 95 % stratified-bootstrap confidence intervals ({summary.reps} replications, `rliable`); "
         f"P(improvement) and paired Δ against {_reference(summary)}",
         "* single episodes are reproducible only bitwise on the same machine and build: compare the intervals, "
-        "not single runs",
+        "not single runs; paired Δ pairs only episodes that one machine ran",
+        *machines_lines(summary),
         "",
         f"| row | runs × draws | IQM {metric} [95 % CI] | P(improvement) [95 % CI] | paired Δ mean [95 % CI] "
         "| wins/ties/losses | IQM old-task agreement [95 % CI] | mean return | diverged | train steps |",
@@ -132,6 +138,18 @@ def markdown(summary: Summary) -> str:
                      f"{s.diverged:.2f} | {s.train_env_steps:.0f} |")
     lines += ["", *paired_table(summary)]
     return "\n".join(lines) + "\n"
+
+
+def machines_lines(summary: Summary) -> list[str]:
+    """The machines that ran the episodes (``results.csv``'s column), and which rows each ran when they differ."""
+    rows_of: dict[str, list[str]] = {}
+    for s in summary.rows:
+        for m in s.machines:
+            rows_of.setdefault(m or "not recorded", []).append(s.label)
+    if len(rows_of) == 1:
+        return [f"* machine of every episode: {next(iter(rows_of))}"]
+    return ["* machines (episodes of different CPU models are different draws, not the same episode):",
+            *(f"  * {m}: {', '.join(labels)}" for m, labels in rows_of.items())]
 
 
 def training_section(summaries: dict[str, TrainingSummary]) -> str:

@@ -23,7 +23,7 @@ from asg_benchmark.errors import AgentError, BenchmarkError
 from asg_benchmark.protocol import BenchmarkSpec
 from asg_benchmark.registry import GREEDY_SUFFIX, AgentSpec, build_agent, learns
 from asg_benchmark.seeds import reseed_agent, run_seed, seed_everything
-from asg_benchmark.store import Cell, ResultsStore, lock_protocol, write_provenance
+from asg_benchmark.store import Cell, ResultsStore, lock_protocol, machine, write_provenance
 from asg_benchmark.training_env import TrainingEnv
 
 CHECKPOINT_EVERY = 300  # env steps between training checkpoints: 10 protocol episodes, ~7 min on 2 CPU cores
@@ -161,7 +161,7 @@ class JobRunner:
         seed_everything(run_seed(seed))
         train_env = TrainingEnv(self.envs.train)
         agent, training = self._trained(job, build_agent(agent_spec, train_env, seed, **self._kwargs(job)), train_env)
-        settings = episode_settings(self.envs.eval)
+        settings = {**episode_settings(self.envs.eval), "machine": machine()}  # where this job runs (a Ray worker)
         records = []
         for cell in job.cells:
             reseed_agent(agent, run_seed(seed, cell.cell.eval_seed, cell.cell.draw, int(cell.deterministic)))
@@ -263,7 +263,7 @@ def _record(spec: BenchmarkSpec, agent: AgentSpec, cell: EvalCell, result: Episo
            "budget": spec.budget, **training, "target_metric": result.target_metric,
            "target_score": result.target_score, "old_task_agreement": result.old_task_agreement,
            "episode_return": result.episode_return, "final_loss": result.final_loss, "diverged": result.diverged,
-           "steps": result.steps, "eval_seconds": round(result.seconds, 3)}
+           "steps": result.steps, "eval_seconds": round(result.seconds, 3), "machine": settings["machine"]}
     episode = {"agent": label, "train_seed": train_seed, "eval_seed": int(eval_seed), "draw": int(draw),
                "scores": result.scores, "curve": result.curve, "actions": result.actions}
     return Record(row, episode)

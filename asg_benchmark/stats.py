@@ -7,7 +7,9 @@ mean (IQM) of the final target score and of old-task agreement, each with a 95 %
 bootstrap confidence interval; the probability of improvement over the best hand-designed row
 (the hand-designed row with the highest IQM; or a ``reference`` row the caller names) with its
 interval; and the paired per-cell differences to that row (the same evaluation episodes, so the
-episode's own difficulty cancels).
+episode's own difficulty cancels). Two cells pair only when one machine ran both (column
+``machine``; unknown pairs with anything): on another CPU model the "same" episode is another
+draw, and a CPU change alone moves a row as much as the differences between the best rows.
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ class RowStats:
     improvement: float | None = None
     improvement_ci: tuple[float, float] | None = None
     paired: Paired | None = None
+    machines: tuple[str, ...] = ()
+    """The machines that ran the row's episodes ("" where the results do not say)."""
+    other_machine: int = 0
+    """Cells shared with the reference row but not paired with it: another machine ran them."""
 
 
 @dataclass
@@ -99,6 +105,20 @@ def cell_scores(rows: list[dict[str, str]], column: str) -> dict[str, dict[CellK
             for label, cells in draws.items()}
 
 
+def cell_machines(rows: list[dict[str, str]]) -> dict[str, dict[CellKey, str]]:
+    """Row label → cell → the machine that ran its draws ("" if not recorded; several joined by " + ")."""
+    found: dict[str, dict[CellKey, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for row in rows:
+        found[row["agent"]][(row["train_seed"], row["eval_seed"])].add(row.get("machine") or "")
+    return {label: {cell: " + ".join(sorted(m)) if "" not in m else "" for cell, m in cells.items()}
+            for label, cells in found.items()}
+
+
+def same_machine(a: str, b: str) -> bool:
+    """Whether two cells ran on one machine, as far as the results tell (an unknown machine matches any)."""
+    return not a or not b or a == b
+
+
 def _cell_order(item: tuple[CellKey, Any]) -> tuple[int, int]:
     train, evaluation = item[0]
     return (-1 if train == "-" else int(train)), int(evaluation)
@@ -128,12 +148,12 @@ def compared_with(rows: list[dict[str, str]], summary: Summary, reference: str, 
     improvement and the paired differences are computed again (the IQMs and profiles do not depend on it)."""
     if reference not in summary.scores:
         raise ValueError(f"reference row {reference!r} is not in the results")
-    target, rly = cell_scores(rows, "target_score"), _rliable()
-    stats = [replace(s, improvement=None, improvement_ci=None, paired=None) for s in summary.rows]
+    target, machines, rly = cell_scores(rows, "target_score"), cell_machines(rows), _rliable()
+    stats = [replace(s, improvement=None, improvement_ci=None, paired=None, other_machine=0) for s in summary.rows]
     with _quiet():
         for s in stats:
             if s.label != reference:
-                _compare(s, reference, target, summary.scores, rly, summary.reps, seed)
+                _compare(s, reference, target, machines, summary.scores, rly, summary.reps, seed)
     return replace(summary, rows=stats, reference=reference)
 
 
@@ -161,6 +181,7 @@ def _score_profile(scores: np.ndarray, taus: np.ndarray) -> np.ndarray:
 def _summarize(rows: list[dict[str, str]], reps: int, seed: int, reference: str | None) -> Summary:
     rly = _rliable()
     target, agreement = cell_scores(rows, "target_score"), cell_scores(rows, "old_task_agreement")
+    machines = cell_machines(rows)
     scores = {label: np.array(list(cells.values()))[:, None] for label, cells in target.items()}
     agreement_scores = {label: np.array(list(cells.values()))[:, None] for label, cells in agreement.items()}
 
@@ -177,7 +198,7 @@ def _summarize(rows: list[dict[str, str]], reps: int, seed: int, reference: str 
     if compared_with is not None:
         for s in stats:
             if s.label != compared_with:
-                _compare(s, compared_with, target, scores, rly, reps, seed)
+                _compare(s, compared_with, target, machines, scores, rly, reps, seed)
     taus = np.linspace(0.0, 1.0, 101)
     # What rly.create_performance_profile computes, with a seeded bootstrap (it takes no generator).
     profiles, profile_cis = _seeded_estimates(rly, scores, lambda x: _score_profile(x, taus), reps, seed)
@@ -217,32 +238,51 @@ def _row_stats(label: str, rows: list[dict[str, str]], scores: np.ndarray, point
         mean_return=float(np.mean([float(r.get("episode_return", "nan")) for r in rows])),
         diverged=float(np.mean([r.get("diverged") == "True" for r in rows])),
         train_env_steps=float(np.mean([float(r.get("train_env_steps", 0)) for r in rows])),
+        machines=tuple(sorted({r.get("machine") or "" for r in rows})),
     )
 
 
-def _compare(s: RowStats, best: str, target: dict[str, dict[CellKey, float]], scores: dict[str, np.ndarray],
-             rly: Any, reps: int, seed: int) -> None:
-    """Probability of improvement over ``best`` (with its interval) and the paired differences."""
+def _compare(s: RowStats, best: str, target: dict[str, dict[CellKey, float]],
+             machines: dict[str, dict[CellKey, str]], scores: dict[str, np.ndarray], rly: Any, reps: int,
+             seed: int) -> None:
+    """Probability of improvement over ``best`` (with its interval; it compares score distributions, not cells)
+    and the paired differences on the cells one machine ran for both."""
     point, interval = _seeded_estimates(rly, {s.label: [scores[s.label], scores[best]]},
                                         lambda x, y: np.array([probability_of_improvement(x, y)]), reps, seed)
     s.improvement, s.improvement_ci = float(point[s.label][0]), _interval(interval[s.label])
-    s.paired = paired(target[s.label], target[best], reps=reps, seed=seed)
+    pairs = (machines[s.label], machines[best])
+    s.paired = paired(target[s.label], target[best], reps=reps, seed=seed, machines=pairs)
+    s.other_machine = len(_matches(target[s.label], target[best])) - len(_matches(target[s.label], target[best],
+                                                                                   pairs))
 
 
-def paired(scores: dict[CellKey, float], reference: dict[CellKey, float], *, reps: int = 2000, seed: int = 0
-           ) -> Paired | None:
-    """``scores − reference`` on every cell both have, with a bootstrap 95 % CI of the mean; ``None`` when none
-    is shared. An unseeded ``("-", eval_seed)`` cell, on either side, stands for every training seed."""
-    differences = {}
-    for (train, evaluation), value in scores.items():
+def _matches(scores: dict[CellKey, Any], reference: dict[CellKey, Any],
+             machines: tuple[dict[CellKey, str], dict[CellKey, str]] | None = None
+             ) -> dict[CellKey, tuple[CellKey, CellKey]]:
+    """Each pair of cells to difference, keyed by the cell it is reported under: the same training and evaluation
+    seeds, an unseeded ``("-", eval_seed)`` cell on either side standing for every training seed; with
+    ``machines`` (each side's cell → machine), only cells that one machine ran for both."""
+    found = {}
+    for own in scores:
+        train, evaluation = own
         if train == "-":  # e.g. a schedule against a trained reference: one difference per reference cell
-            for (other_train, other_evaluation), other in reference.items():
-                if other_evaluation == evaluation:
-                    differences[(other_train, evaluation)] = value - other
-            continue
-        match = reference.get((train, evaluation), reference.get(("-", evaluation)))
-        if match is not None:
-            differences[(train, evaluation)] = value - match
+            candidates = [(other, other) for other in reference if other[1] == evaluation]
+        else:
+            match = own if own in reference else ("-", evaluation)
+            candidates = [(own, match)] if match in reference else []
+        for key, other in candidates:
+            if machines is None or same_machine(machines[0].get(own, ""), machines[1].get(other, "")):
+                found[key] = (own, other)
+    return found
+
+
+def paired(scores: dict[CellKey, float], reference: dict[CellKey, float], *, reps: int = 2000, seed: int = 0,
+           machines: tuple[dict[CellKey, str], dict[CellKey, str]] | None = None) -> Paired | None:
+    """``scores − reference`` on every cell both have, with a bootstrap 95 % CI of the mean; ``None`` when none
+    is shared. An unseeded ``("-", eval_seed)`` cell, on either side, stands for every training seed. With
+    ``machines`` (each side's cell → the machine that ran it), cells that different machines ran are left out."""
+    differences = {key: scores[own] - reference[other]
+                   for key, (own, other) in _matches(scores, reference, machines).items()}
     if not differences:
         return None
     d = np.array(list(differences.values()))

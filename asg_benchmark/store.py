@@ -7,6 +7,12 @@ actions (written first: a crash between the two only repeats that episode). ``pr
 pins what makes rows comparable (env, its keywords, episode length, decision window, budget,
 draws): a rerun into the same folder with another protocol is refused. ``provenance.json``
 keeps every invocation: command, machine, versions, git revision where there is a checkout.
+
+Each row also names the machine that ran its episode (column ``machine``): an episode is chaotic
+and floating-point kernels differ between CPU models, so two episodes pair (the same episode
+under two agents) only when one machine ran both. Files written before the column existed are
+read, and rewritten on the next run, with the machine their ``provenance.json`` records when every
+run there recorded the same one, else with none (unknown).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ UNSEEDED = "-"  # the train_seed of an agent that does not depend on a seed (run
 
 FIELDS = ["agent", "train_seed", "eval_seed", "draw", "deterministic", "hand_designed", "env", "episode_length",
           "decision_window", "budget", "train_env_steps", "train_seconds", "target_metric", "target_score",
-          "old_task_agreement", "episode_return", "final_loss", "diverged", "steps", "eval_seconds"]
+          "old_task_agreement", "episode_return", "final_loss", "diverged", "steps", "eval_seconds", "machine"]
 KEY = ("agent", "train_seed", "eval_seed", "draw")
 
 
@@ -59,9 +65,8 @@ class ResultsStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / RESULTS
         self.rows: list[dict[str, str]] = read_rows(self.folder) if self.path.exists() else []
-        if not self.path.exists():
-            with self.path.open("w", newline="") as f:
-                csv.DictWriter(f, FIELDS).writeheader()
+        if not self.path.exists() or _header(self.path) != FIELDS:  # new, or written before a column existed
+            write_rows(self.path, self.rows)
         self._done = {tuple(row[k] for k in KEY) for row in self.rows}
 
     def done(self, cell: Cell) -> bool:
@@ -84,8 +89,39 @@ def read_rows(folder: Path) -> list[dict[str, str]]:
     if not path.exists():
         raise FileNotFoundError(f"no {RESULTS} in {folder}: run `asg-benchmark run --out {folder} ...` first")
     with path.open(newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("agent") and None not in r.values()]
+        reader = csv.DictReader(f)
+        missing = [k for k in FIELDS if k not in (reader.fieldnames or [])]
+        rows = [r for r in reader if r.get("agent") and None not in r.values()]
+    if missing:  # an older file: the columns it lacks are filled (the machine from provenance.json if it can tell)
+        filled = {k: "" for k in missing} | ({"machine": recorded_machine(folder)} if "machine" in missing else {})
+        rows = [filled | r for r in rows]
     return list({tuple(r[k] for k in KEY): r for r in rows}.values())
+
+
+def _header(path: Path) -> list[str]:
+    with path.open(newline="") as f:
+        return next(csv.reader(f), [])
+
+
+def write_rows(path: Path, rows: list[dict[str, str]]) -> None:
+    """``path`` as a results CSV of the current columns holding ``rows``, replaced atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def recorded_machine(folder: Path) -> str:
+    """The machine every run in ``folder/provenance.json`` recorded, or "" (unknown) when they differ or none did."""
+    path = Path(folder) / PROVENANCE
+    try:
+        runs = json.loads(path.read_text()).get("runs", []) if path.is_file() else []
+    except (OSError, ValueError):
+        return ""
+    machines = {run.get("machine", "") for run in runs}
+    return machines.pop() if len(machines) == 1 else ""
 
 
 def protocol_differences(a: dict[str, Any], b: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:

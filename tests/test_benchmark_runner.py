@@ -14,8 +14,9 @@ import pytest
 import torch
 from gymnasium.envs.registration import register, registry
 
-from asg_benchmark import BenchmarkSpec, Job, JobRunner, Record, run_benchmark
+from asg_benchmark import BenchmarkSpec, Job, JobRunner, Record, read_rows, run_benchmark
 from asg_benchmark.episode import run_episode
+from asg_benchmark.store import machine
 from tests.toy_lr_env import ToyLREnv
 
 ENV_ID = "AsgBenchmarkScoredToy-v0"
@@ -63,6 +64,7 @@ def test_runner_cells_resume_and_reproducibility(tmp_path: Path) -> None:
     assert {k[0] for k in rows} == {"hand_tuned", "random", "reinforce_lstm", "reinforce_lstm/greedy"}
     assert rows[("reinforce_lstm", "1", "102", "1")][2] == "10" and rows[("random", "0", "100", "0")][2] == "0"
     assert rows[("random", "0", "100", "0")] != rows[("random", "0", "100", "1")]  # draws sample anew
+    assert {r["machine"] for r in read_rows(tmp_path / "full")} == {machine()}  # episodes pair within one machine
     episodes = [json.loads(line) for line in (tmp_path / "full" / "episodes.jsonl").read_text().splitlines()]
     assert len(episodes) == len(rows) and all(len(e["actions"]) == 4 for e in episodes)
 
