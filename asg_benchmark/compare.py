@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from asg_benchmark.stats import Paired, cell_scores, iqm, paired
+from asg_benchmark.stats import Paired, cell_machines, cell_scores, iqm, paired
 from asg_benchmark.store import PROTOCOL, read_rows
 
 
@@ -30,12 +30,16 @@ class RowComparison:
     iqm_a: float
     iqm_b: float
     difference: Paired
+    machines_a: tuple[str, ...] = ()
+    machines_b: tuple[str, ...] = ()
+    """The machines that ran the label's cells in each folder ("" where the results do not say)."""
 
 
 def compare_rows(rows_a: list[dict[str, str]], rows_b: list[dict[str, str]], *, reps: int = 2000,
                  seed: int = 0) -> list[RowComparison]:
     """Every label of ``rows_a`` that ``rows_b`` has on at least one shared cell, in ``rows_a``'s order."""
     a, b = cell_scores(rows_a, "target_score"), cell_scores(rows_b, "target_score")
+    machines_a, machines_b = cell_machines(rows_a), cell_machines(rows_b)
     comparisons = []
     for label, cells in a.items():
         if label not in b:
@@ -43,7 +47,8 @@ def compare_rows(rows_a: list[dict[str, str]], rows_b: list[dict[str, str]], *, 
         difference = paired(b[label], cells, reps=reps, seed=seed)
         if difference is not None:
             comparisons.append(RowComparison(label, iqm(np.array(list(cells.values()))),
-                                             iqm(np.array(list(b[label].values()))), difference))
+                                             iqm(np.array(list(b[label].values()))), difference,
+                                             _distinct(machines_a[label]), _distinct(machines_b[label])))
     return comparisons
 
 
@@ -60,28 +65,36 @@ def protocol_differences(folder_a: Path, folder_b: Path) -> dict[str, tuple[Any,
     return {key: (a.get(key), b.get(key)) for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)}
 
 
-def machines(rows: list[dict[str, str]]) -> str:
-    """The machines that ran ``rows`` (``results.csv``'s column), "not recorded" where it is empty."""
-    return "; ".join(sorted({r.get("machine") or "not recorded" for r in rows})) or "no rows"
+def _distinct(cells: dict[Any, str]) -> tuple[str, ...]:
+    return tuple(sorted(set(cells.values())))
 
 
 def comparison_markdown(folder_a: Path, folder_b: Path, comparisons: list[RowComparison],
-                        differences: dict[str, tuple[Any, Any]], machine_a: str = "", machine_b: str = "") -> str:
+                        differences: dict[str, tuple[Any, Any]]) -> str:
+    names: dict[str, str] = {}  # machine → its short name in the table, M1, M2, ... in order of appearance
+    for c in comparisons:
+        for m in (*c.machines_a, *c.machines_b):
+            names.setdefault(m, f"M{len(names) + 1}")
+
+    def short(found: tuple[str, ...]) -> str:
+        return " + ".join(names[m] for m in found) or "?"
+
     lines = [f"# {folder_b.name} against {folder_a.name}", "",
              f"* A: `{folder_a}`; B: `{folder_b}`",
-             f"* machine A: {machine_a or 'not recorded'}; machine B: {machine_b or 'not recorded'}"
-             + (" (the same)" if machine_a and machine_a == machine_b else ""),
+             "* machines: " + ("; ".join(f"{n} = {m or 'not recorded'}" for m, n in names.items()) or "none"),
              "* what differs in their protocols: " + ("; ".join(f"`{k}` {a!r} → {b!r}"
                                                               for k, (a, b) in differences.items()) or "nothing"),
              "* Δ = B − A on the cells both ran (same training and evaluation seeds), draws averaged per cell; "
              "95 % bootstrap CI of the mean Δ", "",
-             "| row | cells | IQM A | IQM B | mean Δ [95 % CI] | B better/tie/worse |", "|---|---|---|---|---|---|"]
+             "| row | machines A → B | cells | IQM A | IQM B | mean Δ [95 % CI] | B better/tie/worse |",
+             "|---|---|---|---|---|---|---|"]
     for c in comparisons:
         d = c.difference
-        lines.append(f"| {c.label} | {len(d.differences)} | {c.iqm_a:.3f} | {c.iqm_b:.3f} | {d.mean:+.3f} "
-                     f"[{d.ci[0]:+.3f}, {d.ci[1]:+.3f}] | {d.wins}/{d.ties}/{d.losses} |")
+        lines.append(f"| {c.label} | {short(c.machines_a)} → {short(c.machines_b)} | {len(d.differences)} | "
+                     f"{c.iqm_a:.3f} | {c.iqm_b:.3f} | {d.mean:+.3f} [{d.ci[0]:+.3f}, {d.ci[1]:+.3f}] | "
+                     f"{d.wins}/{d.ties}/{d.losses} |")
     if not comparisons:
-        lines.append("| (no row label with shared cells) | | | | | |")
+        lines.append("| (no row label with shared cells) | | | | | | |")
     return "\n".join(lines) + "\n"
 
 
@@ -91,8 +104,7 @@ def write_comparison(folder_a: str | Path, folder_b: str | Path, out: str | Path
     folder_a, folder_b = Path(folder_a), Path(folder_b)
     rows_a, rows_b = read_rows(folder_a), read_rows(folder_b)
     comparisons = compare_rows(rows_a, rows_b, reps=reps)
-    text = comparison_markdown(folder_a, folder_b, comparisons, protocol_differences(folder_a, folder_b),
-                               machines(rows_a), machines(rows_b))
+    text = comparison_markdown(folder_a, folder_b, comparisons, protocol_differences(folder_a, folder_b))
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(text)

@@ -88,5 +88,5 @@ def test_compare_names_both_machines(tmp_path: Path, capsys: pytest.CaptureFixtu
     _write(tmp_path / "b", rows)
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--reps", "50"]) == 0
     text = capsys.readouterr().out
-    assert f"* machine A: {EPYC}; {XEON}; machine B: {XEON}\n" in text
-    assert "| hand_tuned | 10 | 0.400 | 0.420 | +0.020" in text  # across machines the pairing is the measurement
+    assert f"* machines: M1 = {EPYC}; M2 = {XEON}\n" in text
+    assert "| hand_tuned | M1 → M2 | 10 | 0.400 | 0.420 | +0.020" in text  # across machines: the measurement

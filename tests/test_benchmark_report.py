@@ -150,7 +150,8 @@ def test_compare_two_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "c.md"),
                  "--reps", "50"]) == 0
     text = capsys.readouterr().out
-    assert "`env_kwargs.momentum_style` 'torch' → 'reference'" in text and "| hand_tuned | 10 |" in text
+    assert "`env_kwargs.momentum_style` 'torch' → 'reference'" in text and "| hand_tuned | M1 → M1 | 10 |" in text
+    assert "* machines: M1 = not recorded\n" in text
     assert (tmp_path / "c.md").read_text() == text
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "nowhere")]) == 2
 
