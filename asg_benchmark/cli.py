@@ -2,7 +2,7 @@
 
     asg-benchmark run --env ASG-Digits-v0 --agents hand_tuned ppo mypkg.mod:make_agent \\
         --train-seeds 0 1 --eval-seeds 100-109 --budget 4000 --out DIR
-    asg-benchmark report DIR
+    asg-benchmark report DIR [--eval-seeds 110-129 --out DIR2]
     asg-benchmark compare DIR_A DIR_B [--out FILE]
 
 (also ``python -m asg_benchmark``). ``--quick`` is a smoke run: toy backbone, 6-step episodes, a
@@ -69,6 +69,10 @@ class Report:
     """the folder given to run --out"""
     reps: int = 2000
     """bootstrap replications of the confidence intervals"""
+    eval_seeds: list[str] | None = None
+    """only these evaluation seeds (ranges such as 110-129 allowed), e.g. seeds added after the rows were chosen"""
+    out: str | None = None
+    """where to write the report (required with --eval-seeds; default: the folder itself)"""
 
 
 @dataclass
@@ -124,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     command = tyro.cli(Command, args=argv, prog="asg-benchmark")
     try:
         if isinstance(command, Report):
-            print(f"report in {write_report(command.folder, reps=command.reps)}")
+            seeds = None if command.eval_seeds is None else parse_seeds(command.eval_seeds)
+            print(f"report in {write_report(command.folder, reps=command.reps, eval_seeds=seeds, out=command.out)}")
             return 0
         if isinstance(command, Compare):
             print(write_comparison(command.folder_a, command.folder_b, command.out, reps=command.reps), end="")

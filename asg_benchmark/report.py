@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from asg_benchmark.checkpoints import TrainingSummary, summarize_training, training_runs
+from asg_benchmark.errors import BenchmarkError
 from asg_benchmark.seeds import MIN_EVAL_SEEDS
 from asg_benchmark.stats import RowStats, Summary, compared_with, summarize
 from asg_benchmark.store import read_rows
@@ -26,24 +28,37 @@ TUNED_CONSTANT = "tuned_constant"  # the registry's name of the Optuna-tuned con
 
 
 def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None = None,
-                 summary: Summary | None = None) -> Path:
+                 summary: Summary | None = None, eval_seeds: Collection[int] | None = None,
+                 out: str | Path | None = None) -> Path:
     """Compute the statistics of ``folder/results.csv`` and write the report files; returns report.md's path.
 
     ``reference``: the row the others are compared with (default: the best hand-designed schedule);
-    ``summary``: statistics already computed from that folder (then ``reps`` and ``reference`` are its own).
+    ``summary``: statistics already computed from that folder (then ``reps`` and ``reference`` are its own);
+    ``eval_seeds``: only the episodes of these evaluation seeds (e.g. seeds added after the rows were chosen, a
+    held-out confirmation), the report then written to ``out`` (default: ``folder``).
     """
     folder = Path(folder)
+    out = folder if out is None else Path(out)
+    if eval_seeds is not None and out == folder:
+        raise BenchmarkError("a report of some evaluation seeds goes to its own folder (--out DIR), not over the "
+                             "full one")
     rows = read_rows(folder)
+    if eval_seeds is not None:
+        rows = [r for r in rows if int(r["eval_seed"]) in set(eval_seeds)]
+        if not rows:
+            raise BenchmarkError(f"{folder} has no episodes of evaluation seeds {sorted(eval_seeds)}")
     summary = summary or summarize(rows, reps=reps, reference=reference)
     tuned = tuned_constant_row(summary)
     against_tuned = "" if tuned is None else tuned_constant_section(compared_with(rows, summary, tuned))
-    path = folder / REPORT
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / REPORT
     runs = training_runs(folder)
-    path.write_text(markdown(summary) + against_tuned + training_section(summarize_training(runs)))
-    plot_intervals(summary, folder / IQM_PLOT)
-    plot_profiles(summary, folder / PROFILE_PLOT)
+    source = "" if eval_seeds is None else f"Evaluation seeds {_seeds([str(e) for e in eval_seeds])} of `{folder}`.\n\n"
+    path.write_text(source + markdown(summary) + against_tuned + training_section(summarize_training(runs)))
+    plot_intervals(summary, out / IQM_PLOT)
+    plot_profiles(summary, out / PROFILE_PLOT)
     if runs:
-        plot_training(runs, folder / TRAINING_PLOT)
+        plot_training(runs, out / TRAINING_PLOT)
     return path
 
 

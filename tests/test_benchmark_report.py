@@ -171,3 +171,20 @@ def test_intervals_are_reproducible_and_do_not_move_when_rows_are_added(tmp_path
     after = {s.label: s for s in summarize(rows + extra, reps=200).rows}
     for label in before:
         assert (after[label].iqm_ci, after[label].agreement_ci) == (before[label].iqm_ci, before[label].agreement_ci)
+
+
+def test_report_of_some_evaluation_seeds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A held-out look: the statistics of some evaluation seeds only, written to their own folder."""
+    from asg_benchmark.cli import main
+
+    _synthetic(tmp_path)
+    assert main(["report", str(tmp_path), "--eval-seeds", "105-109", "--out", str(tmp_path / "late"),
+                 "--reps", "50"]) == 0
+    text = (tmp_path / "late" / "report.md").read_text()
+    assert text.startswith(f"Evaluation seeds 105-109 of `{tmp_path}`.")
+    assert "evaluation seeds 105-109 (5, disjoint" in text
+    assert "| **hand_tuned** (best hand-designed schedule) | 5 × 1 |" in text
+    assert "| ppo | 10 × 2 |" in text and not (tmp_path / "report.md").exists()  # the full report is not touched
+    assert main(["report", str(tmp_path), "--eval-seeds", "105-109"]) == 2  # never over the full folder's report
+    assert main(["report", str(tmp_path), "--eval-seeds", "200-209", "--out", str(tmp_path / "none")]) == 2
+    assert "no episodes of evaluation seeds" in capsys.readouterr().err
