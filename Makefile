@@ -39,14 +39,14 @@ benchmark: $(STAMP)
 	$(PY) -m experiments.benchmark_agents --agents $(BENCHMARK_AGENTS) --train-seeds 0 --eval-seeds 100-109 \
 		--budget 4000 --agent-kwargs '{"recommended": {"preset": "recommended"}}' --out results/benchmark_agents/v0.2
 
-# The rows nearest the top on ONE machine with 30 evaluation seeds (results/benchmark_agents/v0.2_30seeds): episodes
+# The rows nearest the top (and random, the control) on ONE machine with 30 evaluation seeds (results/benchmark_agents/v0.2_30seeds): episodes
 # of another CPU are other draws, so these are compared only among themselves. The trained agents of v0.2 are used
 # (RecurrentPPO's zip is not in git: without it, it is trained again). ~2 h of CPU here, resumable.
 TOP30 := results/benchmark_agents/v0.2_30seeds
 top30: $(STAMP)
 	mkdir -p $(TOP30)/agents && cp -rn results/benchmark_agents/v0.2/agents/tuned_constant-seed0 $(TOP30)/agents/
 	-cp -rn results/benchmark_agents/v0.2/agents/recurrent_ppo-seed0 $(TOP30)/agents/
-	$(PY) -m experiments.benchmark_agents --agents hand_tuned tuned_constant hand_tuned_step hand_tuned_cosine \
+	$(PY) -m experiments.benchmark_agents --agents hand_tuned tuned_constant hand_tuned_step hand_tuned_cosine random \
 		recurrent_ppo --train-seeds 0 --eval-seeds 100-129 --budget 4000 --out $(TOP30)
 
 # Candidates for a learned controller that beats both bars, rows in the same folder and protocol (run after

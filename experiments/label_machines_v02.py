@@ -21,8 +21,8 @@ import tyro
 from asg_benchmark.store import read_rows, write_rows
 
 EPYC = "x86_64 AMD EPYC, 2 cores, Linux, Python 3.11.7, torch 2.14.1+cu130 (2 threads)"
-EARLIER = "x86_64 (CPU model not recorded: the development machine), 2 cores, Linux, Python 3.11.7, " \
-          "torch 2.14.1+cu130 (2 threads)"
+EARLIER = "x86_64  2 cores, Linux, Python 3.11.7, torch 2.14.1+cu130 (2 threads)"  # verbatim, as its runs recorded it
+# (no CPU model), so that other folders of that machine (e.g. the ablation's) pair with these rows
 EPYC_ROWS = ("recurrent_ppo", "recurrent_ppo/greedy")
 
 

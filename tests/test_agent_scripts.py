@@ -111,7 +111,7 @@ def test_ablation_reinforce_quick(tmp_path: Path) -> None:
 def test_ablation_reads_its_bars_from_a_folder_of_the_same_protocol(tmp_path: Path) -> None:
     """hand_tuned's rows come from another folder (not re-run) and become the table's second reference;
     a folder of another protocol, or a row that trained there, is refused."""
-    from asg_benchmark.store import FIELDS
+    from asg_benchmark.store import FIELDS, machine
     from experiments import ablation_reinforce
 
     out, bars = tmp_path / "ablation", tmp_path / "bars"
@@ -128,7 +128,8 @@ def test_ablation_reads_its_bars_from_a_folder_of_the_same_protocol(tmp_path: Pa
             writer.writeheader()
             writer.writerows({**dict.fromkeys(FIELDS, "0"), "agent": "hand_tuned", "train_seed": "-",
                               "eval_seed": str(seed), "target_score": "0.99", "old_task_agreement": "0.5",
-                              "train_env_steps": str(train_env_steps)} for seed in (100, 101, 102))
+                              "train_env_steps": str(train_env_steps), "machine": machine()}  # pairs: one machine
+                             for seed in (100, 101, 102))
 
     write_bar_rows(0)
     table = (ablation_reinforce.main(argv) / "ablation.md").read_text()
