@@ -44,7 +44,8 @@ def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None 
                              "full one")
     rows = read_rows(folder)
     if eval_seeds is not None:
-        rows = [r for r in rows if int(r["eval_seed"]) in set(eval_seeds)]
+        wanted = set(eval_seeds)
+        rows = [r for r in rows if int(r["eval_seed"]) in wanted]
         if not rows:
             raise BenchmarkError(f"{folder} has no episodes of evaluation seeds {sorted(eval_seeds)}")
     summary = summary or summarize(rows, reps=reps, reference=reference)
