@@ -102,8 +102,7 @@ def write_comparison(folder_a: str | Path, folder_b: str | Path, out: str | Path
                      reps: int = 2000) -> str:
     """The comparison of two results folders as markdown (written to ``out`` when given)."""
     folder_a, folder_b = Path(folder_a), Path(folder_b)
-    rows_a, rows_b = read_rows(folder_a), read_rows(folder_b)
-    comparisons = compare_rows(rows_a, rows_b, reps=reps)
+    comparisons = compare_rows(read_rows(folder_a), read_rows(folder_b), reps=reps)
     text = comparison_markdown(folder_a, folder_b, comparisons, protocol_differences(folder_a, folder_b))
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
