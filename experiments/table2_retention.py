@@ -12,7 +12,7 @@ Writes ``results/table2_retention/{curves.csv, table.md, curves.png, provenance.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -51,11 +51,17 @@ class Args(CurveArgs):
     reuse: str | None = str(REPO / "results" / "fig1_heuristics")
     """take rows 1–5 from this Fig. 1 folder when it ran them with the same env (None or '': run them)"""
     out: str = str(REPO / "results" / "table2_retention")
+    rows: list[int] = field(default_factory=lambda: list(range(1, 10)))
+    """run only these rows (numbers 1–9; row 3, the reference, always runs), e.g. --rows 3 4 9 --seeds 100 ... 109
+    for a rerun of the learned row on more seeds, into its own --out"""
 
 
 def rows(args: Args) -> dict[str, tuple[str, float, dict[str, Any]]]:
-    """setting → (policy, λ, extra env keywords)."""
-    return {
+    """setting → (policy, λ, extra env keywords), the rows ``--rows`` asks for."""
+    unknown = sorted(set(args.rows) - set(range(1, 10)))
+    if unknown:
+        raise SystemExit(f"--rows: Table 2 has rows 1–9, not {unknown}")
+    table = {
         "1_all_large": ("all_large", 0.0, {}),
         "2_all_large+PG": ("all_large", args.lam, {}),
         "3_hand_tuned": ("hand_tuned", 0.0, {}),
@@ -66,6 +72,8 @@ def rows(args: Args) -> dict[str, tuple[str, float, dict[str, Any]]]:
         "8_si": ("hand_tuned", 0.0, {"regulariser": "si", "regulariser_weight": args.si}),
         "9_asg": (LEARNED, args.lam, {}),
     }
+    wanted = {*args.rows, 3}
+    return {name: row for name, row in table.items() if int(name.split("_")[0]) in wanted}
 
 
 def reuse_fig1(donor: Path, args: Args, table: ResumableCSV) -> None:

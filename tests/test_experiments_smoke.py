@@ -87,6 +87,18 @@ def test_curve_scripts_quick(module):
     assert "|" in table and "Δ final" in table  # paired differences against each script's reference
 
 
+def test_table2_runs_only_the_rows_asked_for_and_its_reference():
+    import csv
+
+    from experiments import table2_retention
+
+    out = table2_retention.main(["--quick", "--rows", "9"])
+    with open(out / "curves.csv") as f:
+        assert {row["setting"] for row in csv.DictReader(f)} == {"3_hand_tuned", "9_asg"}
+    with pytest.raises(SystemExit, match="rows 1–9, not \\[10\\]"):
+        table2_retention.main(["--quick", "--rows", "9", "10"])
+
+
 def test_fig6_then_fig8_quick(tmp_path):
     from experiments import fig6_policies, fig8_policy_behaviour
 
