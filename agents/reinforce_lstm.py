@@ -99,9 +99,10 @@ class ReinforceLSTMAgent:
     Switches, all off by default (the ``paper`` preset of :data:`PRESETS`, bit for bit):
     ``normalize_observations`` (running mean/std of the 5 scalar features, which differ by orders
     of magnitude: L_XE ~2.3, mean θ_n ~5e-4), ``optimizer="adam"``, ``lstm_init="reference"``
-    (orthogonal weights, zero biases, as the released code), and the objective's ``baseline``,
-    ``normalize_advantages``, ``entropy_coef`` and ``entropy_floor`` with ``entropy_floor_coef`` and
-    ``entropy_floor_decay_steps`` (:mod:`agents.reinforce_objective`).
+    (orthogonal weights, zero biases, as the released code), and the objective's ``baseline`` (per
+    episode position with ``baseline_per_step``), ``normalize_advantages``, ``entropy_coef`` and
+    ``entropy_floor`` with ``entropy_floor_coef`` and ``entropy_floor_decay_steps``
+    (:mod:`agents.reinforce_objective`).
     """
 
     def __init__(
@@ -121,6 +122,7 @@ class ReinforceLSTMAgent:
         lstm_init: str = "pytorch",
         baseline: bool = False,
         baseline_decay: float = 0.99,
+        baseline_per_step: bool = False,
         normalize_advantages: bool = False,
         entropy_coef: float = 0.0,
         entropy_floor: float | None = None,
@@ -144,8 +146,8 @@ class ReinforceLSTMAgent:
             raise ValueError(f"max_grad_norm must be positive or None, got {max_grad_norm}")
         if optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer must be 'sgd' (with momentum, the paper's) or 'adam', got {optimizer!r}")
-        objective = ObjectiveOptions(baseline, baseline_decay, normalize_advantages, entropy_coef, entropy_floor,
-                                     entropy_floor_coef, entropy_floor_decay_steps)
+        objective = ObjectiveOptions(baseline, baseline_decay, baseline_per_step, normalize_advantages, entropy_coef,
+                                     entropy_floor, entropy_floor_coef, entropy_floor_decay_steps)
         if seed is None:  # still recorded, so the run can be resumed and repeated
             seed = int(np.random.SeedSequence().generate_state(1)[0] % 2**31)
         self.env = env  # one env becomes one local rollout slot
@@ -358,7 +360,12 @@ class ReinforceLSTMAgent:
         slots = rewards.shape[1]
         returns = torch.stack([discounted_returns(rewards[:, k].tolist(), self.gamma) for k in range(slots)], dim=1)
         coordinate_entropy = self.policy.coordinate_entropy(logits)  # (T, K, C): in the loss if an option uses it
-        loss = self.objective.loss(returns, log_prob, coordinate_entropy, self.unroll_length, self.num_timesteps)
+        # An unroll never spans two episodes of a slot (an episode's end triggers the update): its T steps are the
+        # last T of each slot's episode so far.
+        ends = torch.tensor([len(episode.actions) for episode in self._episodes if episode is not None])
+        positions = ends[None, :] - len(unroll.actions) + torch.arange(len(unroll.actions))[:, None]
+        loss = self.objective.loss(returns, log_prob, coordinate_entropy, self.unroll_length, self.num_timesteps,
+                                   positions)
         self.optimizer.zero_grad()
         loss.backward()
         max_norm = self.max_grad_norm if self.max_grad_norm is not None else math.inf

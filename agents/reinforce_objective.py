@@ -6,6 +6,9 @@ With every switch off (the ``paper`` preset) the loss is Eq. 7 exactly,
 * ``baseline``: subtract a running mean of the returns (exponential, ``baseline_decay``) —
   the one-minibatch loss drop is noisy and mostly positive, so without it every sampled action
   is reinforced;
+* ``baseline_per_step``: keep that running mean per position in the episode instead — the loss drop is
+  largest early in an episode and returns to the episode's end (``gamma`` 1 over whole-episode unrolls)
+  shrink with the steps left, so one mean for every position would credit early actions for their timing;
 * ``normalize_advantages``: standardise the advantages within each update;
 * ``entropy_coef``: an entropy bonus ``-β·H(π)`` against collapse onto one action;
 * ``entropy_floor``: the constraint "mean entropy per coordinate ≥ floor" (nats; ln 11 ≈ 2.40 is
@@ -33,6 +36,7 @@ class ObjectiveOptions:
 
     baseline: bool = False
     baseline_decay: float = 0.99
+    baseline_per_step: bool = False
     normalize_advantages: bool = False
     entropy_coef: float = 0.0
     entropy_floor: float | None = None
@@ -43,6 +47,9 @@ class ObjectiveOptions:
         if not 0 <= self.baseline_decay < 1 or self.entropy_coef < 0:
             raise ValueError(f"need 0 <= baseline_decay < 1 and entropy_coef >= 0, got {self.baseline_decay}, "
                              f"{self.entropy_coef}")
+        if self.baseline_per_step and not self.baseline:
+            raise ValueError("baseline_per_step keeps the reward baseline per position in the episode: it needs "
+                             "baseline=True")
         if self.entropy_floor is not None and not (self.entropy_floor > 0 and self.entropy_floor_coef > 0):
             raise ValueError(f"entropy_floor needs a floor > 0 (nats per coordinate; uniform over 11 actions is "
                              f"ln 11 = 2.40) and entropy_floor_coef > 0; got {self.entropy_floor}, "
@@ -69,14 +76,20 @@ class ReinforceObjective:
     def __init__(self, options: ObjectiveOptions) -> None:
         self.options = options
         self.baseline_value: float | None = None
+        self.step_baselines: list[float | None] = []  # baseline_per_step: one running mean per episode position
 
     def loss(self, returns: torch.Tensor, log_prob: torch.Tensor, coordinate_entropy: torch.Tensor | None,
-             unroll_length: int, timestep: int = 0) -> torch.Tensor:
+             unroll_length: int, timestep: int = 0, positions: torch.Tensor | None = None) -> torch.Tensor:
         """``returns`` and ``log_prob`` ``(T, K)``; ``coordinate_entropy`` ``(T, K, C)``, the entropy of each
         coordinate's distribution at each step (used only by ``entropy_coef`` and ``entropy_floor``);
-        ``timestep``: env steps trained so far (for an annealed floor)."""
+        ``timestep``: env steps trained so far (for an annealed floor); ``positions`` ``(T, K)``: each step's
+        index in its episode (needed by ``baseline_per_step``)."""
         options, advantages = self.options, returns
-        if options.baseline:
+        if options.baseline_per_step:
+            if positions is None or positions.shape != returns.shape:
+                raise ValueError("baseline_per_step needs each step's position in its episode, shaped like returns")
+            advantages = returns - self._step_baseline(returns, positions)
+        elif options.baseline:
             mean = float(returns.mean())
             previous = mean if self.baseline_value is None else self.baseline_value
             advantages = advantages - previous  # the running mean before this unroll (its own mean the first time)
@@ -96,8 +109,23 @@ class ReinforceObjective:
             loss = loss + options.entropy_floor_coef * coordinate_entropy.shape[-1] * shortfall
         return loss
 
+    def _step_baseline(self, returns: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """Per step, the running mean of the returns seen at its position before this update (the update's own
+        mean there the first time); then those means move towards this update's."""
+        need = int(positions.max()) + 1
+        self.step_baselines += [None] * max(0, need - len(self.step_baselines))
+        baseline = torch.empty_like(returns)
+        decay = self.options.baseline_decay
+        for position in positions.unique().tolist():
+            at = positions == position
+            mean, previous = float(returns[at].mean()), self.step_baselines[position]
+            baseline[at] = mean if previous is None else previous
+            self.step_baselines[position] = mean if previous is None else decay * previous + (1 - decay) * mean
+        return baseline
+
     def state_dict(self) -> dict[str, Any]:
-        return {"baseline_value": self.baseline_value}
+        return {"baseline_value": self.baseline_value, "step_baselines": list(self.step_baselines)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.baseline_value = state.get("baseline_value")
+        self.step_baselines = list(state.get("step_baselines", []))

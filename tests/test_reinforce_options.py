@@ -34,6 +34,42 @@ def test_baseline_subtracts_the_running_mean_of_earlier_unrolls() -> None:
     assert objective.baseline_value == pytest.approx(0.5 * mean + 0.5 * (mean + 1.0))
 
 
+def test_per_step_baseline_keeps_one_running_mean_per_episode_position() -> None:
+    objective = ReinforceObjective(ObjectiveOptions(baseline=True, baseline_per_step=True, baseline_decay=0.5))
+    positions = torch.tensor([[0, 3], [1, 4], [2, 5]])  # slot 1 is three steps further into its episode
+    first = objective.loss(RETURNS, LOG_PROB, None, 3, positions=positions)
+    assert torch.equal(first, torch.zeros(()))  # each position's first baseline is its own return
+    later = RETURNS + torch.tensor([[1.0], [0.0], [0.0]])  # a better return at positions 0 and 3 only
+    second = objective.loss(later, LOG_PROB, None, 3, positions=positions)
+    assert torch.allclose(second, -(LOG_PROB[0].sum()) / 6)  # only those steps have an advantage (+1)
+    assert objective.step_baselines[0] == pytest.approx(0.5 * 0.5 + 0.5 * 1.5)
+    assert objective.step_baselines[4] == pytest.approx(0.4)
+    restored = ReinforceObjective(objective.options)
+    restored.load_state_dict(objective.state_dict())
+    assert restored.step_baselines == objective.step_baselines
+    with pytest.raises(ValueError, match="position"):
+        objective.loss(RETURNS, LOG_PROB, None, 3)
+    with pytest.raises(ValueError, match="needs baseline=True"):
+        ObjectiveOptions(baseline_per_step=True)
+
+
+def test_agent_gives_each_update_the_positions_of_its_steps_in_their_episodes() -> None:
+    """Whole-episode unrolls at γ = 1 (returns to the episode's end), the per-step baseline's setting."""
+    agent = ReinforceLSTMAgent(ToyLREnv(episode_length=4), seed=0, unroll_length=3, gamma=1.0, baseline=True,
+                               baseline_per_step=True)
+    seen = []
+    original = agent.objective.loss
+
+    def spy(*args, **kwargs):
+        seen.append(args[-1].T.tolist())  # positions (T, K) → per slot
+        return original(*args, **kwargs)
+
+    agent.objective.loss = spy  # type: ignore[method-assign]
+    agent.learn(8)
+    assert seen == [[[0, 1, 2]], [[3]], [[0, 1, 2]], [[3]]]  # U = 3, cut at each episode's end
+    assert len(agent.objective.step_baselines) == 4
+
+
 def test_normalized_advantages_and_entropy_bonus() -> None:
     objective = ReinforceObjective(ObjectiveOptions(normalize_advantages=True, entropy_coef=0.1))
     coordinate_entropy = torch.full((3, 2, 4), 0.5)  # (T, K, C): the joint entropy is 4 · 0.5 = 2
