@@ -53,7 +53,7 @@ def test_per_step_baseline_keeps_one_running_mean_per_episode_position() -> None
         ObjectiveOptions(baseline_per_step=True)
 
 
-def test_agent_gives_each_update_the_positions_of_its_steps_in_their_episodes() -> None:
+def test_agent_gives_each_update_the_positions_of_its_steps_in_their_episodes(tmp_path) -> None:
     """Whole-episode unrolls at γ = 1 (returns to the episode's end), the per-step baseline's setting."""
     agent = ReinforceLSTMAgent(ToyLREnv(episode_length=4), seed=0, unroll_length=3, gamma=1.0, baseline=True,
                                baseline_per_step=True)
@@ -68,6 +68,8 @@ def test_agent_gives_each_update_the_positions_of_its_steps_in_their_episodes() 
     agent.learn(8)
     assert seen == [[[0, 1, 2]], [[3]], [[0, 1, 2]], [[3]]]  # U = 3, cut at each episode's end
     assert len(agent.objective.step_baselines) == 4
+    loaded = ReinforceLSTMAgent.load(agent.save(tmp_path / "agent.pt"), env=ToyLREnv(episode_length=4))
+    assert loaded.objective.step_baselines == agent.objective.step_baselines
 
 
 def test_normalized_advantages_and_entropy_bonus() -> None:
