@@ -39,9 +39,10 @@ benchmark: $(STAMP)
 	$(PY) -m experiments.benchmark_agents --agents $(BENCHMARK_AGENTS) --train-seeds 0 --eval-seeds 100-109 \
 		--budget 4000 --agent-kwargs '{"recommended": {"preset": "recommended"}}' --out results/benchmark_agents/v0.2
 
-# The rows nearest the top (and random, the control) on ONE machine with 30 evaluation seeds (results/benchmark_agents/v0.2_30seeds): episodes
-# of another CPU are other draws, so these are compared only among themselves. The trained agents of v0.2 are used
-# (RecurrentPPO's zip is not in git: without it, it is trained again). ~2 h of CPU here, resumable.
+# The rows nearest the top (and random, the control) on ONE machine with 30 evaluation seeds
+# (results/benchmark_agents/v0.2_30seeds): episodes of another CPU are other draws, so these are compared only among
+# themselves. The trained agents of v0.2 are used (RecurrentPPO's zip is not in git: without it, it is trained
+# again). ~2 h of CPU here, resumable.
 TOP30 := results/benchmark_agents/v0.2_30seeds
 top30: $(STAMP)
 	mkdir -p $(TOP30)/agents && cp -rn results/benchmark_agents/v0.2/agents/tuned_constant-seed0 $(TOP30)/agents/
@@ -60,8 +61,7 @@ LEADS := '{"annealed": {"preset": "recommended", "entropy_floor_decay_steps": 30
 	"baseline_per_step": true}}'
 leads: $(STAMP)
 	$(PY) -m experiments.benchmark_agents --agents annealed=reinforce_lstm ppo_lr1e-3=ppo horizon=reinforce_lstm \
-		--train-seeds 0 \
-		--eval-seeds 100-109 --budget 4000 --agent-kwargs $(LEADS) --out results/benchmark_agents/v0.2
+		--train-seeds 0 --eval-seeds 100-109 --budget 4000 --agent-kwargs $(LEADS) --out results/benchmark_agents/v0.2
 
 # The REINFORCE-LSTM ablation (every variant of experiments/ablation_reinforce.py, 600 decisions each, ~30 min of
 # CPU per variant on 2 cores), read beside the benchmark's hand_tuned and random_init rows; resumable.

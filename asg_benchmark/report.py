@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None 
     out.mkdir(parents=True, exist_ok=True)
     path = out / REPORT
     runs = training_runs(folder)
-    source = "" if eval_seeds is None else f"Evaluation seeds {_seeds([str(e) for e in eval_seeds])} of `{folder}`.\n\n"
+    source = "" if eval_seeds is None else f"Evaluation seeds {_seeds(eval_seeds)} of `{folder}`.\n\n"
     path.write_text(source + markdown(summary) + against_tuned + training_section(summarize_training(runs)))
     plot_intervals(summary, out / IQM_PLOT)
     plot_profiles(summary, out / PROFILE_PLOT)
@@ -203,7 +203,7 @@ def paired_table(summary: Summary) -> list[str]:
     return lines
 
 
-def _seeds(seeds: list[str]) -> str:
+def _seeds(seeds: Iterable[int | str]) -> str:
     values = sorted(int(s) for s in seeds)
     if values and values == list(range(values[0], values[-1] + 1)) and len(values) > 2:
         return f"{values[0]}-{values[-1]}"
