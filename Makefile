@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint test test-slow demo bench benchmark top30 leads ablation sweep clean
+.PHONY: install lint test test-slow demo bench benchmark top30 top30-seeds leads ablation sweep clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,13 +42,25 @@ benchmark: $(STAMP)
 # The rows nearest the top (and random, the control) on ONE machine with 30 evaluation seeds
 # (results/benchmark_agents/v0.2_30seeds): episodes of another CPU are other draws, so these are compared only among
 # themselves. The trained agents of v0.2 are used (RecurrentPPO's zip is not in git: without it, it is trained
-# again). ~2 h of CPU here, resumable.
+# again), and the episodes the 10-seed folders ran on this machine are copied (--reuse). ~3 h of CPU, resumable.
 TOP30 := results/benchmark_agents/v0.2_30seeds
+# REINFORCE-LSTM crediting each decision with the loss drop to the episode's end (`make leads`, below).
+HORIZON := "horizon": {"preset": "stabilized", "learning_rate": 0.01, "unroll_length": 30, "gamma": 1.0, \
+	"baseline_per_step": true}
 top30: $(STAMP)
 	mkdir -p $(TOP30)/agents && cp -rn results/benchmark_agents/v0.2/agents/tuned_constant-seed0 $(TOP30)/agents/
 	-cp -rn results/benchmark_agents/v0.2/agents/recurrent_ppo-seed0 $(TOP30)/agents/
+	-cp -rn results/benchmark_agents/v0.2/agents/horizon-seed0 $(TOP30)/agents/
 	$(PY) -m experiments.benchmark_agents --agents hand_tuned tuned_constant hand_tuned_step hand_tuned_cosine random \
-		recurrent_ppo --train-seeds 0 --eval-seeds 100-129 --budget 4000 --out $(TOP30)
+		recurrent_ppo horizon=reinforce_lstm --train-seeds 0 --eval-seeds 100-129 --budget 4000 \
+		--agent-kwargs '{$(HORIZON)}' --reuse results/benchmark_agents/v0.2_cpu_check results/benchmark_agents/v0.2 \
+		--out $(TOP30)
+
+# More training seeds for the learned rows at the top (one seed is one draw of the training run): the horizon row and
+# RecurrentPPO, seeds 1 and 2, trained here (~70 min each on 2 cores) and evaluated on the same 30 seeds; resumable.
+top30-seeds: $(STAMP)
+	$(PY) -m experiments.benchmark_agents --agents horizon=reinforce_lstm recurrent_ppo --train-seeds 1 2 \
+		--eval-seeds 100-129 --budget 4000 --agent-kwargs '{$(HORIZON)}' --out $(TOP30)
 
 # Candidates for a learned controller that beats both bars, rows in the same folder and protocol (run after
 # `make benchmark`; ~1.5-2.5 h of CPU each here, resumable): REINFORCE's recommended preset with its entropy floor
@@ -56,9 +68,7 @@ top30: $(STAMP)
 # moved), and REINFORCE crediting each decision with the loss drop to the episode's end instead of the next window
 # alone (the paper's γ = 0 is greedy, and its long runs lost return as they committed), with a baseline per position.
 LEADS := '{"annealed": {"preset": "recommended", "entropy_floor_decay_steps": 3000}, \
-	"ppo_lr1e-3": {"learning_rate": 0.001, "n_epochs": 10}, \
-	"horizon": {"preset": "stabilized", "learning_rate": 0.01, "unroll_length": 30, "gamma": 1.0, \
-	"baseline_per_step": true}}'
+	"ppo_lr1e-3": {"learning_rate": 0.001, "n_epochs": 10}, $(HORIZON)}'
 leads: $(STAMP)
 	$(PY) -m experiments.benchmark_agents --agents annealed=reinforce_lstm ppo_lr1e-3=ppo horizon=reinforce_lstm \
 		--train-seeds 0 --eval-seeds 100-109 --budget 4000 --agent-kwargs $(LEADS) --out results/benchmark_agents/v0.2

@@ -59,6 +59,8 @@ class Run:
     """smoke run: toy backbone, tiny sizes, a 12-step budget, a temporary folder"""
     reps: int = 2000
     """bootstrap replications of the report's confidence intervals"""
+    reuse: list[str] = field(default_factory=list)
+    """results folders whose cells run on this machine, same protocol and agents, are copied instead of run"""
 
 
 @dataclass
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             print(write_comparison(command.folder_a, command.folder_b, command.out, reps=command.reps), end="")
             return 0
         spec, out = spec_from(command)
-        summary = run_benchmark(spec, out, report=False)
+        summary = run_benchmark(spec, out, report=False, reuse=command.reuse)
         path = write_report(out, reps=command.reps)
     except (BenchmarkError, FileNotFoundError) as exc:
         print(f"asg-benchmark: error: {exc}", file=sys.stderr)

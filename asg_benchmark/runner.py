@@ -289,13 +289,14 @@ class RunSummary:
 
 def run_benchmark(spec: BenchmarkSpec, out: str | Path, *, map_jobs: MapJobs | None = None,
                   log: Callable[[str], None] | None = say, report: bool = True,
-                  checkpoint_every: int = CHECKPOINT_EVERY) -> RunSummary:
+                  checkpoint_every: int = CHECKPOINT_EVERY, reuse: Sequence[str | Path] = ()) -> RunSummary:
     """Run ``spec`` into folder ``out`` (resumable), then write the report (:func:`asg_benchmark.write_report`).
 
     ``map_jobs`` runs the jobs elsewhere (e.g. as Ray tasks: it gets a picklable
     :class:`JobRunner` and the jobs, and yields each job's records); the default runs them here,
     appending each row as its episode finishes. Agents that resume exactly are checkpointed every
-    ``checkpoint_every`` env steps of their training.
+    ``checkpoint_every`` env steps of their training. Cells that the folders ``reuse`` ran on this
+    machine under the same protocol and agents are copied, not run (:mod:`asg_benchmark.reuse`).
     """
     agents = spec.resolve()
     out = Path(out)
@@ -307,10 +308,20 @@ def run_benchmark(spec: BenchmarkSpec, out: str | Path, *, map_jobs: MapJobs | N
                         "train_env_kwargs": spec.train_env_kwargs(), "budget": spec.budget, "draws": spec.draws,
                         **settings})
     jobs = plan_jobs(spec, agents, store)
+    if reuse:
+        from asg_benchmark.reuse import reuse_cells
+
+        here = machine()
+        for source in reuse:
+            copied = reuse_cells(Path(source), out, store, jobs, agents, spec.agent_kwargs, here)
+            if log is not None:
+                log(f"{copied} cells copied from {source} (the same machine, protocol and agents)")
+            jobs = plan_jobs(spec, agents, store)
     write_provenance(out, spec={**spec.__dict__, "env_kwargs": dict(spec.env_kwargs),
                                 "agent_kwargs": {k: dict(v) for k, v in spec.agent_kwargs.items()}},
                      eval_env_kwargs=spec.eval_env_kwargs(), train_env_kwargs=spec.train_env_kwargs(),
-                     **settings, pending_jobs=len(jobs), pending_cells=sum(len(j.cells) for j in jobs))
+                     **settings, reused_from=[str(f) for f in reuse], pending_jobs=len(jobs),
+                     pending_cells=sum(len(j.cells) for j in jobs))
     summary = RunSummary(out, jobs)
     for records in (map_jobs or _in_process)(runner, jobs):
         if map_jobs is not None:

@@ -53,9 +53,9 @@ def main(argv: list[str] | None = None) -> Path:
 
     if args.use_ray:
         with ray_session(args):
-            run_benchmark(spec, out, map_jobs=on_ray, report=False)
+            run_benchmark(spec, out, map_jobs=on_ray, report=False, reuse=args.reuse)
     else:
-        run_benchmark(spec, out, report=False)
+        run_benchmark(spec, out, report=False, reuse=args.reuse)
     print(f"report in {write_report(out, reps=args.reps)}")
     return out
 

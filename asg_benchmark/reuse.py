@@ -1,0 +1,97 @@
+"""Cells another benchmark folder already ran on this machine, copied instead of run again.
+
+An evaluation episode is seeded per cell (:func:`asg_benchmark.seeds.run_seed`), so one machine
+and build repeat it bit for bit: a folder that extends another (more evaluation seeds, a row
+added to the 30-seed table) can take the episodes the other already holds. A cell is copied only
+when everything that shaped it is the same: the protocol (``protocol.json``), the machine of
+its row, the agent and its keywords in every run of the source that benchmarked that row
+(``provenance.json``) and, for a learning agent, its trained agent (copied along when this folder
+has none; refused when this folder's differs). Anything else is run as usual.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from asg_benchmark.checkpoints import TRAINING, TrainedAgent
+from asg_benchmark.errors import ProtocolError
+from asg_benchmark.registry import AgentSpec, split_label
+from asg_benchmark.runner import Job
+from asg_benchmark.store import EPISODES, PROTOCOL, PROVENANCE, ResultsStore, protocol_differences, read_rows
+
+
+def reuse_cells(source: Path, out: Path, store: ResultsStore, jobs: list[Job], agents: Mapping[str, AgentSpec],
+                agent_kwargs: Mapping[str, Mapping[str, Any]], here: str) -> int:
+    """Append to ``store`` (folder ``out``) the cells of ``jobs`` that ``source`` ran on machine ``here``.
+
+    ``agents`` maps each entry of ``--agents`` (``"label=agent"`` or a name, as the jobs name them) to
+    its spec, ``agent_kwargs`` each row label to its keywords. Returns the number of cells copied.
+    """
+    source, out = Path(source), Path(out)
+    theirs, ours = (json.loads((folder / PROTOCOL).read_text()) for folder in (source, out))
+    changed = protocol_differences(theirs, ours)
+    if changed:
+        raise ProtocolError(f"cannot reuse cells of {source}: its protocol differs on {', '.join(changed)}")
+    rows = {tuple(row[k] for k in ("agent", "train_seed", "eval_seed", "draw")): row for row in read_rows(source)
+            if row["machine"] == here}
+    episodes = _episodes(source)
+    runs = json.loads((source / PROVENANCE).read_text()).get("runs", []) if (source / PROVENANCE).is_file() else []
+    copied = 0
+    for job in jobs:
+        label = agents[job.agent].name
+        if not _same_agent(runs, job.agent, label, dict(agent_kwargs.get(label, {}))):
+            continue
+        found = [(cell, rows[cell.cell.key()]) for cell in job.cells if cell.cell.key() in rows]
+        if not found or (job.train_seed is not None and not _same_trained_agent(source, out, label, job.train_seed)):
+            continue
+        for cell, row in found:
+            store.append(row, episodes[cell.cell.key()])
+            copied += 1
+    return copied
+
+
+def _episodes(source: Path) -> dict[tuple[str, str, str, str], dict[str, Any]]:
+    """``episodes.jsonl`` of ``source`` by cell key (the last record of a cell written twice)."""
+    found = {}
+    with (source / EPISODES).open() as f:
+        for line in f:
+            if line.strip():
+                ep = json.loads(line)
+                found[(ep["agent"], str(ep["train_seed"]), str(ep["eval_seed"]), str(ep["draw"]))] = ep
+    return found
+
+
+def _same_agent(runs: list[dict[str, Any]], entry: str, label: str, kwargs: dict[str, Any]) -> bool:
+    """Whether every source run that benchmarked row ``label`` ran it as ``entry`` with ``kwargs``."""
+    seen = False
+    for run in runs:
+        spec = run.get("spec", {})
+        entries = [e for e in spec.get("agents", []) if split_label(e)[0] == label]
+        if not entries:
+            continue
+        seen = True
+        if entries != [entry] or spec.get("agent_kwargs", {}).get(label, {}) != json.loads(json.dumps(kwargs)):
+            return False
+    return seen
+
+
+def _same_trained_agent(source: Path, out: Path, label: str, train_seed: int) -> bool:
+    """Whether ``out`` holds (or now, copied, holds) the trained agent that ``source`` evaluated."""
+    theirs, ours = (TrainedAgent.of(folder, label, train_seed).folder for folder in (source, out))
+    if not (theirs / TRAINING).is_file():
+        return False
+    if not ours.exists():
+        shutil.copytree(theirs, ours.with_name(f".{ours.name}.reused"), dirs_exist_ok=True)
+        ours.with_name(f".{ours.name}.reused").rename(ours)  # whole or absent, as the runner's saves
+        return True
+    return _same_files(theirs, ours)
+
+
+def _same_files(a: Path, b: Path) -> bool:
+    names = sorted(p.name for p in a.iterdir())
+    return names == sorted(p.name for p in b.iterdir()) and all(
+        (a / n).read_bytes() == (b / n).read_bytes() for n in names if (a / n).is_file())

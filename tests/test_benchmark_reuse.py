@@ -1,0 +1,62 @@
+"""Cells of another folder copied instead of run: only when machine, protocol, agent and trained agent are the same."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from asg_benchmark import BenchmarkSpec, ProtocolError, read_rows, run_benchmark
+from tests.test_benchmark_runner import _rows, _spec
+
+AGENTS = ("small=reinforce_lstm", "hand_tuned")
+
+
+def _small(eval_seeds: tuple[int, ...], hidden_size: int = 4, **changes: Any) -> BenchmarkSpec:
+    spec = _spec(AGENTS, eval_seeds)
+    return BenchmarkSpec(**{**spec.__dict__, "agent_kwargs": {"small": {"hidden_size": hidden_size}}, **changes})
+
+
+def test_a_folder_extended_with_seeds_copies_the_cells_it_shares_and_runs_the_rest(tmp_path: Path,
+                                                                                   monkeypatch: Any) -> None:
+    from agents import ReinforceLSTMAgent
+
+    run_benchmark(_small((100, 101)), tmp_path / "ten", log=None, report=False)
+    run_benchmark(_small((100, 101, 102)), tmp_path / "direct", log=None, report=False)
+
+    def no_training(self: Any, total_timesteps: int, **kwargs: Any) -> None:
+        raise AssertionError("the trained agent of the source was not reused")
+
+    monkeypatch.setattr(ReinforceLSTMAgent, "learn", no_training)
+    logged: list[str] = []
+    summary = run_benchmark(_small((100, 101, 102)), tmp_path / "thirty", log=logged.append, report=False,
+                            reuse=[tmp_path / "ten"])
+    assert any(line.startswith("14 cells copied") for line in logged)  # 2 eval x 2 train seeds x (2 draws + greedy) + 2
+    assert summary.cells_written == 7  # seed 102 only: 2 x (2 draws + 1 greedy) + hand_tuned
+    assert _rows(tmp_path / "thirty") == _rows(tmp_path / "direct")  # the same episodes as running all of them
+    assert (tmp_path / "thirty" / "agents" / "small-seed1" / "agent").is_file()
+
+
+def test_cells_of_other_machines_agents_or_protocols_are_not_copied(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    run_benchmark(_small((100,)), source, log=None, report=False)
+
+    other_kwargs = run_benchmark(_small((100,), hidden_size=6), tmp_path / "kwargs", log=None, report=False,
+                                 reuse=[source])
+    assert {job.agent for job in other_kwargs.jobs} == {"small=reinforce_lstm"}  # hand_tuned's cells were copied
+
+    moved = tmp_path / "moved"  # the same cells, recorded by another machine
+    shutil.copytree(source, moved)
+    rows = read_rows(moved)
+    with (moved / "results.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, list(rows[0]))
+        writer.writeheader()
+        writer.writerows([{**row, "machine": "another CPU"} for row in rows])
+    elsewhere = run_benchmark(_small((100,)), tmp_path / "elsewhere", log=None, report=False, reuse=[moved])
+    assert elsewhere.cells_written == len(rows)
+
+    with pytest.raises(ProtocolError, match="draws"):
+        run_benchmark(_small((100,), draws=3), tmp_path / "draws", log=None, report=False, reuse=[source])
