@@ -25,6 +25,7 @@ from asg_benchmark.store import read_rows
 
 REPORT, IQM_PLOT, PROFILE_PLOT, TRAINING_PLOT = "report.md", "iqm.png", "profiles.png", "training.png"
 TUNED_CONSTANT = "tuned_constant"  # the registry's name of the Optuna-tuned constant agent
+CHANCE = "random"  # the uniform random policy: what a learned controller must beat to have learned anything
 
 
 def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None = None,
@@ -51,11 +52,14 @@ def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None 
     summary = summary or summarize(rows, reps=reps, reference=reference)
     tuned = tuned_constant_row(summary)
     against_tuned = "" if tuned is None else tuned_constant_section(compared_with(rows, summary, tuned))
+    chance = CHANCE if CHANCE in summary.scores and CHANCE != summary.reference else None
+    against_chance = "" if chance is None else chance_section(compared_with(rows, summary, chance))
     out.mkdir(parents=True, exist_ok=True)
     path = out / REPORT
     runs = training_runs(folder)
     source = "" if eval_seeds is None else f"Evaluation seeds {_seeds(eval_seeds)} of `{folder}`.\n\n"
-    path.write_text(source + markdown(summary) + against_tuned + training_section(summarize_training(runs)))
+    path.write_text(source + markdown(summary) + against_tuned + against_chance
+                    + training_section(summarize_training(runs)))
     plot_intervals(summary, out / IQM_PLOT)
     plot_profiles(summary, out / PROFILE_PLOT)
     if runs:
@@ -110,9 +114,21 @@ def tuned_constant_row(summary: Summary) -> str | None:
 def tuned_constant_section(summary: Summary) -> str:
     """Every row against the tuned constant (``summary.reference``): a learned controller should beat the best
     hand-designed schedule *and* the constant scales a black-box search found with the same budget."""
-    lines = ["", f"## Against the tuned constant ({summary.reference})", "",
-             f"P(improvement) and paired Δ of each row against {summary.reference}, the constant scales Optuna's TPE "
-             "tuned on training episodes within the learning agents' budget.", "",
+    return against_section(summary, "the tuned constant", "the constant scales Optuna's TPE tuned on training "
+                           "episodes within the learning agents' budget")
+
+
+def chance_section(summary: Summary) -> str:
+    """Every row against the uniform random policy (``summary.reference``): on a short episode any spread of scales
+    can beat a fixed schedule, so a learned controller has learned something only if it beats chance too."""
+    return against_section(summary, "chance", "the uniform random policy (a new uniform action every decision): "
+                           "what a controller that learned nothing scores")
+
+
+def against_section(summary: Summary, name: str, what: str) -> str:
+    """P(improvement) and paired Δ of every row against ``summary.reference`` (``what`` it is), titled by ``name``."""
+    lines = ["", f"## Against {name} ({summary.reference})", "",
+             f"P(improvement) and paired Δ of each row against {summary.reference}, {what}.", "",
              "| row | P(improvement) [95 % CI] | paired Δ mean [95 % CI] | wins/ties/losses |", "|---|---|---|---|"]
     for s in summary.rows:
         if s.label != summary.reference:

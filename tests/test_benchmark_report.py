@@ -120,6 +120,22 @@ def test_report_adds_the_tuned_constant_as_a_second_bar(tmp_path: Path) -> None:
     assert "Against the tuned constant" not in write_report(tmp_path, reps=50, reference="tuned_constant").read_text()
 
 
+def test_report_compares_every_row_with_chance_when_the_random_policy_ran(tmp_path: Path) -> None:
+    """A learned controller has learned something only if it beats the uniform random policy too."""
+    _synthetic(tmp_path)
+    assert "Against chance" not in write_report(tmp_path, reps=50).read_text()
+    with (tmp_path / "results.csv").open("a", newline="") as f:
+        csv.DictWriter(f, FIELDS).writerows(_row("random", "0", e, d, 0.38 + 0.01 * (e - 100), False)
+                                            for e in EVAL_SEEDS for d in range(2))
+    report = write_report(tmp_path, reps=50).read_text()
+    section = report.split("## Against chance (random)")[1].split("## ")[0]
+    lines = {line.split(" | ")[0]: line for line in section.splitlines() if line.startswith("| ")}
+    assert set(lines) == {"| row", "| hand_tuned", "| hand_tuned_cosine", "| ppo", "| ppo/greedy"}
+    assert "| 10/0/0 |" in lines["| hand_tuned"] and "| 0/0/10 |" in lines["| hand_tuned_cosine"]
+    assert "| 10/0/0 |" in lines["| ppo"]  # the cells of the training seed random ran with
+    assert "Against chance" not in write_report(tmp_path, reps=50, reference="random").read_text()
+
+
 def test_compare_two_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Same rows, same cells, another setting: paired B − A per row, and what differs in the protocols."""
     import json
