@@ -21,7 +21,7 @@ from asg_benchmark.checkpoints import TRAINING, TrainedAgent
 from asg_benchmark.errors import ProtocolError
 from asg_benchmark.registry import AgentSpec, split_label
 from asg_benchmark.runner import Job
-from asg_benchmark.store import EPISODES, PROTOCOL, PROVENANCE, ResultsStore, protocol_differences, read_rows
+from asg_benchmark.store import EPISODES, KEY, PROTOCOL, PROVENANCE, ResultsStore, protocol_differences, read_rows
 
 
 def reuse_cells(source: Path, out: Path, store: ResultsStore, jobs: list[Job], agents: Mapping[str, AgentSpec],
@@ -32,11 +32,14 @@ def reuse_cells(source: Path, out: Path, store: ResultsStore, jobs: list[Job], a
     its spec, ``agent_kwargs`` each row label to its keywords. Returns the number of cells copied.
     """
     source, out = Path(source), Path(out)
+    if not (source / PROTOCOL).is_file():
+        raise ProtocolError(f"cannot reuse cells of {source}: not a results folder (no {PROTOCOL}); give a folder "
+                            "that `asg-benchmark run --out` wrote")
     theirs, ours = (json.loads((folder / PROTOCOL).read_text()) for folder in (source, out))
     changed = protocol_differences(theirs, ours)
     if changed:
         raise ProtocolError(f"cannot reuse cells of {source}: its protocol differs on {', '.join(changed)}")
-    rows = {tuple(row[k] for k in ("agent", "train_seed", "eval_seed", "draw")): row for row in read_rows(source)
+    rows = {tuple(row[k] for k in KEY): row for row in read_rows(source)
             if row["machine"] == here}
     episodes = _episodes(source)
     runs = json.loads((source / PROVENANCE).read_text()).get("runs", []) if (source / PROVENANCE).is_file() else []

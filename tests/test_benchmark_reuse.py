@@ -58,5 +58,7 @@ def test_cells_of_other_machines_agents_or_protocols_are_not_copied(tmp_path: Pa
     elsewhere = run_benchmark(_small((100,)), tmp_path / "elsewhere", log=None, report=False, reuse=[moved])
     assert elsewhere.cells_written == len(rows)
 
+    with pytest.raises(ProtocolError, match="not a results folder"):
+        run_benchmark(_small((100,)), tmp_path / "nowhere", log=None, report=False, reuse=[tmp_path / "missing"])
     with pytest.raises(ProtocolError, match="draws"):
         run_benchmark(_small((100,), draws=3), tmp_path / "draws", log=None, report=False, reuse=[source])
