@@ -15,13 +15,15 @@ import json
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asg_benchmark.checkpoints import TRAINING, TrainedAgent
 from asg_benchmark.errors import ProtocolError
 from asg_benchmark.registry import AgentSpec, split_label
-from asg_benchmark.runner import Job
 from asg_benchmark.store import EPISODES, KEY, PROTOCOL, PROVENANCE, ResultsStore, protocol_differences, read_rows
+
+if TYPE_CHECKING:  # the runner imports this module
+    from asg_benchmark.runner import Job
 
 
 def reuse_cells(source: Path, out: Path, store: ResultsStore, jobs: list[Job], agents: Mapping[str, AgentSpec],

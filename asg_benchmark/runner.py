@@ -22,6 +22,7 @@ from asg_benchmark.episode import EpisodeResult, run_episode
 from asg_benchmark.errors import AgentError, BenchmarkError
 from asg_benchmark.protocol import BenchmarkSpec
 from asg_benchmark.registry import GREEDY_SUFFIX, AgentSpec, build_agent, learns
+from asg_benchmark.reuse import reuse_cells
 from asg_benchmark.seeds import reseed_agent, run_seed, seed_everything
 from asg_benchmark.store import Cell, ResultsStore, lock_protocol, machine, write_provenance
 from asg_benchmark.training_env import TrainingEnv
@@ -309,8 +310,6 @@ def run_benchmark(spec: BenchmarkSpec, out: str | Path, *, map_jobs: MapJobs | N
                         **settings})
     jobs = plan_jobs(spec, agents, store)
     if reuse:
-        from asg_benchmark.reuse import reuse_cells
-
         here = machine()
         for source in reuse:
             copied = reuse_cells(Path(source), out, store, jobs, agents, spec.agent_kwargs, here)
