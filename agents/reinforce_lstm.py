@@ -348,6 +348,12 @@ class ReinforceLSTMAgent:
             records.append(record)
         return records
 
+    def _positions(self, steps: int) -> torch.Tensor:
+        """``(steps, K)``: each step's index in its slot's episode. An unroll never spans two episodes of a slot
+        (an episode's end triggers the update), so its steps are the last ``steps`` of each episode so far."""
+        ends = torch.tensor([len(episode.actions) for episode in self._episodes if episode is not None])
+        return ends[None, :] - steps + torch.arange(steps)[:, None]
+
     def _update(self) -> dict[str, float]:
         """Eq. 7 on the stored unroll: replay it from its start state with gradients, one SGD step."""
         unroll = self._unroll
@@ -360,10 +366,7 @@ class ReinforceLSTMAgent:
         slots = rewards.shape[1]
         returns = torch.stack([discounted_returns(rewards[:, k].tolist(), self.gamma) for k in range(slots)], dim=1)
         coordinate_entropy = self.policy.coordinate_entropy(logits)  # (T, K, C): in the loss if an option uses it
-        # An unroll never spans two episodes of a slot (an episode's end triggers the update): its T steps are the
-        # last T of each slot's episode so far.
-        ends = torch.tensor([len(episode.actions) for episode in self._episodes if episode is not None])
-        positions = ends[None, :] - len(unroll.actions) + torch.arange(len(unroll.actions))[:, None]
+        positions = self._positions(len(unroll.actions)) if self.objective.options.baseline_per_step else None
         loss = self.objective.loss(returns, log_prob, coordinate_entropy, self.unroll_length, self.num_timesteps,
                                    positions)
         self.optimizer.zero_grad()
