@@ -54,11 +54,12 @@ def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None 
     against_tuned = "" if tuned is None else tuned_constant_section(compared_with(rows, summary, tuned))
     chance = CHANCE if CHANCE in summary.scores and CHANCE != summary.reference else None
     against_chance = "" if chance is None else chance_section(compared_with(rows, summary, chance))
+    per_seed = training_seeds_section(rows, summary, [b for b in (tuned, chance) if b])
     out.mkdir(parents=True, exist_ok=True)
     path = out / REPORT
     runs = training_runs(folder)
     source = "" if eval_seeds is None else f"Evaluation seeds {_seeds(eval_seeds)} of `{folder}`.\n\n"
-    path.write_text(source + markdown(summary) + against_tuned + against_chance
+    path.write_text(source + markdown(summary) + against_tuned + against_chance + per_seed
                     + training_section(summarize_training(runs)))
     plot_intervals(summary, out / IQM_PLOT)
     plot_profiles(summary, out / PROFILE_PLOT)
@@ -134,6 +135,37 @@ def against_section(summary: Summary, name: str, what: str) -> str:
         if s.label != summary.reference:
             _, improvement, paired, counts, _ = statistics_cells(s)
             lines.append(f"| {s.label} | {improvement} | {paired} | {counts} |")
+    return "\n".join(lines) + "\n"
+
+
+def training_seeds_section(rows: list[dict[str, str]], summary: Summary, bars: list[str]) -> str:
+    """Each row trained with several training seeds, one line per seed, against the reference and ``bars``: a
+    training run is one draw of what training gives, so a pooled lead should hold for every seed, not one."""
+    seeds: dict[str, set[str]] = {}
+    for r in rows:
+        if r["train_seed"] != "-":
+            seeds.setdefault(r["agent"], set()).add(r["train_seed"])
+    split = [s.label for s in summary.rows if len(seeds.get(s.label, ())) > 1]
+    if not split:
+        return ""
+    references = [b for b in (summary.reference, *bars) if b is not None]
+    mine = sorted((r for r in rows if r["agent"] in split),
+                  key=lambda r: (split.index(r["agent"]), int(r["train_seed"])))
+    per_seed = [{**r, "agent": f"{r['agent']} (training seed {r['train_seed']})"} for r in mine]
+    base = [r for r in rows if r["agent"] in references]
+    by_seed = summarize(base + per_seed, reps=summary.reps, reference=summary.reference)
+    against = [compared_with(base + per_seed, by_seed, b) for b in bars]
+    header = ["row", "IQM target [95 % CI]", f"P(> {summary.reference}) [95 % CI]", "paired Δ, W/T/L",
+              *(f"P(> {b}) [95 % CI]" for b in bars)]
+    lines = ["", "## Per training seed", "", "Rows trained with more than one training seed, each seed's runs on "
+             "their own (the table above pools them).", "", "| " + " | ".join(header) + " |",
+             "|" + "---|" * len(header)]
+    for i, s in enumerate(by_seed.rows):
+        if s.label in references:
+            continue
+        score, improvement, paired, counts, _ = statistics_cells(s)
+        cells = [s.label, score, improvement, f"{paired}, {counts}", *(statistics_cells(a.rows[i])[1] for a in against)]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

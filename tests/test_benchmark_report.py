@@ -204,3 +204,28 @@ def test_report_of_some_evaluation_seeds(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["report", str(tmp_path), "--eval-seeds", "105-109"]) == 2  # never over the full folder's report
     assert main(["report", str(tmp_path), "--eval-seeds", "200-209", "--out", str(tmp_path / "none")]) == 2
     assert "no episodes of evaluation seeds" in capsys.readouterr().err
+
+
+def test_report_lists_each_training_seed_of_a_row_trained_with_several(tmp_path: Path) -> None:
+    """A pooled lead can come from one lucky training run: each seed's runs get a line of their own."""
+    _synthetic(tmp_path)
+    with (tmp_path / "results.csv").open("a", newline="") as f:  # training seed 1 of ppo below hand_tuned everywhere
+        writer = csv.DictWriter(f, FIELDS)
+        writer.writerows(_row("ppo", "1", e, d, 0.39 + 0.01 * (e - 100), False) for e in EVAL_SEEDS for d in range(2))
+        writer.writerows(_row("random", "0", e, 0, 0.38 + 0.01 * (e - 100), False) for e in EVAL_SEEDS)
+    section = write_report(tmp_path, reps=50).read_text().split("## Per training seed")[1].split("## ")[0]
+    lines = {line.split(" | ")[0]: line for line in section.splitlines() if line.startswith("| ")}
+    assert set(lines) == {"| row", *(f"| {r} (training seed {t})" for r in ("ppo", "ppo/greedy") for t in (0, 1))}
+    assert "P(> hand_tuned)" in lines["| row"] and lines["| row"].endswith("| P(> random) [95 % CI] |")
+    assert "10/0/0" in lines["| ppo (training seed 0)"] and "0/0/10" in lines["| ppo (training seed 1)"]
+    improvement = {seed: [float(c.split(" [")[0]) for c in lines[f"| ppo (training seed {seed})"].split(" | ")[2::2]]
+                   for seed in (0, 1)}  # P(> hand_tuned), P(> random)
+    assert improvement[0][0] > 0.5 > improvement[1][0] and improvement[1][1] > 0.5
+
+    (tmp_path / "one").mkdir()
+    rows = [r for r in csv.DictReader((tmp_path / "results.csv").open()) if r["train_seed"] in ("-", "0")]
+    with (tmp_path / "one" / "results.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    assert "Per training seed" not in write_report(tmp_path / "one", reps=50).read_text()
