@@ -39,6 +39,8 @@ class Args:
     """a benchmark folder: read --agent's evaluation episodes from its episodes.jsonl instead of --actions"""
     agent: str = "reinforce_lstm"
     """the benchmark row (label) whose episodes to read"""
+    train_seed: str | None = None
+    """only the episodes of this training seed of --agent (each seed trains its own policy; None: every seed's)"""
     window: int = 15
     """moving-average window in decisions"""
     out: str = str(REPO / "results" / "fig8_policy_behaviour")
@@ -59,15 +61,18 @@ def load_actions(path: Path) -> tuple[list[str], np.ndarray]:
     return names, np.array([steps[:length] for steps in episodes.values()], dtype=float) / 10.0
 
 
-def load_benchmark_actions(folder: Path, label: str) -> tuple[list[str], np.ndarray, int]:
-    """Coordinate names, ``(episodes, decisions, C)`` scales and the decision window of ``label``'s rows."""
+def load_benchmark_actions(folder: Path, label: str, train_seed: str | None = None
+                           ) -> tuple[list[str], np.ndarray, int]:
+    """Coordinate names, ``(episodes, decisions, C)`` scales and the decision window of ``label``'s rows (of
+    ``train_seed`` only, when given)."""
     path = folder / "episodes.jsonl"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run the benchmark (asg-benchmark run --out {folder}) first")
     episodes = [record["actions"] for record in map(json.loads, path.read_text().splitlines())
-                if record["agent"] == label]
+                if record["agent"] == label and train_seed in (None, str(record["train_seed"]))]
     if not episodes:
-        raise SystemExit(f"no episodes of row {label!r} in {path}")
+        of_seed = "" if train_seed is None else f" with training seed {train_seed}"
+        raise SystemExit(f"no episodes of row {label!r}{of_seed} in {path}")
     protocol = json.loads((folder / "protocol.json").read_text())
     import gymnasium as gym
 
@@ -104,8 +109,9 @@ def main(argv: list[str] | None = None) -> Path:
     import matplotlib.pyplot as plt
 
     if args.benchmark is not None:
-        names, scales, decision_window = load_benchmark_actions(Path(args.benchmark), args.agent)
-        title = f"{args.agent} in {args.benchmark}"
+        names, scales, decision_window = load_benchmark_actions(Path(args.benchmark), args.agent, args.train_seed)
+        seed = "" if args.train_seed is None else f" (training seed {args.train_seed})"
+        title = f"{args.agent}{seed} in {args.benchmark}"
     else:
         (names, scales), decision_window = load_actions(Path(args.actions)), 1
         title = "Learned policy on ASG-Digits-v0"

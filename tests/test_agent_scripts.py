@@ -94,6 +94,12 @@ def test_benchmark_agents_quick(tmp_path: Path) -> None:
     assert "new_head" in table and "action changes" in table and (fig8 / "behaviour.png").is_file()
     with pytest.raises(SystemExit, match="no episodes"):
         fig8_policy_behaviour.main(["--benchmark", str(tmp_path), "--agent", "sac", "--out", str(tmp_path / "x")])
+    from experiments.fig8_policy_behaviour import load_benchmark_actions  # one training seed: one policy's episodes
+
+    every, one = (load_benchmark_actions(tmp_path, "reinforce_lstm", seed)[1] for seed in (None, "1"))
+    assert len(every) == 3 * len(one) > 0
+    with pytest.raises(SystemExit, match="with training seed 9"):
+        load_benchmark_actions(tmp_path, "reinforce_lstm", "9")
 
 
 def test_ablation_reinforce_quick(tmp_path: Path) -> None:
