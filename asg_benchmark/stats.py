@@ -251,17 +251,20 @@ def _compare(s: RowStats, best: str, target: dict[str, dict[CellKey, float]],
                                         lambda x, y: np.array([probability_of_improvement(x, y)]), reps, seed)
     s.improvement, s.improvement_ci = float(point[s.label][0]), _interval(interval[s.label])
     pairs = (machines[s.label], machines[best])
-    s.paired = paired(target[s.label], target[best], reps=reps, seed=seed, machines=pairs)
-    s.other_machine = len(_matches(target[s.label], target[best])) - len(_matches(target[s.label], target[best],
-                                                                                   pairs))
+    # Two rows' training seeds are unrelated runs: a seed the reference lacks pairs with its cell of that episode.
+    s.paired = paired(target[s.label], target[best], reps=reps, seed=seed, machines=pairs, across_seeds=True)
+    s.other_machine = (len(_matches(target[s.label], target[best], across_seeds=True))
+                       - len(_matches(target[s.label], target[best], pairs, across_seeds=True)))
 
 
 def _matches(scores: dict[CellKey, Any], reference: dict[CellKey, Any],
-             machines: tuple[dict[CellKey, str], dict[CellKey, str]] | None = None
+             machines: tuple[dict[CellKey, str], dict[CellKey, str]] | None = None, *, across_seeds: bool = False
              ) -> dict[CellKey, tuple[CellKey, CellKey]]:
     """Each pair of cells to difference, keyed by the cell it is reported under: the same training and evaluation
     seeds, an unseeded ``("-", eval_seed)`` cell on either side standing for every training seed; with
-    ``machines`` (each side's cell → machine), only cells that one machine ran for both."""
+    ``across_seeds`` (two different rows), a training seed the reference does not have pairs with the reference's
+    one cell of that evaluation seed (none when it has several); with ``machines`` (each side's cell → machine),
+    only cells that one machine ran for both."""
     found = {}
     for own in scores:
         train, evaluation = own
@@ -269,6 +272,9 @@ def _matches(scores: dict[CellKey, Any], reference: dict[CellKey, Any],
             candidates = [(other, other) for other in reference if other[1] == evaluation]
         else:
             match = own if own in reference else ("-", evaluation)
+            if match not in reference and across_seeds:
+                episode = [other for other in reference if other[1] == evaluation]
+                match = episode[0] if len(episode) == 1 else match
             candidates = [(own, match)] if match in reference else []
         for key, other in candidates:
             if machines is None or same_machine(machines[0].get(own, ""), machines[1].get(other, "")):
@@ -277,12 +283,14 @@ def _matches(scores: dict[CellKey, Any], reference: dict[CellKey, Any],
 
 
 def paired(scores: dict[CellKey, float], reference: dict[CellKey, float], *, reps: int = 2000, seed: int = 0,
-           machines: tuple[dict[CellKey, str], dict[CellKey, str]] | None = None) -> Paired | None:
+           machines: tuple[dict[CellKey, str], dict[CellKey, str]] | None = None, across_seeds: bool = False
+           ) -> Paired | None:
     """``scores − reference`` on every cell both have, with a bootstrap 95 % CI of the mean; ``None`` when none
     is shared. An unseeded ``("-", eval_seed)`` cell, on either side, stands for every training seed. With
-    ``machines`` (each side's cell → the machine that ran it), cells that different machines ran are left out."""
+    ``machines`` (each side's cell → the machine that ran it), cells that different machines ran are left out;
+    ``across_seeds``: see ``_matches`` (for two different rows, not one row in two folders)."""
     differences = {key: scores[own] - reference[other]
-                   for key, (own, other) in _matches(scores, reference, machines).items()}
+                   for key, (own, other) in _matches(scores, reference, machines, across_seeds=across_seeds).items()}
     if not differences:
         return None
     d = np.array(list(differences.values()))

@@ -116,7 +116,7 @@ def test_report_adds_the_tuned_constant_as_a_second_bar(tmp_path: Path) -> None:
     section = report.split("## Against the tuned constant (tuned_constant)")[1].split("## ")[0]
     lines = {line.split(" | ")[0]: line for line in section.splitlines() if line.startswith("| ")}
     assert set(lines) == {"| row", "| hand_tuned", "| hand_tuned_cosine", "| ppo", "| ppo/greedy"}
-    assert "| 0/0/10 |" in lines["| hand_tuned_cosine"] and "| 10/0/0 |" in lines["| ppo"]  # ppo: train seed 0's cells
+    assert "| 0/0/10 |" in lines["| hand_tuned_cosine"] and "| 20/0/0 |" in lines["| ppo"]  # both ppo seeds
     assert "Against the tuned constant" not in write_report(tmp_path, reps=50, reference="tuned_constant").read_text()
 
 
@@ -132,7 +132,7 @@ def test_report_compares_every_row_with_chance_when_the_random_policy_ran(tmp_pa
     lines = {line.split(" | ")[0]: line for line in section.splitlines() if line.startswith("| ")}
     assert set(lines) == {"| row", "| hand_tuned", "| hand_tuned_cosine", "| ppo", "| ppo/greedy"}
     assert "| 10/0/0 |" in lines["| hand_tuned"] and "| 0/0/10 |" in lines["| hand_tuned_cosine"]
-    assert "| 10/0/0 |" in lines["| ppo"]  # the cells of the training seed random ran with
+    assert "| 20/0/0 |" in lines["| ppo"]  # both training seeds, each on random's cell of the same episode
     assert "Against chance" not in write_report(tmp_path, reps=50, reference="random").read_text()
 
 
@@ -229,3 +229,19 @@ def test_report_lists_each_training_seed_of_a_row_trained_with_several(tmp_path:
         writer.writeheader()
         writer.writerows(rows)
     assert "Per training seed" not in write_report(tmp_path / "one", reps=50).read_text()
+
+
+def test_a_training_seed_the_other_row_lacks_pairs_with_its_cell_of_the_same_episode() -> None:
+    """Two rows' training seeds are unrelated runs; only the evaluation episode pairs them (one row in two folders
+    pairs seed with seed)."""
+    from asg_benchmark.stats import paired
+
+    learned = {("0", "100"): 0.6, ("1", "100"): 0.5, ("1", "101"): 0.7}
+    one_seed = {("0", "100"): 0.4, ("0", "101"): 0.3}
+    across = paired(learned, one_seed, reps=20, across_seeds=True)
+    assert across is not None and across.differences == pytest.approx({("0", "100"): 0.2, ("1", "100"): 0.1,
+                                                                       ("1", "101"): 0.4})
+    same_row = paired(learned, one_seed, reps=20)
+    assert same_row is not None and set(same_row.differences) == {("0", "100")}
+    two_seeds = {("0", "101"): 0.3, ("2", "101"): 0.5}  # which of them: not said, so not paired
+    assert paired({("1", "101"): 0.7}, two_seeds, reps=20, across_seeds=True) is None
