@@ -155,7 +155,7 @@ def training_seeds_section(rows: list[dict[str, str]], summary: Summary, bars: l
     base = [r for r in rows if r["agent"] in references]
     by_seed = summarize(base + per_seed, reps=summary.reps, reference=summary.reference)
     against = [compared_with(base + per_seed, by_seed, b) for b in bars]
-    header = ["row", "IQM target [95 % CI]", f"P(> {summary.reference}) [95 % CI]", "paired Δ, W/T/L",
+    header = ["row", "IQM target [95 % CI]", f"P(> {summary.reference or 'reference'}) [95 % CI]", "paired Δ, W/T/L",
               *(f"P(> {b}) [95 % CI]" for b in bars)]
     lines = ["", "## Per training seed", "", "Rows trained with more than one training seed, each seed's runs on "
              "their own (the table above pools them).", "", "| " + " | ".join(header) + " |",
