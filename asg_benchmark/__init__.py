@@ -19,7 +19,7 @@ from asg_benchmark.report import write_report
 from asg_benchmark.runner import Job, JobRunner, Record, RunSummary, plan_jobs, run_benchmark
 from asg_benchmark.seeds import MIN_EVAL_SEEDS, check_seeds, parse_seeds
 from asg_benchmark.stats import Summary, summarize
-from asg_benchmark.store import ResultsStore, read_rows
+from asg_benchmark.store import ResultsStore, read_episodes, read_rows
 
 __all__ = [
     "MIN_EVAL_SEEDS",
@@ -40,6 +40,7 @@ __all__ = [
     "parse_seeds",
     "plan_jobs",
     "quick",
+    "read_episodes",
     "read_rows",
     "register_agent",
     "resolve_agent",

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from asg_benchmark.checkpoints import TRAINING, TrainedAgent
 from asg_benchmark.errors import ProtocolError
 from asg_benchmark.registry import AgentSpec, split_label
-from asg_benchmark.store import EPISODES, KEY, PROTOCOL, PROVENANCE, ResultsStore, protocol_differences, read_rows
+from asg_benchmark.store import KEY, PROTOCOL, PROVENANCE, ResultsStore, protocol_differences, read_episodes, read_rows
 
 if TYPE_CHECKING:  # the runner imports this module
     from asg_benchmark.runner import Job
@@ -43,7 +43,7 @@ def reuse_cells(source: Path, out: Path, store: ResultsStore, jobs: list[Job], a
         raise ProtocolError(f"cannot reuse cells of {source}: its protocol differs on {', '.join(changed)}")
     rows = {tuple(row[k] for k in KEY): row for row in read_rows(source)
             if row["machine"] == here}
-    episodes = _episodes(source)
+    episodes = read_episodes(source)
     runs = json.loads((source / PROVENANCE).read_text()).get("runs", []) if (source / PROVENANCE).is_file() else []
     copied = 0
     for job in jobs:
@@ -57,17 +57,6 @@ def reuse_cells(source: Path, out: Path, store: ResultsStore, jobs: list[Job], a
             store.append(row, episodes[cell.cell.key()])
             copied += 1
     return copied
-
-
-def _episodes(source: Path) -> dict[tuple[str, str, str, str], dict[str, Any]]:
-    """``episodes.jsonl`` of ``source`` by cell key (the last record of a cell written twice)."""
-    found = {}
-    with (source / EPISODES).open() as f:
-        for line in f:
-            if line.strip():
-                ep = json.loads(line)
-                found[(ep["agent"], str(ep["train_seed"]), str(ep["eval_seed"]), str(ep["draw"]))] = ep
-    return found
 
 
 def _same_agent(runs: list[dict[str, Any]], entry: str, label: str, kwargs: dict[str, Any]) -> bool:

@@ -98,6 +98,16 @@ def read_rows(folder: Path) -> list[dict[str, str]]:
     return list({tuple(r[k] for k in KEY): r for r in rows}.values())
 
 
+def read_episodes(folder: Path) -> dict[tuple[str, ...], dict[str, Any]]:
+    """The records of ``folder/episodes.jsonl`` (curve, actions) by cell key; a cell written twice counts once, the
+    last, as in :func:`read_rows`."""
+    path = Path(folder) / EPISODES
+    if not path.is_file():
+        raise FileNotFoundError(f"no {EPISODES} in {folder}: run `asg-benchmark run --out {folder} ...` first")
+    records = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return {tuple(str(record[k]) for k in KEY): record for record in records}
+
+
 def _header(path: Path) -> list[str]:
     with path.open(newline="") as f:
         return next(csv.reader(f), [])

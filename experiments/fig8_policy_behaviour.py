@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import tyro
 
+from asg_benchmark.store import read_episodes
 from experiments.common import REPO, write_provenance
 
 
@@ -65,14 +66,11 @@ def load_benchmark_actions(folder: Path, label: str, train_seed: str | None = No
                            ) -> tuple[list[str], np.ndarray, int]:
     """Coordinate names, ``(episodes, decisions, C)`` scales and the decision window of ``label``'s rows (of
     ``train_seed`` only, when given)."""
-    path = folder / "episodes.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run the benchmark (asg-benchmark run --out {folder}) first")
-    episodes = [record["actions"] for record in map(json.loads, path.read_text().splitlines())
-                if record["agent"] == label and train_seed in (None, str(record["train_seed"]))]
+    episodes = [record["actions"] for (agent, seed, *_), record in read_episodes(folder).items()
+                if agent == label and train_seed in (None, seed)]
     if not episodes:
         of_seed = "" if train_seed is None else f" with training seed {train_seed}"
-        raise SystemExit(f"no episodes of row {label!r}{of_seed} in {path}")
+        raise SystemExit(f"no episodes of row {label!r}{of_seed} in {folder}")
     protocol = json.loads((folder / "protocol.json").read_text())
     import gymnasium as gym
 
