@@ -179,14 +179,22 @@ class TrainingSummary:
 def training_runs(benchmark: Path) -> dict[str, list[list[dict[str, str]]]]:
     """Row label → its training runs, each the rows of its ``agents/<label>-seed<k>/episodes.csv``;
     runs still training (their ``.partial`` checkpoint) as ``"<label> (still training)"``."""
-    runs: dict[str, list[list[dict[str, str]]]] = {}
-    for folder in sorted((Path(benchmark) / AGENTS).glob("*-seed*")):
+    return {label: list(seeds.values()) for label, seeds in training_runs_by_seed(benchmark).items()}
+
+
+def training_runs_by_seed(benchmark: Path) -> dict[str, dict[str, list[dict[str, str]]]]:
+    """:func:`training_runs` with each run under its training seed (``"-"``: unseeded), seeds in numeric order."""
+    found: list[tuple[str, str, list[dict[str, str]]]] = []
+    for folder in (Path(benchmark) / AGENTS).glob("*-seed*"):
         if folder.name.startswith("."):  # a save's staging or retired copy
             continue
         rows = TrainedAgent(folder).episodes()
-        label = folder.name.removesuffix(".partial").rsplit("-seed", 1)[0]
+        label, seed = folder.name.removesuffix(".partial").rsplit("-seed", 1)
         if rows:
-            runs.setdefault(label + (" (still training)" if folder.name.endswith(".partial") else ""), []).append(rows)
+            found.append((label + (" (still training)" if folder.name.endswith(".partial") else ""), seed, rows))
+    runs: dict[str, dict[str, list[dict[str, str]]]] = {}
+    for label, seed, rows in sorted(found, key=lambda f: (f[0], int(f[1]) if f[1].isdigit() else -1)):
+        runs.setdefault(label, {})[seed] = rows
     return runs
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from asg_benchmark.checkpoints import TrainingSummary, summarize_training, training_runs
+from asg_benchmark.checkpoints import TrainingSummary, summarize_training, training_runs_by_seed
 from asg_benchmark.errors import BenchmarkError
 from asg_benchmark.seeds import MIN_EVAL_SEEDS
 from asg_benchmark.stats import RowStats, Summary, compared_with, summarize
@@ -57,10 +57,11 @@ def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None 
     per_seed = training_seeds_section(rows, summary, [b for b in (tuned, chance) if b])
     out.mkdir(parents=True, exist_ok=True)
     path = out / REPORT
-    runs = training_runs(folder)
+    by_seed = training_runs_by_seed(folder)
+    runs = {label: list(seeds.values()) for label, seeds in by_seed.items()}
     source = "" if eval_seeds is None else f"Evaluation seeds {_seeds(eval_seeds)} of `{folder}`.\n\n"
     path.write_text(source + markdown(summary) + against_tuned + against_chance + per_seed
-                    + training_section(summarize_training(runs)))
+                    + training_section(summarize_training(_with_each_seed(by_seed))))
     plot_intervals(summary, out / IQM_PLOT)
     plot_profiles(summary, out / PROFILE_PLOT)
     if runs:
@@ -216,6 +217,17 @@ def machines_lines(summary: Summary) -> list[str]:
             *(f"  * {m}: {', '.join(labels)}" for m, labels in rows_of.items())]
 
 
+def _with_each_seed(by_seed: dict[str, dict[str, list[dict[str, str]]]]) -> dict[str, list[list[dict[str, str]]]]:
+    """Each row's training runs pooled, followed, for a row trained with several seeds, by each run on its own
+    (``"<row> (training seed k)"``): runs that learned differently should not hide in one mean."""
+    runs: dict[str, list[list[dict[str, str]]]] = {}
+    for label, seeds in by_seed.items():
+        runs[label] = list(seeds.values())
+        if len(seeds) > 1:
+            runs.update({f"{label} (training seed {seed})": [rows] for seed, rows in seeds.items()})
+    return runs
+
+
 def training_section(summaries: dict[str, TrainingSummary]) -> str:
     """How each learning row trained: its return and policy entropy over the first and last 20 % of training."""
     if not summaries:
@@ -223,7 +235,8 @@ def training_section(summaries: dict[str, TrainingSummary]) -> str:
     lines = ["", "## Training", "",
              "Training episodes of each learning row (kept in `agents/<row>-seed<k>/episodes.csv`): mean over the "
              "first and last 20 % of each run's episodes. Entropy: the policy's mean per-coordinate entropy (nats; "
-             "uniform ln 11 = 2.40, near 0 a policy collapsed onto one action; — where the agent does not report it).",
+             "uniform ln 11 = 2.40, near 0 a policy collapsed onto one action; — where the agent does not report it). "
+             "A row trained with several training seeds: its runs pooled, then each run on its own.",
              "", "| row | runs | episodes | training return first → last | entropy first → last |",
              "|---|---|---|---|---|"]
     for label, t in summaries.items():

@@ -245,3 +245,18 @@ def test_a_training_seed_the_other_row_lacks_pairs_with_its_cell_of_the_same_epi
     assert same_row is not None and set(same_row.differences) == {("0", "100")}
     two_seeds = {("0", "101"): 0.3, ("2", "101"): 0.5}  # which of them: not said, so not paired
     assert paired({("1", "101"): 0.7}, two_seeds, reps=20, across_seeds=True) is None
+
+
+def test_training_section_lists_each_training_run_of_a_row_trained_with_several(tmp_path: Path) -> None:
+    """Runs that learned differently (one committed, one stayed uniform) must not hide in one pooled mean."""
+    _synthetic(tmp_path)
+    for seed, entropy in (("0", 0.5), ("1", 2.0), ("10", 1.0)):
+        folder = tmp_path / "agents" / f"ppo-seed{seed}"
+        folder.mkdir(parents=True)
+        lines = ["episode,return,entropy", *(f"{k},{k},{entropy}" for k in range(10))]
+        (folder / "episodes.csv").write_text("\n".join(lines) + "\n")
+    section = write_report(tmp_path, reps=50).read_text().split("## Training")[1]
+    rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| ppo")]
+    assert [r[0] for r in rows] == ["| ppo", *(f"| ppo (training seed {s})" for s in (0, 1, 10))]
+    assert [r[4] for r in rows] == ["1.17 → 1.17 |", "0.50 → 0.50 |", "2.00 → 2.00 |", "1.00 → 1.00 |"]
+    assert [r[1] for r in rows] == ["3", "1", "1", "1"]

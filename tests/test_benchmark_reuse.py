@@ -62,3 +62,20 @@ def test_cells_of_other_machines_agents_or_protocols_are_not_copied(tmp_path: Pa
         run_benchmark(_small((100,)), tmp_path / "nowhere", log=None, report=False, reuse=[tmp_path / "missing"])
     with pytest.raises(ProtocolError, match="draws"):
         run_benchmark(_small((100,), draws=3), tmp_path / "draws", log=None, report=False, reuse=[source])
+
+
+def test_read_episodes_keeps_the_last_record_of_a_cell_written_twice(tmp_path: Path) -> None:
+    """A cell run again after an interruption is in ``episodes.jsonl`` twice; readers (--reuse, the Fig. 8
+    reader) must count it once, as read_rows does for results.csv."""
+    import json
+
+    from asg_benchmark import read_episodes
+
+    with pytest.raises(FileNotFoundError, match="asg-benchmark run --out"):
+        read_episodes(tmp_path)
+    cell = {"agent": "ppo", "train_seed": 0, "eval_seed": 100, "draw": 0}
+    records = [{**cell, "actions": [[1]]}, {**cell, "draw": 1, "actions": [[2]]}, {**cell, "actions": [[3]]}]
+    (tmp_path / "episodes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records) + "\n")
+    episodes = read_episodes(tmp_path)
+    assert {key: e["actions"] for key, e in episodes.items()} == {("ppo", "0", "100", "0"): [[3]],
+                                                                  ("ppo", "0", "100", "1"): [[2]]}
