@@ -9,7 +9,7 @@ import gymnasium as gym
 
 from agents.base import Agent
 from agents.baselines import PRESETS, ConstantPolicy, RandomInitPolicy, RandomPolicy, preset_scales
-from agents.cards import deployment_env_kwargs
+from agents.cards import deployment_env_kwargs, deploys_greedily
 from agents.lstm_policy import ReinforceLSTMPolicy
 from agents.reinforce_lstm import PRESETS as REINFORCE_PRESETS
 from agents.reinforce_lstm import ReinforceLSTMAgent
@@ -83,7 +83,8 @@ def load_pretrained(env_id: str = "ASG-Digits-v0", folder: str | Path | None = N
     """The shipped REINFORCE-LSTM policy trained on ``env_id`` (frozen use: ``predict``), from ``folder``
     (default: the package's ``agents/policies``).
 
-    Deploy it on the env it was trained on: ``gym.make(env_id, **pretrained_env_kwargs(env_id))``.
+    Deploy it on the env it was trained on, ``gym.make(env_id, **pretrained_env_kwargs(env_id))``, and take
+    its actions as it was scored: ``predict(obs, state, deterministic=pretrained_deterministic(env_id))``.
     """
     path = _pretrained_path(env_id, folder)
     if not path.is_file():
@@ -96,6 +97,12 @@ def pretrained_env_kwargs(env_id: str = "ASG-Digits-v0", folder: str | Path | No
     """The ``gym.make`` keywords the shipped policy of ``env_id`` was trained with (its decision window,
     episode length, …), from the card beside it (``<policy>.json``); ``{}``: the env's defaults."""
     return deployment_env_kwargs(_pretrained_path(env_id, folder))
+
+
+def pretrained_deterministic(env_id: str = "ASG-Digits-v0", folder: str | Path | None = None) -> bool:
+    """Whether the shipped policy of ``env_id`` is deployed greedily (``predict(deterministic=True)``), as its
+    card says; False: its actions are sampled, as it was trained."""
+    return deploys_greedily(_pretrained_path(env_id, folder))
 
 
 __all__ = [
@@ -126,6 +133,7 @@ __all__ = [
     "load_pretrained",
     "make_agent",
     "preset_scales",
+    "pretrained_deterministic",
     "pretrained_env_kwargs",
     "scales_to_action",
 ]

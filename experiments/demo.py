@@ -4,8 +4,9 @@ Runs one episode of the default length per policy (same seed, so the same initia
 order) and prints the target accuracy on real MNIST digits, the old-task agreement and the
 episode return. The policies are the two constant heuristics of Fig. 1 ("all_large": every
 coordinate at η_base; "hand_tuned": backbone 0.1·η_base, head η_base), the random policy, and the
-shipped REINFORCE-LSTM policy trained on this env ("learned"), frozen and deployed as it was
-trained: on its card's env keywords, its actions sampled (from generators seeded by ``--seed``).
+shipped REINFORCE-LSTM policy trained on this env ("learned"), frozen and deployed as its card says:
+on its env keywords, its actions sampled as it was trained (from generators seeded by ``--seed``) or,
+for a policy shipped to be deployed greedily, its greedy actions.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import tyro
 from tqdm import tqdm
 
 import asg_gym  # noqa: F401
-from agents import load_pretrained, make_agent, pretrained_env_kwargs
+from agents import load_pretrained, make_agent, pretrained_deterministic, pretrained_env_kwargs
 from asg_benchmark.seeds import reseed_agent
 from experiments.common import run_episode
 
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         if name == LEARNED:
             reseed_agent(agent, args.seed)
         with tqdm(total=steps, desc=f"{name:>14}", unit="step") as bar:
-            results[name] = run_episode(env, agent, args.seed, progress=bar, deterministic=name != LEARNED)
+            deterministic = pretrained_deterministic("ASG-Digits-v0") if name == LEARNED else True
+            results[name] = run_episode(env, agent, args.seed, progress=bar, deterministic=deterministic)
     print(f"\n{'policy':>14} | {'target acc (MNIST)':>18} | {'old-task agreement':>18} | {'return':>7} | time")
     print("-" * 78)
     for name, r in results.items():

@@ -23,8 +23,15 @@ import gymnasium as gym
 import tyro
 
 import asg_gym  # noqa: F401  (registers the ids)
-from agents import ConstantPolicy, ReinforceLSTMAgent, load_pretrained, make_agent, pretrained_env_kwargs
-from agents.cards import decision_env_kwargs, deployment_env_kwargs
+from agents import (
+    ConstantPolicy,
+    ReinforceLSTMAgent,
+    load_pretrained,
+    make_agent,
+    pretrained_deterministic,
+    pretrained_env_kwargs,
+)
+from agents.cards import decision_env_kwargs, deployment_env_kwargs, deploys_greedily
 from asg_benchmark.seeds import reseed_agent
 from experiments.common import REPO, ResumableCSV, parse_env_kwargs, run_episode, write_provenance
 from experiments.curves import QUICK_ENV, SCORE_NAMES, Reference, curve_fields, write_outputs
@@ -69,7 +76,7 @@ class CurveArgs(RayFlags):
     """run no episode: only rewrite the tables and plots from the rows already in curves.csv"""
     greedy: bool = False
     """learned policies take their greedy action (rows named <setting>/greedy) instead of sampling it, as
-    they were trained and are deployed"""
+    they were trained; a policy whose card says "deployment": "greedy" takes it without this flag"""
 
     def gym_kwargs(self) -> dict[str, Any]:
         """``--env-kwargs`` as a dict; under ``--quick`` with the toy configuration on top."""
@@ -145,6 +152,12 @@ class SavedPolicy:
         card = deployment_env_kwargs(self.path) if self.path else pretrained_env_kwargs(self.env_id)
         return decision_env_kwargs(card)
 
+    def deploys_greedily(self) -> bool:
+        """Whether the policy's card says to take its greedy action (:mod:`agents.cards`)."""
+        if self.untrained:
+            return False
+        return deploys_greedily(self.path) if self.path else pretrained_deterministic(self.env_id)
+
 
 def constant(preset: str) -> AgentFactory:
     """The constant-policy preset (``agents.ConstantPolicy``), whatever the env."""
@@ -165,9 +178,11 @@ def frozen_policy(path: str | None, env_id: str, untrained: bool = False) -> Sav
 def learned_setting(name: str, lam: float, policy: SavedPolicy, args: CurveArgs,
                     env_kwargs: dict[str, Any] | None = None) -> Setting:
     """The curve of a frozen learned ``policy``, deployed as it was trained: on its decision window and
-    update rule, its actions sampled (``--greedy``: its greedy actions, in rows named ``<name>/greedy``)."""
-    return Setting(f"{name}/greedy" if args.greedy else name, lam, policy,
-                   {**policy.decision_env_kwargs(), **(env_kwargs or {})}, sampled=not args.greedy)
+    update rule, its actions sampled (``--greedy``, or a card that says so: its greedy actions, in rows named
+    ``<name>/greedy``)."""
+    greedy = args.greedy or policy.deploys_greedily()
+    return Setting(f"{name}/greedy" if greedy else name, lam, policy,
+                   {**policy.decision_env_kwargs(), **(env_kwargs or {})}, sampled=not greedy)
 
 
 def action_recorder(path: Path, setting: str) -> OnEpisode:

@@ -186,3 +186,34 @@ def test_ship_policy_from_a_benchmark(tmp_path: Path) -> None:
     assert pretrained_env_kwargs(folder=tmp_path) == {}  # no card: the env's defaults
     with pytest.raises(SystemExit, match="no trained agent"):
         ship_policy.main(["--benchmark", str(tmp_path / "bench"), "--agent", "ppo", "--policies", str(tmp_path / "x")])
+
+
+def test_ship_a_policy_to_be_deployed_greedily_with_its_confirmation(tmp_path: Path) -> None:
+    """``--greedy`` writes the deployment into the card and scores the greedy rows of the shipped training seed;
+    ``--scored-in`` adds the score of a benchmark that evaluated the same agent on other seeds, and no other."""
+    import shutil
+
+    from agents import pretrained_deterministic
+    from asg_benchmark.cli import main as benchmark
+    from experiments import ship_policy
+
+    def run(out: str, train_seeds: list[str], eval_seeds: str) -> None:
+        assert benchmark(["run", "--quick", "--agents", "reinforce_lstm", "--train-seeds", *train_seeds,
+                          "--eval-seeds", eval_seeds, "--allow-few-seeds", "--draws", "1", "--out",
+                          str(tmp_path / out), "--reps", "50"]) == 0
+
+    run("bench", ["0", "1"], "100-102")
+    (tmp_path / "confirm" / "agents").mkdir(parents=True)
+    shutil.copytree(tmp_path / "bench" / "agents" / "reinforce_lstm-seed1", tmp_path / "confirm" / "agents" /
+                    "reinforce_lstm-seed1")
+    run("confirm", ["1"], "130-131")  # evaluates seed 1's copied agent on fresh seeds
+    flags = ["--benchmark", str(tmp_path / "bench"), "--train-seed", "1", "--greedy", "--policies", str(tmp_path / "p")]
+    shipped = ship_policy.main([*flags, "--scored-in", str(tmp_path / "confirm")])
+    card = json.loads(shipped.with_suffix(".json").read_text())
+    assert card["deployment"] == "greedy" and pretrained_deterministic(folder=tmp_path / "p")
+    assert card["source"]["evaluation_runs"] == 3 and card["source"]["draws"] == 1
+    assert card["source"]["eval_seeds"] == [100, 101, 102]  # seed 1's greedy runs only, not seed 0's
+    [confirmation] = card["source"]["also_scored_in"]
+    assert confirmation["eval_seeds"] == [130, 131] and confirmation["evaluation_runs"] == 2
+    with pytest.raises(SystemExit, match="did not evaluate"):  # "confirm" never evaluated seed 0's agent
+        ship_policy.main([*flags[:3], "0", *flags[4:], "--scored-in", str(tmp_path / "confirm")])

@@ -1,4 +1,5 @@
-"""A learned policy is deployed as it was trained: its card's decision window, its actions sampled.
+"""A learned policy is deployed as it was trained: its card's decision window, its actions sampled (or
+greedy, where its card says so).
 
 Covers :mod:`agents.cards` and how the figure scripts (:mod:`experiments.runner`) deploy a frozen policy.
 """
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agents.cards import decision_env_kwargs, deployment_env_kwargs, write_card
+from agents.cards import decision_env_kwargs, deployment_env_kwargs, deploys_greedily, write_card
 from experiments.runner import CurveArgs, SavedPolicy, Setting, env_keywords, learned_setting, run_one
 
 
@@ -30,6 +31,21 @@ def test_a_card_keeps_the_training_env_without_its_evaluation_keywords(tmp_path:
     policy.with_suffix(".json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="not a policy card"):
         deployment_env_kwargs(policy)
+
+
+def test_a_card_says_whether_its_policy_is_sampled_or_greedy(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.pt"
+    assert not deploys_greedily(policy)  # no card: sampled, as it was trained
+    write_card(policy, {"env": "ASG-Digits-v0", "env_kwargs": {}})
+    assert not deploys_greedily(policy)
+    write_card(policy, {"env": "ASG-Digits-v0", "env_kwargs": {}, "deployment": "greedy"})
+    assert deploys_greedily(policy)
+    with pytest.raises(ValueError, match="one of sampled, greedy"):
+        write_card(policy, {"env": "ASG-Digits-v0", "env_kwargs": {}, "deployment": "argmax"})
+    assert deploys_greedily(policy)  # the refused card did not replace the old one
+    policy.with_suffix(".json").write_text('{"env_kwargs": {}, "deployment": "mode"}')
+    with pytest.raises(ValueError, match="'deployment' is 'mode'"):
+        deploys_greedily(policy)
 
 
 def test_train_policy_writes_the_card_beside_the_policy(tmp_path: Path, digits_kwargs: dict) -> None:
@@ -59,6 +75,12 @@ def test_a_learned_setting_samples_on_its_window_and_spans_the_same_sgd_steps(tm
     assert env_keywords(args, constant) == {"lam": 0.1, "eval_every": 100, "total_steps": 300}
     greedy = learned_setting("rl_l2o", 0.1, carded_policy(tmp_path, 10), CurveArgs(total_steps=300, greedy=True))
     assert (greedy.name, greedy.sampled) == ("rl_l2o/greedy", False)  # its own rows: never mixed with sampled ones
+    policy = carded_policy(tmp_path, 10)
+    assert policy.path is not None
+    write_card(policy.path, {"env": "ASG-Digits-v0", "env_kwargs": {"sgd_steps_per_action": 10},
+                             "deployment": "greedy"})
+    by_card = learned_setting("rl_l2o", 0.1, policy, args)  # no --greedy: the card decides
+    assert (by_card.name, by_card.sampled) == ("rl_l2o/greedy", False)
 
 
 @pytest.mark.parametrize(("flags", "message"), [
