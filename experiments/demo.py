@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> None:
     steps = unwrapped.total_steps
     print(f"ASG-Digits-v0: {steps} decisions of {unwrapped.config.sgd_steps_per_action} SGD step(s) per "
           f"episode, coordinates {', '.join(unwrapped.coordinate_names)}")
+    if LEARNED in args.policies:
+        how = "greedy" if pretrained_deterministic("ASG-Digits-v0") else "sampled"
+        print(f"{LEARNED}: the shipped policy, its actions {how} (as its card says)")
     results = {}
     for name in args.policies:
         agent = load_pretrained("ASG-Digits-v0") if name == LEARNED else make_agent(name, env, seed=args.seed)
