@@ -9,7 +9,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from agents import POLICIES, ReinforceLSTMAgent, load_pretrained, pretrained_env_kwargs
+from agents import POLICIES, ReinforceLSTMAgent, load_pretrained, pretrained_deterministic, pretrained_env_kwargs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,3 +45,4 @@ def test_shipped_policy_card_names_the_env_it_was_trained_on(digits_kwargs):
     assert kwargs["sgd_steps_per_action"] == 10
     env = gym.make("ASG-Digits-v0", **{**digits_kwargs, **kwargs})
     assert env.unwrapped.sgd_steps_per_episode == 300  # the env's 300 SGD steps, in 30 decisions
+    assert pretrained_deterministic("ASG-Digits-v0")  # it was chosen and confirmed greedy: deploy it so
