@@ -73,7 +73,8 @@ def load_agent(name: str, path: str | Path, env: gym.Env | Rollouts | EnvOrVecEn
     raise ValueError(f"only learning agents are saved; {name!r} is not one of {', '.join(LEARNING_AGENTS)}")
 
 
-def _pretrained_path(env_id: str, folder: str | Path | None) -> Path:
+def pretrained_path(env_id: str = "ASG-Digits-v0", folder: str | Path | None = None) -> Path:
+    """Where the shipped policy of ``env_id`` lives, its card beside it (``folder``: default ``agents/policies``)."""
     if env_id not in _PRETRAINED:
         raise ValueError(f"no pretrained policy for {env_id!r}; shipped: {', '.join(_PRETRAINED)}")
     return Path(POLICIES if folder is None else folder) / _PRETRAINED[env_id]
@@ -86,7 +87,7 @@ def load_pretrained(env_id: str = "ASG-Digits-v0", folder: str | Path | None = N
     Deploy it on the env it was trained on, ``gym.make(env_id, **pretrained_env_kwargs(env_id))``, and take
     its actions as it was scored: ``predict(obs, state, deterministic=pretrained_deterministic(env_id))``.
     """
-    path = _pretrained_path(env_id, folder)
+    path = pretrained_path(env_id, folder)
     if not path.is_file():
         raise FileNotFoundError(f"no pretrained policy at {path}; train it with: python -m experiments.train_policy "
                                 f"--env {env_id} --save {path}")
@@ -96,13 +97,13 @@ def load_pretrained(env_id: str = "ASG-Digits-v0", folder: str | Path | None = N
 def pretrained_env_kwargs(env_id: str = "ASG-Digits-v0", folder: str | Path | None = None) -> dict[str, Any]:
     """The ``gym.make`` keywords the shipped policy of ``env_id`` was trained with (its decision window,
     episode length, …), from the card beside it (``<policy>.json``); ``{}``: the env's defaults."""
-    return deployment_env_kwargs(_pretrained_path(env_id, folder))
+    return deployment_env_kwargs(pretrained_path(env_id, folder))
 
 
 def pretrained_deterministic(env_id: str = "ASG-Digits-v0", folder: str | Path | None = None) -> bool:
     """Whether the shipped policy of ``env_id`` is deployed greedily (``predict(deterministic=True)``), as its
     card says; False: its actions are sampled, as it was trained."""
-    return deploys_greedily(_pretrained_path(env_id, folder))
+    return deploys_greedily(pretrained_path(env_id, folder))
 
 
 __all__ = [
@@ -135,5 +136,6 @@ __all__ = [
     "preset_scales",
     "pretrained_deterministic",
     "pretrained_env_kwargs",
+    "pretrained_path",
     "scales_to_action",
 ]

@@ -53,7 +53,7 @@ def read_card(policy: str | Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        card = json.loads(path.read_text())
+        card: dict[str, Any] = json.loads(path.read_text())
         card["env_kwargs"] = dict(card["env_kwargs"])
         deployment = card.get("deployment", "sampled")
     except (json.JSONDecodeError, KeyError, TypeError) as error:
@@ -61,7 +61,7 @@ def read_card(policy: str | Path) -> dict[str, Any]:
                          f"delete it to deploy {Path(policy).name} on the env's defaults") from error
     if deployment not in DEPLOYMENTS:
         raise ValueError(f"{path}: 'deployment' is {deployment!r}, expected one of {', '.join(DEPLOYMENTS)}")
-    return dict(card)
+    return card
 
 
 def deployment_env_kwargs(policy: str | Path) -> dict[str, Any]:

@@ -179,7 +179,12 @@ class TrainingSummary:
 def training_runs(benchmark: Path) -> dict[str, list[list[dict[str, str]]]]:
     """Row label → its training runs, each the rows of its ``agents/<label>-seed<k>/episodes.csv``;
     runs still training (their ``.partial`` checkpoint) as ``"<label> (still training)"``."""
-    return {label: list(seeds.values()) for label, seeds in training_runs_by_seed(benchmark).items()}
+    return pooled(training_runs_by_seed(benchmark))
+
+
+def pooled(by_seed: dict[str, dict[str, list[dict[str, str]]]]) -> dict[str, list[list[dict[str, str]]]]:
+    """:func:`training_runs_by_seed`'s runs of each row as one list, as :func:`training_runs` gives them."""
+    return {label: list(seeds.values()) for label, seeds in by_seed.items()}
 
 
 def training_runs_by_seed(benchmark: Path) -> dict[str, dict[str, list[dict[str, str]]]]:

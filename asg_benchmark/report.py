@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from asg_benchmark.checkpoints import TrainingSummary, summarize_training, training_runs_by_seed
+from asg_benchmark.checkpoints import TrainingSummary, pooled, summarize_training, training_runs_by_seed
 from asg_benchmark.errors import BenchmarkError
 from asg_benchmark.seeds import MIN_EVAL_SEEDS
 from asg_benchmark.stats import RowStats, Summary, compared_with, summarize
@@ -58,7 +58,7 @@ def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None 
     out.mkdir(parents=True, exist_ok=True)
     path = out / REPORT
     by_seed = training_runs_by_seed(folder)
-    runs = {label: list(seeds.values()) for label, seeds in by_seed.items()}
+    runs = pooled(by_seed)
     source = "" if eval_seeds is None else f"Evaluation seeds {_seeds(eval_seeds)} of `{folder}`.\n\n"
     path.write_text(source + markdown(summary) + against_tuned + against_chance + per_seed
                     + training_section(summarize_training(_with_each_seed(by_seed))))

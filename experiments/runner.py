@@ -23,14 +23,7 @@ import gymnasium as gym
 import tyro
 
 import asg_gym  # noqa: F401  (registers the ids)
-from agents import (
-    ConstantPolicy,
-    ReinforceLSTMAgent,
-    load_pretrained,
-    make_agent,
-    pretrained_deterministic,
-    pretrained_env_kwargs,
-)
+from agents import ConstantPolicy, ReinforceLSTMAgent, load_pretrained, make_agent, pretrained_path
 from agents.cards import decision_env_kwargs, deployment_env_kwargs, deploys_greedily
 from asg_benchmark.seeds import reseed_agent
 from experiments.common import REPO, ResumableCSV, parse_env_kwargs, run_episode, write_provenance
@@ -145,18 +138,19 @@ class SavedPolicy:
             return ReinforceLSTMAgent(env, seed=0)
         return ReinforceLSTMAgent.load(self.path) if self.path else load_pretrained(self.env_id)
 
+    def source(self) -> Path | None:
+        """Where the policy lives, its card beside it (:mod:`agents.cards`); None for an untrained one."""
+        return None if self.untrained else Path(self.path) if self.path else pretrained_path(self.env_id)
+
     def decision_env_kwargs(self) -> dict[str, Any]:
-        """The decision window and update rule the policy was trained with (its card, :mod:`agents.cards`)."""
-        if self.untrained:
-            return {}
-        card = deployment_env_kwargs(self.path) if self.path else pretrained_env_kwargs(self.env_id)
-        return decision_env_kwargs(card)
+        """The decision window and update rule the policy was trained with (from its card)."""
+        source = self.source()
+        return decision_env_kwargs(deployment_env_kwargs(source)) if source else {}
 
     def deploys_greedily(self) -> bool:
-        """Whether the policy's card says to take its greedy action (:mod:`agents.cards`)."""
-        if self.untrained:
-            return False
-        return deploys_greedily(self.path) if self.path else pretrained_deterministic(self.env_id)
+        """Whether the policy's card says to take its greedy action."""
+        source = self.source()
+        return source is not None and deploys_greedily(source)
 
 
 def constant(preset: str) -> AgentFactory:
