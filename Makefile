@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint test test-slow demo bench benchmark top30 top30-seeds confirm leads ablation sweep clean
+.PHONY: install lint test test-slow demo bench benchmark top30 top30-seeds confirm leads ablation fig7-horizon sweep clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +45,9 @@ benchmark: $(STAMP)
 # again), and the episodes the 10-seed folders ran on this machine are copied (--reuse). ~3 h of CPU, resumable.
 TOP30 := results/benchmark_agents/v0.2_30seeds
 # REINFORCE-LSTM crediting each decision with the loss drop to the episode's end (`make leads`, below).
-HORIZON := "horizon": {"preset": "stabilized", "learning_rate": 0.01, "unroll_length": 30, "gamma": 1.0, \
+HORIZON_KWARGS := {"preset": "stabilized", "learning_rate": 0.01, "unroll_length": 30, "gamma": 1.0, \
 	"baseline_per_step": true}
+HORIZON := "horizon": $(HORIZON_KWARGS)
 top30: $(STAMP)
 	mkdir -p $(TOP30)/agents && cp -rn results/benchmark_agents/v0.2/agents/tuned_constant-seed0 $(TOP30)/agents/
 	-cp -rn results/benchmark_agents/v0.2/agents/recurrent_ppo-seed0 $(TOP30)/agents/
@@ -92,6 +93,21 @@ leads: $(STAMP)
 ablation: $(STAMP)
 	$(PY) -m experiments.ablation_reinforce --budget 600 --train-seeds 0 --eval-seeds 100-109 \
 		--out results/ablation_reinforce/budget600
+
+# Fig. 7 with a DigitSeg policy trained the way the shipped Digits policy was: the horizon REINFORCE-LSTM on
+# 30 decisions per episode (windows of 40 SGD steps over the 1,200 steps where guidance starts to matter), one policy
+# update per episode, 25 training episodes = 30,000 SGD steps (seeds 0-24, ~5 min each here). Then every setting on
+# the same windows, the policy sampled as trained and greedy, on evaluation seeds 100-102 first and 103-109 after
+# (~30 min per seed for the five rows). ~8 h of CPU in all, resumable (a checkpoint per policy update, finished rows kept).
+FIG7_HORIZON := results/fig7_segmentation/steps1200_horizon
+FIG7_FLAGS := --total-steps 1200 --eval-every 200 --env-kwargs '{"sgd_steps_per_action": 40}' --out $(FIG7_HORIZON)
+fig7-horizon: $(STAMP)
+	for seeds in "100 101 102" "103 104 105 106 107 108 109"; do \
+		$(PY) -m experiments.fig7_segmentation $(FIG7_FLAGS) --train-episodes 25 --agent-kwargs '$(HORIZON_KWARGS)' \
+			--seeds $$seeds && \
+		$(PY) -m experiments.fig7_segmentation $(FIG7_FLAGS) --policy $(FIG7_HORIZON)/policy_run/policy.pt --greedy \
+			--seeds $$seeds || exit 1; \
+	done
 
 sweep: $(STAMP)
 	$(PY) -m experiments.sweep_defaults

@@ -61,8 +61,9 @@ def trained_policy(args: Args) -> Path:
     kwargs = {**args.gym_kwargs(), "lam": args.lam, "eval_every": 0,
               "total_steps": runner.sgd_steps_to_actions(args.total_steps, window, "--total-steps")}
     resume = ["--resume"] if (run / "checkpoint.pt").exists() else []
+    # An episode here is minutes of CPU and a checkpoint milliseconds: keep every policy update.
     train_policy.main(["--env", ENV, "--env-kwargs", json.dumps(kwargs), "--episodes", str(args.train_episodes),
-                       "--agent-kwargs", args.agent_kwargs,
+                       "--agent-kwargs", args.agent_kwargs, "--checkpoint-every", "1",
                        "--out", str(run), "--save", str(path), "--no-progress", *resume])
     return path
 
