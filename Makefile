@@ -96,14 +96,15 @@ ablation: $(STAMP)
 
 # Fig. 7 with a DigitSeg policy trained the way the shipped Digits policy was: the horizon REINFORCE-LSTM on
 # 30 decisions per episode (windows of 40 SGD steps over the 1,200 steps where guidance starts to matter), one policy
-# update per episode, 25 training episodes = 30,000 SGD steps (seeds 0-24, ~5 min each here). Then every setting on
-# the same windows, the policy sampled as trained and greedy, on evaluation seeds 100-102 first and 103-109 after
-# (~30 min per seed for the five rows). ~8 h of CPU in all, resumable (a checkpoint per policy update, finished rows kept).
+# update per episode, and the Digits policy's 4,000 decisions (133 episodes, seeds 0-132, ~100 s each here: that policy
+# left uniform only after ~100 updates). Then every setting on the same windows, the policy sampled as trained and
+# greedy, on evaluation seeds 100-102 first and 103-109 after. ~6 h of CPU in all, resumable (a checkpoint per policy
+# update, finished rows kept).
 FIG7_HORIZON := results/fig7_segmentation/steps1200_horizon
 FIG7_FLAGS := --total-steps 1200 --eval-every 200 --env-kwargs '{"sgd_steps_per_action": 40}' --out $(FIG7_HORIZON)
 fig7-horizon: $(STAMP)
 	for seeds in "100 101 102" "103 104 105 106 107 108 109"; do \
-		$(PY) -m experiments.fig7_segmentation $(FIG7_FLAGS) --train-episodes 25 --agent-kwargs '$(HORIZON_KWARGS)' \
+		$(PY) -m experiments.fig7_segmentation $(FIG7_FLAGS) --train-episodes 133 --agent-kwargs '$(HORIZON_KWARGS)' \
 			--seeds $$seeds && \
 		$(PY) -m experiments.fig7_segmentation $(FIG7_FLAGS) --policy $(FIG7_HORIZON)/policy_run/policy.pt --greedy \
 			--seeds $$seeds || exit 1; \
