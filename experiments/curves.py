@@ -163,10 +163,19 @@ QUICK_SEG_ENV = {"network": "fcn_toy", "weights": None, "scene_size": 32, "num_s
                  "eval_size": 8, "batch_size": 4, "patch_size": 1}  # ASG-DigitSeg-v0
 
 
+def _always(key: tuple[str, float]) -> Reference:
+    """The reference that names ``key`` for every curve."""
+    return lambda setting, lam: key
+
+
 def write_outputs(out: Path, label: Callable[[str, float], str], title: str,
-                  sort_key: Callable[[dict[str, Any]], Any] | None = None, reference: Reference | None = None
-                  ) -> None:
-    """From ``out/curves.csv``: ``table.md`` (final and best values) and ``curves.png``; prints the table."""
+                  sort_key: Callable[[dict[str, Any]], Any] | None = None, reference: Reference | None = None,
+                  against: Sequence[tuple[str, float]] = ()) -> None:
+    """From ``out/curves.csv``: ``table.md`` (final and best values) and ``curves.png``; prints the table.
+
+    ``against`` names further curves every curve is compared with (probability of improvement, paired
+    difference), one interval table each: the claim of a figure is often against another curve than the
+    reference of its paired column (Fig. 7: the learned policy against the hand-tuned one, both guided)."""
     curves = load_curves(out / "curves.csv")
     with (out / "curves.csv").open(newline="") as f:
         metric = score_field(csv.DictReader(f).fieldnames)
@@ -175,7 +184,9 @@ def write_outputs(out: Path, label: Callable[[str, float], str], title: str,
     statistics = ("\n## Final scores with 95 % confidence intervals (as the agent benchmark reports them)\n\n"
                   "IQM over seeds, stratified bootstrap (`rliable`, 2,000 replications, seeded); with few seeds "
                   "the intervals are wide, and the benchmark protocol asks for at least 10.\n\n"
-                  + interval_table(curves, label, reference, score))
+                  + interval_table(curves, label, reference, score)
+                  + "".join(f"\n### Against {label(*key)}\n\n" + interval_table(curves, label, _always(key), score)
+                            for key in against if key in curves))
     (out / "table.md").write_text(markdown_table(sorted(rows, key=sort_key) if sort_key else rows, score)
                                   + statistics)
     (out / "mean_curves.md").write_text(mean_curves_table(curves, label, score))

@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> Path:
     return runner.run_curve_experiment(args, ENV, settings, label=label, metric="target_miou",
                                 title="ASG-DigitSeg-v0: mIoU with and without dense proxy guidance",
                                 reference=lambda s, lam: ("hand_tuned", 0.0),
+                                against=[("hand_tuned", args.lam), ("random", args.lam)],
                                 on_episode=runner.action_recorder(Path(args.out) / "actions.csv", learned.name))
 
 

@@ -244,6 +244,7 @@ def run_curve_experiment(
     metric: str = "target_accuracy",
     on_episode: OnEpisode | None = None,
     prefill: Callable[[ResumableCSV], None] | None = None,
+    against: Sequence[tuple[str, float]] = (),
 ) -> Path:
     """One episode per setting and seed of ``args.seeds`` (seeds innermost) that ``<out>/curves.csv`` lacks, then
     ``table.md``, ``mean_curves.md`` and ``curves.png`` from all its rows; returns the output folder.
@@ -252,7 +253,7 @@ def run_curve_experiment(
     by seed; ``metric`` is the env's ``target_metric`` (the CSV's score column). ``prefill(table)`` may add
     rows first (e.g. copied from another script's episodes); ``--report-only`` only rewrites the report;
     ``on_episode(setting, seed, coordinate_names, result)`` sees every finished episode (on Ray: in the
-    order they finish).
+    order they finish); ``against`` names curves every curve is also compared with in ``table.md``.
     """
     grid = [(setting, env_keywords(args, setting)) for setting in settings]  # all checked before any work
     out = Path(args.out)
@@ -267,7 +268,7 @@ def run_curve_experiment(
             for seed in args.seeds:
                 if not table.done(setting=setting.name, lam=setting.lam, seed=seed):
                     run_one(table, setting, seed, gym.make(env_id, **kwargs), on_episode)
-    write_outputs(out, label, title, sort_key=sort_key, reference=reference)
+    write_outputs(out, label, title, sort_key=sort_key, reference=reference, against=against)
     return out
 
 

@@ -172,6 +172,8 @@ def test_segmentation_scripts_quick(module):
     assert "target_miou" in header and (out / "curves.png").exists()
     assert "mIoU" in (out / "table.md").read_text()
     if module == "fig7_segmentation":  # the learned policy's actions, one row per step
+        table = (out / "table.md").read_text()  # the paper's claim: learned against the other guided policies
+        assert "### Against hand-tuned, λ=1" in table and "### Against random, λ=1" in table
         actions = (out / "actions.csv").read_text().splitlines()
         assert actions[0].startswith("seed,step,") and len(actions[0].split(",")) == 2 + 7 and len(actions) == 1 + 4
 
