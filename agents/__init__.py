@@ -35,9 +35,9 @@ def make_agent(name: str, env: EnvOrVecEnv, **kwargs: Any) -> Any:
 
     ``kwargs`` go to the agent's constructor; ``seed`` is accepted by every agent (ignored by
     the constant presets); ``reinforce_lstm`` also takes ``preset`` (``"paper"``, the default, or
-    ``"stabilized"``, ``"recommended"``: :data:`REINFORCE_PRESETS`), which the other keywords override. ``env`` is a
-    ``gym.Env``, or rollout slots (``reinforce_lstm``: an ``agents.Rollouts``) or an SB3 vector env
-    (SB3 agents).
+    ``"stabilized"``, ``"entropy_floor"``, ``"recommended"``: :data:`REINFORCE_PRESETS`), which the other
+    keywords override. ``env`` is a ``gym.Env``, or rollout slots (``reinforce_lstm``: an ``agents.Rollouts``)
+    or an SB3 vector env (SB3 agents).
     """
     c = asg_num_coordinates(env.observation_space, env.action_space)
     if name == "reinforce_lstm":  # preset: a named set of options (REINFORCE_PRESETS), under the explicit ones

@@ -180,6 +180,16 @@ def test_every_preset_learns_saves_and_resumes(preset: str, tmp_path) -> None:
         ReinforceLSTMAgent(env, optimizer="rmsprop")
 
 
+def test_unroll_length_episode_is_the_envs_decisions_per_episode() -> None:
+    agent = ReinforceLSTMAgent(ToyLREnv(episode_length=7), seed=0, unroll_length="episode")
+    assert agent.unroll_length == agent.config["unroll_length"] == 7  # recorded as the number
+    assert ReinforceLSTMAgent(ToyLREnv(episode_length=7), seed=0, **PRESETS["recommended"]).unroll_length == 7
+    with pytest.raises(ValueError, match="episode length is known"):
+        ReinforceLSTMAgent(num_coordinates=3, unroll_length="episode")
+    with pytest.raises(ValueError, match="'episode'"):
+        ReinforceLSTMAgent(ToyLREnv(), unroll_length="window")
+
+
 def test_make_agent_takes_a_preset_under_explicit_keywords() -> None:
     from agents import make_agent
 
