@@ -3,9 +3,9 @@
 The REINFORCE-LSTM policy trained on ASG-Digits-v0 (``--policy``, default: the shipped one) is
 frozen and applied to fresh episode seeds, next to the best hand-tuned constant policy and the
 random policy, all with proxy guidance (same λ). The learned policy's actions are kept in
-``actions.csv`` for Fig. 8 (``experiments/fig8_policy_behaviour.py``).
+``actions.csv`` (``actions_greedy.csv`` for a greedy row) for Fig. 8 (``experiments/fig8_policy_behaviour.py``).
 
-Writes ``results/fig6_policies/{curves.csv, actions.csv, table.md, curves.png, provenance.json}``.
+Writes ``results/fig6_policies/{curves.csv, actions[_greedy].csv, table.md, curves.png, provenance.json}``.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> Path:
     return run_curve_experiment(args, ENV, settings, label=lambda s, lam: POLICY_LABELS.get(s, s),
                                 title=f"ASG-Digits-v0: learned vs hand-tuned vs random (λ={args.lam:g})",
                                 reference=lambda s, lam: ("hand_tuned", lam),
-                                on_episode=action_recorder(Path(args.out) / "actions.csv", learned.name))
+                                on_episode=action_recorder(Path(args.out), learned.name))
 
 
 if __name__ == "__main__":

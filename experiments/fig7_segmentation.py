@@ -6,11 +6,11 @@ ASG-DigitSeg-v0 and then frozen. Without ``--policy`` the policy is trained firs
 ``experiments.train_policy`` (resumable; training episodes use seeds ``0 … N-1``, evaluation
 uses fresh seeds).
 
-The learned policy's actions go to ``actions.csv`` (plot them with
-``python -m experiments.fig8_policy_behaviour --actions results/fig7_segmentation/actions.csv
+The learned policy's actions go to ``actions.csv`` (``actions_greedy.csv`` under ``--greedy``; plot them with
+``python -m experiments.fig8_policy_behaviour --actions results/fig7_segmentation/actions_greedy.csv
 --out results/fig8_policy_behaviour/segmentation``; the paper's Fig. 8 is this task).
 
-Writes ``results/fig7_segmentation/{curves.csv, actions.csv, table.md, curves.png, provenance.json}``.
+Writes ``results/fig7_segmentation/{curves.csv, actions[_greedy].csv, table.md, curves.png, provenance.json}``.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> Path:
                                 title="ASG-DigitSeg-v0: mIoU with and without dense proxy guidance",
                                 reference=lambda s, lam: ("hand_tuned", 0.0),
                                 against=[("hand_tuned", args.lam), ("random", args.lam)],
-                                on_episode=runner.action_recorder(Path(args.out) / "actions.csv", learned.name))
+                                on_episode=runner.action_recorder(Path(args.out), learned.name))
 
 
 if __name__ == "__main__":

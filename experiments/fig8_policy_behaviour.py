@@ -1,6 +1,6 @@
 """Fig. 8: which learning-rate scale the learned policy picks per coordinate over training.
 
-Reads the learned policy's actions from ``results/fig6_policies/actions.csv`` (written by
+Reads the learned policy's actions from ``results/fig6_policies/actions_greedy.csv`` (written by
 ``experiments/fig6_policies.py``), or with ``--benchmark DIR --agent LABEL`` the evaluation
 episodes of one row of a benchmark folder (``episodes.jsonl``: sampled or greedy, every training
 and evaluation seed, as the benchmark deployed it); smooths them with a moving average
@@ -34,8 +34,8 @@ from experiments.common import REPO, write_provenance
 class Args:
     """Plot the learned policy's per-coordinate scales (Fig. 8)."""
 
-    actions: str = str(REPO / "results" / "fig6_policies" / "actions.csv")
-    """actions.csv of fig6_policies (or fig7_segmentation)"""
+    actions: str = str(REPO / "results" / "fig6_policies" / "actions_greedy.csv")
+    """actions.csv (sampled rows) or actions_greedy.csv (greedy rows) of fig6_policies or fig7_segmentation"""
     benchmark: str | None = None
     """a benchmark folder: read --agent's evaluation episodes from its episodes.jsonl instead of --actions"""
     agent: str = "reinforce_lstm"

@@ -179,11 +179,19 @@ def learned_setting(name: str, lam: float, policy: SavedPolicy, args: CurveArgs,
                    {**policy.decision_env_kwargs(), **(env_kwargs or {})}, sampled=not greedy)
 
 
-def action_recorder(path: Path, setting: str) -> OnEpisode:
-    """An ``on_episode`` hook that appends the actions of ``setting``'s episodes to ``path``.
+def actions_path(out: Path, setting: str) -> Path:
+    """Where :func:`action_recorder` writes ``setting``'s actions in folder ``out``: ``actions.csv``, and
+    ``actions_greedy.csv`` for its greedy row (a folder may hold both; Fig. 8 reads one policy per file)."""
+    return out / ("actions_greedy.csv" if setting.endswith("/greedy") else "actions.csv")
+
+
+def action_recorder(out: Path, setting: str) -> OnEpisode:
+    """An ``on_episode`` hook that appends the actions of ``setting``'s episodes to
+    :func:`actions_path` ``(out, setting)``.
 
     One row per step: ``seed, step, <one action index per coordinate>`` (Fig. 8 reads it).
     """
+    path = actions_path(out, setting)
 
     def record(run: Setting, seed: int, coordinate_names: list[str], result: dict[str, Any]) -> None:
         if run.name != setting:

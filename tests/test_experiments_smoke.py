@@ -108,6 +108,18 @@ def test_fig6_then_fig8_quick(tmp_path):
     assert (fig8 / "behaviour.png").exists() and "new_head" in (fig8 / "mean_scales.md").read_text()
 
 
+def test_sampled_and_greedy_rows_of_one_folder_keep_their_actions_apart(tmp_path):
+    """A folder may hold a policy's sampled and greedy rows; Fig. 8 must read one of them per file."""
+    from experiments.runner import LEARNED, Setting, action_recorder
+
+    for name, action in ((LEARNED, 1), (f"{LEARNED}/greedy", 2)):
+        record = action_recorder(tmp_path, name)
+        for setting in (LEARNED, f"{LEARNED}/greedy", "hand_tuned"):  # each hook keeps its own setting only
+            record(Setting(setting, 1.0, agent=None), 100, ["a", "b"], {"actions": [[action, action]] * 2})
+    assert (tmp_path / "actions.csv").read_text().splitlines() == ["seed,step,a,b", "100,1,1,1", "100,2,1,1"]
+    assert (tmp_path / "actions_greedy.csv").read_text().splitlines() == ["seed,step,a,b", "100,1,2,2", "100,2,2,2"]
+
+
 def test_constant_policy_prefix_of_a_longer_episode_is_the_shorter_episode():
     """What lets Table 2 reuse Fig. 1's runs: t/T changes, a constant policy's trajectory does not."""
     import gymnasium as gym
