@@ -166,6 +166,7 @@ def test_entropy_floor_holds_the_policy_where_the_fixed_bonus_lets_it_collapse()
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_every_preset_learns_saves_and_resumes(preset: str, tmp_path) -> None:
     env = ToyLREnv()
+    env.total_steps = env.episode_length  # `recommended` unrolls over the episode: say how long it is
     agent = ReinforceLSTMAgent(env, seed=3, **PRESETS[preset])
     agent.learn(12)
     path = agent.save(tmp_path / "agent.pt")
@@ -181,9 +182,11 @@ def test_every_preset_learns_saves_and_resumes(preset: str, tmp_path) -> None:
 
 
 def test_unroll_length_episode_is_the_envs_decisions_per_episode() -> None:
-    agent = ReinforceLSTMAgent(ToyLREnv(episode_length=7), seed=0, unroll_length="episode")
+    env = ToyLREnv(episode_length=7)
+    env.total_steps = 7  # the ASG env's name for its decisions per episode
+    agent = ReinforceLSTMAgent(env, seed=0, unroll_length="episode")
     assert agent.unroll_length == agent.config["unroll_length"] == 7  # recorded as the number
-    assert ReinforceLSTMAgent(ToyLREnv(episode_length=7), seed=0, **PRESETS["recommended"]).unroll_length == 7
+    assert ReinforceLSTMAgent(env, seed=0, **PRESETS["recommended"]).unroll_length == 7
     with pytest.raises(ValueError, match="episode length is known"):
         ReinforceLSTMAgent(num_coordinates=3, unroll_length="episode")
     with pytest.raises(ValueError, match="'episode'"):

@@ -38,11 +38,6 @@ class ToyLREnv(gym.Env[np.ndarray, np.ndarray]):
         self._t = 0
         self._scales = np.ones(c)
 
-    @property
-    def total_steps(self) -> int:
-        """Decisions per episode, under the ASG env's name for them."""
-        return self.episode_length
-
     def _obs(self) -> np.ndarray:
         progress = self._t / self.episode_length
         features = [2.3 - progress, 0.01 * progress, progress, 1e-3 * (1 - progress), 0.03]
