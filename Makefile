@@ -98,9 +98,9 @@ ablation: $(STAMP)
 
 # Fig. 7 with a DigitSeg policy trained the way the shipped Digits policy was: the horizon REINFORCE-LSTM on
 # 30 decisions per episode (windows of 40 SGD steps over the 1,200 steps where guidance starts to matter), one policy
-# update per episode, and the Digits policy's 4,000 decisions (133 episodes, seeds 0-132, ~100 s each here: that policy
+# update per episode, and the Digits policy's 4,000 decisions (133 episodes, seeds 0-132, ~2 min each here: that policy
 # left uniform only after ~100 updates). Then every setting on the same windows, the policy sampled as trained and
-# greedy, on evaluation seeds 100-102 first and 103-109 after. ~6 h of CPU in all, resumable (a checkpoint per policy
+# greedy, on evaluation seeds 100-102 first and 103-109 after. ~7 h of CPU in all, resumable (a checkpoint per policy
 # update, finished rows kept).
 FIG7_HORIZON := results/fig7_segmentation/steps1200_horizon
 FIG7_FLAGS := --total-steps 1200 --eval-every 200 --env-kwargs '{"sgd_steps_per_action": 40}' --out $(FIG7_HORIZON)

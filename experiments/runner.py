@@ -25,13 +25,15 @@ import tyro
 import asg_gym  # noqa: F401  (registers the ids)
 from agents import ConstantPolicy, ReinforceLSTMAgent, load_pretrained, make_agent, pretrained_path
 from agents.cards import decision_env_kwargs, deployment_env_kwargs, deploys_greedily
+from asg_benchmark.registry import GREEDY_SUFFIX
 from asg_benchmark.seeds import reseed_agent
 from experiments.common import REPO, ResumableCSV, parse_env_kwargs, run_episode, write_provenance
 from experiments.curves import QUICK_ENV, SCORE_NAMES, Reference, curve_fields, write_outputs
 from experiments.scale_out import RayFlags, ray_session, run_tasks, sort_new_rows
 
 LEARNED = "rl_l2o"  # the setting name of a frozen learned policy in the figure scripts
-POLICY_LABELS = {LEARNED: "RL-L2O (learned, frozen, sampled)", f"{LEARNED}/greedy": "RL-L2O (learned, frozen, greedy)",
+POLICY_LABELS = {LEARNED: "RL-L2O (learned, frozen, sampled)",
+                 f"{LEARNED}{GREEDY_SUFFIX}": "RL-L2O (learned, frozen, greedy)",
                  "hand_tuned": "hand-tuned", "random": "random"}
 
 AgentFactory = Callable[[gym.Env], Any]
@@ -175,14 +177,14 @@ def learned_setting(name: str, lam: float, policy: SavedPolicy, args: CurveArgs,
     update rule, its actions sampled (``--greedy``, or a card that says so: its greedy actions, in rows named
     ``<name>/greedy``)."""
     greedy = args.greedy or policy.deploys_greedily()
-    return Setting(f"{name}/greedy" if greedy else name, lam, policy,
+    return Setting(f"{name}{GREEDY_SUFFIX}" if greedy else name, lam, policy,
                    {**policy.decision_env_kwargs(), **(env_kwargs or {})}, sampled=not greedy)
 
 
 def actions_path(out: Path, setting: str) -> Path:
     """Where :func:`action_recorder` writes ``setting``'s actions in folder ``out``: ``actions.csv``, and
     ``actions_greedy.csv`` for its greedy row (a folder may hold both; Fig. 8 reads one policy per file)."""
-    return out / ("actions_greedy.csv" if setting.endswith("/greedy") else "actions.csv")
+    return out / ("actions_greedy.csv" if setting.endswith(GREEDY_SUFFIX) else "actions.csv")
 
 
 def action_recorder(out: Path, setting: str) -> OnEpisode:
