@@ -488,7 +488,12 @@ def _stack_actions(actions: list[np.ndarray], shape: tuple[int, ...]) -> torch.T
 
 def _decisions_per_episode(env: gym.Env | Rollouts | None) -> int:
     """The decisions of one episode of ``env`` (``unroll_length="episode"``), or a clear error."""
-    limit = env.episode_limit if isinstance(env, Rollouts) else None if env is None else episode_limit(env)
+    if env is None:
+        limit = None
+    elif isinstance(env, Rollouts):
+        limit = env.episode_limit
+    else:
+        limit = episode_limit(env)
     if not limit:
         raise ValueError("unroll_length='episode' needs an env whose episode length is known (the ASG env's "
                          "total_steps or a registered time limit); give unroll_length as a number instead")
