@@ -9,10 +9,11 @@ Training episode k is reset with seed ``--seed + k`` (REINFORCE; SB3 agents seed
 reset). Writes ``<out>/episodes.csv`` (one row per training episode), ``<out>/tb`` (TensorBoard:
 ``charts/…``, ``losses/…``, ``eval/…``), ``<out>/checkpoint.pt`` (``.zip`` for SB3 agents; atomic,
 every ``--checkpoint-every`` policy updates and at the end) and ``<out>/provenance.json``; the
-final policy goes to ``--save``, and its card (the training env's keywords, :mod:`agents.cards`)
-beside it. ``--resume`` continues from the checkpoint: for ``reinforce_lstm`` the episode in
-progress is replayed from its seed with the recorded actions, so the resumed run ends with the
-very parameters of an uninterrupted one (bitwise on CPU); SB3 agents resume from their last
+final policy goes to ``--save``, and its card (the training env's keywords and how training went:
+return and entropy over the first and last 20 % of episodes, :mod:`agents.cards`) beside it.
+``--resume`` continues from the checkpoint (a finished run: only the policy and its card are rewritten); for
+``reinforce_lstm`` the episode in progress is replayed from its seed with the recorded actions, so the resumed run
+ends with the very parameters of an uninterrupted one (bitwise on CPU); SB3 agents resume from their last
 checkpoint with a fresh rollout.
 
 ``--workers K`` runs K envs: ``reinforce_lstm`` then learns from K episodes in lockstep (one batched
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -40,6 +42,7 @@ from agents.rollouts import LocalRollouts, RayRollouts, Rollouts
 from agents.rollouts import episode_limit as env_episode_limit
 from agents.sb3_agents import make_vec_env
 from agents.training import entropy_columns
+from asg_benchmark.checkpoints import summarize_training
 from experiments.common import ResumableCSV, json_object, parse_env_kwargs, write_provenance
 from experiments.scale_out import RayFlags, ray_session
 from experiments.train_transfer import tensorboard_writer
@@ -222,10 +225,19 @@ def train(args: Args) -> Path:
     path = agent.save(final)
     write_card(path, {"env": args.env, "env_kwargs": env_kwargs, "agent": args.agent, "agent_kwargs": agent_kwargs,
                       "training": {"episodes": agent.num_episodes, "timesteps": agent.num_timesteps,
-                                   "seed": args.seed, "workers": args.workers}})
+                                   "seed": args.seed, "workers": args.workers, **how_it_trained(table.rows)}})
     env.close()
     print(f"trained {agent.num_episodes} episodes ({agent.num_timesteps} steps); policy in {path}")
     return path
+
+
+def how_it_trained(episodes: list[dict[str, str]]) -> dict[str, float | None]:
+    """Mean return and policy entropy over the first and last 20 % of the training episodes (the benchmark
+    report's Training section; entropy ``None`` for agents that do not report it)."""
+    summary = summarize_training({"run": [episodes]})["run"]
+    values = {"return_early": summary.return_early, "return_late": summary.return_late,
+              "entropy_early": summary.entropy_early, "entropy_late": summary.entropy_late}
+    return {k: None if math.isnan(v) else round(v, 4) for k, v in values.items()}
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ Covers :mod:`agents.cards` and how the figure scripts (:mod:`experiments.runner`
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,9 @@ def test_train_policy_writes_the_card_beside_the_policy(tmp_path: Path, digits_k
                                "--save", str(tmp_path / "policy.pt"), "--no-progress", "--no-tensorboard"])
     card = json.loads(saved.with_suffix(".json").read_text())
     assert card["env"] == "ASG-Digits-v0" and card["training"]["episodes"] == 1
+    row = next(csv.DictReader((tmp_path / "run" / "episodes.csv").open()))  # one episode: early = late = it
+    assert card["training"]["return_early"] == card["training"]["return_late"] == round(float(row["return"]), 4)
+    assert 0 < card["training"]["entropy_early"] <= round(math.log(11), 4)  # rounded like the card
     assert "eval_every" not in card["env_kwargs"] and card["env_kwargs"]["sgd_steps_per_action"] == 2
     assert SavedPolicy(str(saved), "ASG-Digits-v0").decision_env_kwargs() == {"sgd_steps_per_action": 2}
 
