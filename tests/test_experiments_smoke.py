@@ -23,16 +23,30 @@ def test_bench_env_quick():
     assert result["config"]["channels_last"] is True  # the CPU default
 
 
-def test_reward_snr_quick():
+@pytest.mark.parametrize("env_id", ["ASG-Digits-v0", "ASG-DigitSeg-v0"])
+def test_reward_snr_quick(env_id):
     import csv
 
     from experiments import reward_snr
 
-    out = reward_snr.main(["--quick"])
+    out = reward_snr.main(["--quick", "--env", env_id])
     rows = list(csv.DictReader((out / "rewards.csv").open()))
     assert {(r["window"], r["decision"]) for r in rows} == {("1", str(d)) for d in range(1, 21)} | {
         ("5", str(d)) for d in range(1, 5)}  # 20 SGD steps: 20 decisions of 1, 4 of 5
-    assert "SNR" in (out / "table.md").read_text()
+    assert {r["seed"] for r in rows} == {"0", "1"}
+    assert "SNR with a position baseline" in (out / "table.md").read_text()
+
+
+def test_reward_snr_within_position_std_removes_the_drift(tmp_path):
+    """Two seeds whose rewards drift the same way over the episode: all of the std, none within a position."""
+    from experiments.reward_snr import write_table
+
+    rows = [{"window": "1", "seed": str(seed), "decision": str(d), "reward": str(1.0 / d + 0.1 * seed)}
+            for seed in (0, 1) for d in (1, 2, 3, 4)]
+    row = write_table(tmp_path, [1], 4, rows).splitlines()[-1].split("|")
+    mean, std, within = float(row[4]), float(row[5]), float(row[7])
+    assert std > 0.3 and abs(within - 0.0707) < 1e-4  # the seed offset 0.1 only: sqrt(0.1² / 2)
+    assert abs(float(row[8]) - mean / within) < 0.01
 
 
 def test_reward_alignment_reads_a_benchmark_folder(tmp_path):
