@@ -18,6 +18,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -28,7 +29,7 @@ from agents import ConstantPolicy
 from experiments.common import REPO, ResumableCSV, parse_env_kwargs, write_provenance
 from experiments.curves import QUICK_ENV, QUICK_SEG_ENV
 
-QUICK_ENVS = {"ASG-Digits-v0": QUICK_ENV, "ASG-DigitSeg-v0": QUICK_SEG_ENV}
+QUICK_ENVS: dict[str, dict[str, Any]] = {"ASG-Digits-v0": QUICK_ENV, "ASG-DigitSeg-v0": QUICK_SEG_ENV}
 
 
 @dataclass
@@ -55,7 +56,7 @@ class Args:
 
 def main(argv: list[str] | None = None) -> Path:
     args = tyro.cli(Args, args=argv)
-    kwargs = {"eval_every": 0, "eval_size": 100, **parse_env_kwargs(args.env_kwargs)}
+    kwargs: dict[str, Any] = {"eval_every": 0, "eval_size": 100, **parse_env_kwargs(args.env_kwargs)}
     if args.quick:
         if args.env not in QUICK_ENVS:
             raise SystemExit(f"--quick knows {sorted(QUICK_ENVS)}, not {args.env!r}")
@@ -74,10 +75,11 @@ def main(argv: list[str] | None = None) -> Path:
             if table.done(window=window, seed=seed):
                 continue
             obs, _ = env.reset(seed=seed)
-            rewards, done = [], False
+            rewards: list[float] = []
+            done = False
             while not done:
                 obs, reward, terminated, truncated, _ = env.step(policy.predict(obs)[0])
-                rewards.append(reward)
+                rewards.append(float(reward))
                 done = terminated or truncated
             for decision, reward in enumerate(rewards, start=1):
                 table.append({"window": window, "seed": seed, "decision": decision, "reward": reward})
