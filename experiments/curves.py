@@ -144,7 +144,8 @@ def plot_curves(curves: dict, label: Callable[[str, float], str], path: Path, ti
         for ax, index in zip(axes, (1, 2), strict=True):
             mean, std = arr[:, :, index].mean(0), arr[:, :, index].std(0)
             line, = ax.plot(steps, 100 * mean, style, label=label(setting, lam))
-            ax.fill_between(steps, 100 * (mean - std), 100 * (mean + std), alpha=0.15, color=line.get_color())
+            low, high = np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1)  # both scores are fractions
+            ax.fill_between(steps, 100 * low, 100 * high, alpha=0.15, color=line.get_color())
     axes[0].set_ylabel(f"{score} (%)")
     axes[1].set_ylabel("old-task agreement with teacher (%)")
     for ax in axes:
