@@ -231,7 +231,7 @@ CLI_SCRIPTS = ["demo", "train_policy", "train_transfer", "benchmark_agents", "be
                "bench_pipeline", "gpu_run", "make_fixture_folders", "bench_rollouts", "reward_snr", "sweep_defaults",
                "digitseg_gap", "fig8_policy_behaviour", "fig1_heuristics", "table1_lambda", "table2_retention",
                "fig6_policies", "fig7_segmentation", "sweep_digitseg", "ablation_reinforce", "ship_policy",
-               "reward_alignment"]
+               "reward_alignment", "compare_curves"]
 
 
 @pytest.mark.parametrize("module", CLI_SCRIPTS)

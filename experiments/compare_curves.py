@@ -1,0 +1,82 @@
+"""Two curve folders side by side: each setting's final score, paired by evaluation seed.
+
+The figure scripts' counterpart of ``asg-benchmark compare``: run a figure twice with one env keyword
+changed (``--env-kwargs '{"momentum_style": "reference"}'`` into a second folder), then this pairs the
+final score of every setting both folders ran on the seeds both ran (B − A, with the 95 % bootstrap CI
+of the mean and wins/ties/losses) and names what differs in their commands' arguments. Writes
+``compare.md`` into B unless ``--out`` says otherwise::
+
+    python -m experiments.compare_curves results/fig6_policies/v0.2_schedule \\
+        results/fig6_policies/v0.2_schedule_reference
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tyro
+
+from asg_benchmark.compare import compare_rows, comparison_markdown
+from experiments.curves import load_curves
+
+
+@dataclass
+class Args:
+    """Pair the final scores of two curve folders by setting and evaluation seed."""
+
+    folder_a: tyro.conf.Positional[str]
+    """the reference folder (A), holding curves.csv and provenance.json"""
+    folder_b: tyro.conf.Positional[str]
+    """the folder compared with it (B)"""
+    out: str | None = None
+    """the markdown file (default: FOLDER_B/compare.md)"""
+
+
+def final_rows(folder: Path) -> list[dict[str, str]]:
+    """One benchmark-style row per (setting, λ, seed): the score and agreement at the last evaluation."""
+    machines = {run.get("machine", "") for run in _runs(folder)}
+    machine = machines.pop() if len(machines) == 1 else ""  # several machines: not recorded per row
+    return [{"agent": f"{setting} λ={lam:g}", "train_seed": "-", "eval_seed": str(seed),
+             "target_score": str(points[-1][1]), "old_task_agreement": str(points[-1][2]), "machine": machine}
+            for (setting, lam), seeds in load_curves(folder / "curves.csv").items()
+            for seed, points in seeds.items()]
+
+
+def argument_differences(folder_a: Path, folder_b: Path) -> dict[str, tuple[Any, Any]]:
+    """The arguments (env keywords one by one) of the two folders' last runs that differ, seeds and paths aside."""
+    def flat(folder: Path) -> dict[str, Any]:
+        runs = _runs(folder)
+        args = dict(runs[-1].get("args", {})) if runs else {}
+        env_kwargs = json.loads(args.pop("env_kwargs", "{}") or "{}")
+        for key in ("out", "seeds", "report_only"):
+            args.pop(key, None)
+        return {**args, **{f"env_kwargs.{k}": v for k, v in env_kwargs.items()}}
+
+    a, b = flat(folder_a), flat(folder_b)
+    return {key: (a.get(key), b.get(key)) for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)}
+
+
+def _runs(folder: Path) -> list[dict[str, Any]]:
+    path = folder / "provenance.json"
+    return json.loads(path.read_text()).get("runs", []) if path.is_file() else []
+
+
+def main(argv: list[str] | None = None) -> str:
+    args = tyro.cli(Args, args=argv)
+    folder_a, folder_b = Path(args.folder_a), Path(args.folder_b)
+    for folder in (folder_a, folder_b):
+        if not (folder / "curves.csv").is_file():
+            raise SystemExit(f"{folder} has no curves.csv: give two output folders of a figure script")
+    comparisons = compare_rows(final_rows(folder_a), final_rows(folder_b))
+    text = comparison_markdown(folder_a, folder_b, comparisons, argument_differences(folder_a, folder_b))
+    out = Path(args.out) if args.out else folder_b / "compare.md"
+    out.write_text(text)
+    print(text)
+    return text
+
+
+if __name__ == "__main__":
+    main()
