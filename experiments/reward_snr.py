@@ -10,7 +10,8 @@ That std also holds the reward's drift over an episode (large drops early, small
 baseline per decision position removes. So the table adds the noise such a baseline leaves: the std
 over seeds at the same decision, pooled over decisions (``within-position std``; needs ≥ 2 seeds).
 
-Writes ``results/reward_snr/{rewards.csv, table.md, provenance.json}``; resumable per (window, seed).
+Writes ``rewards.csv``, ``table.md`` and ``provenance.json`` into ``--out`` (default ``results/reward_snr/``);
+resumable per (window, seed).
 """
 
 from __future__ import annotations
@@ -101,8 +102,7 @@ def write_table(out: Path, windows: list[int], sgd_steps: int, rows: list[dict[s
             by_seed.setdefault(r["seed"], {})[int(r["decision"])] = float(r["reward"])
         rewards = np.array([float(r["reward"]) for r in mine])
         mean, std = rewards.mean(), rewards.std(ddof=1)
-        within = "–"
-        snr_within = "–"
+        within = snr_within = "–"
         if len(by_seed) >= 2:  # seeds × decisions; the variance over seeds at each decision, pooled
             grid = np.array([[episode[d] for d in sorted(episode)] for episode in by_seed.values()])
             pooled = float(np.sqrt(grid.var(axis=0, ddof=1).mean()))
