@@ -54,14 +54,26 @@ def compare_rows(rows_a: list[dict[str, str]], rows_b: list[dict[str, str]], *, 
 
 def protocol_differences(folder_a: Path, folder_b: Path) -> dict[str, tuple[Any, Any]]:
     """The ``protocol.json`` entries (env keywords one by one) whose values differ between the folders."""
-    def flat(folder: Path) -> dict[str, Any]:
+    def read(folder: Path) -> dict[str, Any]:
         path = folder / PROTOCOL
         protocol = json.loads(path.read_text()) if path.is_file() else {}
-        env_kwargs = protocol.pop("env_kwargs", {}) or {}
         protocol.pop("train_env_kwargs", None)
-        return {**protocol, **{f"env_kwargs.{k}": v for k, v in env_kwargs.items()}}
+        return protocol
 
-    a, b = flat(folder_a), flat(folder_b)
+    return differing_settings(read(folder_a), read(folder_b))
+
+
+def differing_settings(a: dict[str, Any], b: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """``key: (value in a, value in b)`` for every key whose values differ; ``env_kwargs`` (a dict, or its
+    JSON text as a CLI took it) is compared keyword by keyword, as ``env_kwargs.<name>``."""
+    def flat(settings: dict[str, Any]) -> dict[str, Any]:
+        settings = dict(settings)
+        env_kwargs = settings.pop("env_kwargs", None) or {}
+        if isinstance(env_kwargs, str):
+            env_kwargs = json.loads(env_kwargs)
+        return {**settings, **{f"env_kwargs.{k}": v for k, v in env_kwargs.items()}}
+
+    a, b = flat(a), flat(b)
     return {key: (a.get(key), b.get(key)) for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)}
 
 

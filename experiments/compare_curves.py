@@ -19,7 +19,7 @@ from typing import Any
 
 import tyro
 
-from asg_benchmark.compare import compare_rows, comparison_markdown
+from asg_benchmark.compare import compare_rows, comparison_markdown, differing_settings
 from experiments.curves import load_curves
 
 
@@ -47,16 +47,14 @@ def final_rows(folder: Path) -> list[dict[str, str]]:
 
 def argument_differences(folder_a: Path, folder_b: Path) -> dict[str, tuple[Any, Any]]:
     """The arguments (env keywords one by one) of the two folders' last runs that differ, seeds and paths aside."""
-    def flat(folder: Path) -> dict[str, Any]:
+    def last_args(folder: Path) -> dict[str, Any]:
         runs = _runs(folder)
         args = dict(runs[-1].get("args", {})) if runs else {}
-        env_kwargs = json.loads(args.pop("env_kwargs", "{}") or "{}")
         for key in ("out", "seeds", "report_only"):
             args.pop(key, None)
-        return {**args, **{f"env_kwargs.{k}": v for k, v in env_kwargs.items()}}
+        return args
 
-    a, b = flat(folder_a), flat(folder_b)
-    return {key: (a.get(key), b.get(key)) for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)}
+    return differing_settings(last_args(folder_a), last_args(folder_b))
 
 
 def _runs(folder: Path) -> list[dict[str, Any]]:
