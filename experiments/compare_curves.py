@@ -20,7 +20,7 @@ from typing import Any
 import tyro
 
 from asg_benchmark.compare import compare_rows, comparison_markdown, differing_settings
-from experiments.curves import load_curves
+from experiments.curves import final_rows, load_curves
 
 
 @dataclass
@@ -35,14 +35,12 @@ class Args:
     """the markdown file (default: FOLDER_B/compare.md)"""
 
 
-def final_rows(folder: Path) -> list[dict[str, str]]:
-    """One benchmark-style row per (setting, λ, seed): the score and agreement at the last evaluation."""
+def scored_rows(folder: Path) -> list[dict[str, Any]]:
+    """The folder's final scores as benchmark rows (one per setting, λ and seed), with its machine."""
     machines = {run.get("machine", "") for run in _runs(folder)}
     machine = machines.pop() if len(machines) == 1 else ""  # several machines: not recorded per row
-    return [{"agent": f"{setting} λ={lam:g}", "train_seed": "-", "eval_seed": str(seed),
-             "target_score": str(points[-1][1]), "old_task_agreement": str(points[-1][2]), "machine": machine}
-            for (setting, lam), seeds in load_curves(folder / "curves.csv").items()
-            for seed, points in seeds.items()]
+    rows = final_rows(load_curves(folder / "curves.csv"), lambda setting, lam: f"{setting} λ={lam:g}")
+    return [{**row, "machine": machine} for row in rows]
 
 
 def argument_differences(folder_a: Path, folder_b: Path) -> dict[str, tuple[Any, Any]]:
@@ -68,7 +66,7 @@ def main(argv: list[str] | None = None) -> str:
     for folder in (folder_a, folder_b):
         if not (folder / "curves.csv").is_file():
             raise SystemExit(f"{folder} has no curves.csv: give two output folders of a figure script")
-    comparisons = compare_rows(final_rows(folder_a), final_rows(folder_b))
+    comparisons = compare_rows(scored_rows(folder_a), scored_rows(folder_b))
     text = comparison_markdown(folder_a, folder_b, comparisons, argument_differences(folder_a, folder_b))
     out = Path(args.out) if args.out else folder_b / "compare.md"
     out.write_text(text)

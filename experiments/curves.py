@@ -90,6 +90,14 @@ def markdown_table(rows: list[dict[str, Any]], score: str = "target acc.") -> st
     return "\n".join(lines) + "\n"
 
 
+def final_rows(curves: dict, label: Callable[[str, float], str]) -> list[dict[str, Any]]:
+    """One row per curve and seed in the agent benchmark's form (``agent``, ``train_seed``, ``eval_seed``,
+    ``target_score``, ``old_task_agreement``): the last evaluation's scores, for :mod:`asg_benchmark`'s statistics."""
+    return [{"agent": label(setting, lam), "train_seed": "-", "eval_seed": str(seed),
+             "target_score": points[-1][1], "old_task_agreement": points[-1][2]}
+            for (setting, lam), seeds in curves.items() for seed, points in seeds.items()]
+
+
 def interval_table(curves: dict, label: Callable[[str, float], str], reference: Reference | None = None,
                    score: str = "target acc.", reps: int = 2000) -> str:
     """The final scores as the benchmark reports them (:func:`asg_benchmark.summarize`, ``rliable``): per
@@ -98,9 +106,7 @@ def interval_table(curves: dict, label: Callable[[str, float], str], reference: 
     from asg_benchmark import summarize
     from asg_benchmark.report import statistics_cells
 
-    rows = [{"agent": label(setting, lam), "train_seed": "-", "eval_seed": str(seed),
-             "target_score": points[-1][1], "old_task_agreement": points[-1][2]}
-            for (setting, lam), seeds in curves.items() for seed, points in seeds.items()]
+    rows = final_rows(curves, label)
     named = {reference(*key) for key in curves} if reference else set()
     named = {r for r in named if r is not None and r in curves}
     against = label(*named.pop()) if len(named) == 1 else None  # one reference for all, or no comparison here
