@@ -53,17 +53,149 @@ def test_unknown_keyword_is_a_type_error_listing_the_shared_ones(cheap_env: Chea
         assert f"'{field.name}'" in message, field.name
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"total_steps": 0}, "total_steps"),
-    ({"sgd_steps_per_action": 0}, "sgd_steps_per_action"),
-    ({"eval_every": -1}, "eval_every"),
-    ({"lam": -1.0}, "lam"),
-    ({"base_lr": 0.0}, "base_lr"),
-    ({"render_mode": "text"}, "render_mode"),
-])
-def test_bad_shared_values_fail_early(cheap_env: CheapEnv, kwargs: dict, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
-        cheap_env.make_unwrapped(**kwargs)
+NAN, INF = float("nan"), float("inf")
+# (keyword, bad value, exception): each shared keyword is checked once, by EnvConfig, for every id.
+BAD_SHARED_VALUES = [
+    ("total_steps", 0, ValueError),
+    ("total_steps", 2.5, TypeError),  # was silently truncated to 2
+    ("total_steps", True, TypeError),
+    ("batch_size", 0, ValueError),
+    ("batch_size", 8.5, TypeError),  # failed late: "slice indices must be integers"
+    ("batch_size", np.float64(16.0), TypeError),
+    ("sgd_steps_per_action", 0, ValueError),
+    ("sgd_steps_per_action", 1.5, TypeError),
+    ("eval_every", -1, ValueError),
+    ("eval_every", 2.5, TypeError),
+    ("num_threads", 0, ValueError),
+    ("num_threads", 1.5, TypeError),
+    ("lam", -1.0, ValueError),
+    ("lam", NAN, ValueError),  # used to run
+    ("lam", INF, ValueError),
+    ("lam", "0.1", TypeError),
+    ("base_lr", 0.0, ValueError),
+    ("base_lr", -1e-3, ValueError),
+    ("base_lr", INF, ValueError),  # diverged at step 1
+    ("base_lr", NAN, ValueError),
+    ("momentum", 1.5, ValueError),  # diverged at step 29
+    ("momentum", 1.0, ValueError),
+    ("momentum", -0.1, ValueError),
+    ("momentum", NAN, ValueError),
+    ("momentum", True, TypeError),
+    ("weight_decay", -5e-4, ValueError),
+    ("weight_decay", NAN, ValueError),
+    ("crash_penalty", NAN, ValueError),
+    ("crash_penalty", -INF, ValueError),
+]
+
+
+def _case_id(keyword: str, value: object) -> str:
+    return f"{keyword}={value!r}"
+
+
+@pytest.mark.parametrize(("keyword", "value", "error"), BAD_SHARED_VALUES,
+                         ids=[_case_id(k, v) for k, v, _ in BAD_SHARED_VALUES])
+def test_bad_shared_values_fail_at_gym_make(cheap_env: CheapEnv, keyword: str, value: object,
+                                            error: type[Exception]) -> None:
+    with pytest.raises(error) as excinfo:
+        cheap_env.make(**{keyword: value})
+    message = str(excinfo.value)
+    assert type(excinfo.value) is error  # a TypeError is not reported as a ValueError, nor the reverse
+    assert f"{keyword} must be" in message and str(value) in message, message
+    assert "pass" in message  # says how to fix it
+
+
+def test_bad_render_mode_fails_early(cheap_env: CheapEnv) -> None:
+    with pytest.raises(ValueError, match="render_mode"):
+        cheap_env.make_unwrapped(render_mode="text")
+
+
+EMBEDDED_IDS = ["ASG-Digits-v0", "ASG-DigitSeg-v0"]
+
+
+@pytest.mark.parametrize("cheap_env", EMBEDDED_IDS, indirect=True)
+def test_total_steps_none_is_refused_by_the_embedded_envs(cheap_env: CheapEnv) -> None:
+    with pytest.raises(ValueError, match=r"total_steps=None .* pass total_steps="):
+        cheap_env.make(total_steps=None)
+
+
+# (id, keyword, bad value, exception): each env's own counts.
+BAD_OWN_COUNTS = [
+    ("ASG-Digits-v0", "image_size", 32.0, TypeError),
+    ("ASG-Digits-v0", "image_size", True, TypeError),
+    ("ASG-Digits-v0", "image_size", 8, ValueError),
+    ("ASG-Digits-v0", "eval_size", 0, ValueError),
+    ("ASG-Digits-v0", "eval_size", 2.5, TypeError),
+    ("ASG-Digits-v0", "num_source_images", 0, ValueError),
+    ("ASG-Digits-v0", "num_source_images", 8, ValueError),  # fewer than batch_size=16
+    ("ASG-Digits-v0", "num_source_images", 100.0, TypeError),
+    ("ASG-Digits-v0", "head_hidden", 0, ValueError),
+    ("ASG-Digits-v0", "source_seed", -1, ValueError),
+    ("ASG-Digits-v0", "source_seed", 0.5, TypeError),
+    ("ASG-DigitSeg-v0", "scene_size", 32.0, TypeError),
+    ("ASG-DigitSeg-v0", "scene_size", 16, ValueError),
+    ("ASG-DigitSeg-v0", "eval_size", 0, ValueError),
+    ("ASG-DigitSeg-v0", "eval_size", 8.0, TypeError),
+    ("ASG-DigitSeg-v0", "num_source_scenes", 0, ValueError),
+    ("ASG-DigitSeg-v0", "num_source_scenes", 2, ValueError),  # fewer than batch_size=4
+    ("ASG-DigitSeg-v0", "num_source_scenes", 64.5, TypeError),
+    ("ASG-DigitSeg-v0", "max_digits", 1.5, TypeError),
+    ("ASG-DigitSeg-v0", "num_patches", 0, ValueError),
+    ("ASG-DigitSeg-v0", "patch_size", 1.5, TypeError),
+    ("ASG-GTA5-v0", "num_patches", 0, ValueError),
+    ("ASG-GTA5-v0", "patch_size", 1.5, TypeError),
+    ("ASG-GTA5-v0", "eval_limit", 0, ValueError),
+    ("ASG-GTA5-v0", "eval_limit", 2.5, TypeError),
+    ("ASG-GTA5-v0", "num_workers", -1, ValueError),
+    ("ASG-GTA5-v0", "eval_batch_size", 0, ValueError),
+    ("ASG-VisDA-v0", "image_size", 224.0, TypeError),
+    ("ASG-VisDA-v0", "eval_size", 0, ValueError),
+    ("ASG-VisDA-v0", "eval_size", 10.5, TypeError),
+    ("ASG-VisDA-v0", "num_workers", -1, ValueError),
+    ("ASG-VisDA-v0", "head_hidden", 0, ValueError),
+    ("ASG-VisDA-v0", "eval_batch_size", 2.5, TypeError),
+]
+
+
+@pytest.mark.parametrize(("cheap_env", "keyword", "value", "error"), [
+    pytest.param(*case, id=f"{case[0]}-{_case_id(case[1], case[2])}",
+                 marks=[pytest.mark.slow] if case[0] == "ASG-VisDA-v0" else [])
+    for case in BAD_OWN_COUNTS
+], indirect=["cheap_env"])
+def test_bad_own_counts_fail_at_gym_make(cheap_env: CheapEnv, keyword: str, value: object,
+                                         error: type[Exception]) -> None:
+    with pytest.raises(error) as excinfo:
+        cheap_env.make(**{keyword: value})
+    message = str(excinfo.value)
+    assert type(excinfo.value) is error
+    assert f"{keyword} must be" in message and str(value) in message, message
+
+
+@pytest.mark.parametrize(("cheap_env", "keyword", "value"), [
+    ("ASG-Digits-v0", "num_source_images", 0),
+    ("ASG-Digits-v0", "num_source_images", 15),
+    ("ASG-DigitSeg-v0", "num_source_scenes", 3),
+], indirect=["cheap_env"])
+def test_a_source_smaller_than_a_batch_blames_the_source_size(cheap_env: CheapEnv, keyword: str, value: int) -> None:
+    batch_size = cheap_env.kwargs["batch_size"]
+    with pytest.raises(ValueError) as excinfo:
+        cheap_env.make(**{keyword: value})
+    message = str(excinfo.value)
+    assert message.startswith(f"{keyword} must be an int >= batch_size ({batch_size}), got {value}"), message
+    assert "or lower batch_size" in message
+
+
+@pytest.mark.parametrize("cheap_env", EMBEDDED_IDS, indirect=True)
+def test_numpy_integers_and_edge_values_are_accepted(cheap_env: CheapEnv) -> None:
+    env = cheap_env.make(total_steps=np.int64(2), batch_size=np.int32(cheap_env.kwargs["batch_size"]),
+                         eval_every=np.int64(0), momentum=0, lam=0, weight_decay=0.0, crash_penalty=0)
+    config = env.unwrapped.config
+    assert env.unwrapped.total_steps == 2
+    assert all(type(getattr(config, name)) is int for name in ("total_steps", "batch_size", "eval_every"))
+    env.reset(seed=0)
+    _, _, _, truncated, _ = env.step(np.full(7, 5))
+    _, _, _, truncated, info = env.step(np.full(7, 5))
+    assert truncated and not info["diverged"]
+    env.close()
 
 
 def test_bad_own_values_fail_early(cheap_env: CheapEnv) -> None:

@@ -7,6 +7,8 @@ Each env takes its own keywords explicitly and the shared ones as ``**shared`` (
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +82,9 @@ class EnvConfig:
             (:mod:`asg_gym.threads` says why).
         data_root: the data-set folder of the envs that read one (else ignored with a warning).
         render_mode: ``"ansi"``, ``"rgb_array"`` or ``None``.
+
+    Construction checks the numbers (counts are whole numbers in range, rates finite and in range)
+    with :func:`check_count` and :func:`check_real`, so a bad value fails when the env is built.
     """
 
     weights: str | Path | None
@@ -101,6 +106,29 @@ class EnvConfig:
     num_threads: int | None = None
     data_root: str | Path | None = None
     render_mode: str | None = None
+
+    def __post_init__(self) -> None:
+        # Bad values fail when the env is built, not as a divergence or a slicing error mid-episode.
+        one_pass = "one pass over the source, for the envs that read a data set"
+        counts = {
+            "batch_size": check_count("batch_size", self.batch_size),
+            "total_steps": check_optional_count("total_steps", self.total_steps, none_means=one_pass),
+            "sgd_steps_per_action": check_count("sgd_steps_per_action", self.sgd_steps_per_action),
+            "eval_every": check_count("eval_every", self.eval_every, 0, why="0 = only at the episode's end"),
+            "num_threads": check_optional_count("num_threads", self.num_threads, none_means="leave torch's setting"),
+        }
+        for name, value in counts.items():
+            object.__setattr__(self, name, value)  # numpy integers become ints
+        check_real("lam", self.lam, at_least=0, fix="pass e.g. lam=0.1; lam=0 turns proxy guidance off")
+        check_real("base_lr", self.base_lr, above=0,
+                   fix="pass e.g. base_lr=1e-3 (the largest learning rate an action can set)")
+        check_real("momentum", self.momentum, at_least=0, below=1,
+                   fix="pass e.g. momentum=0.9 (the paper's), 0 for none; at 1 or more SGD never forgets a gradient "
+                       "and diverges")
+        check_real("weight_decay", self.weight_decay, at_least=0,
+                   fix="pass e.g. weight_decay=5e-4 (the paper's), 0 for none")
+        check_real("crash_penalty", self.crash_penalty,
+                   fix="pass the reward of a diverging step, e.g. crash_penalty=-10.0")
 
     @classmethod
     def build(cls, env_id: str, defaults: Mapping[str, Any], given: Mapping[str, Any]) -> EnvConfig:
@@ -142,3 +170,45 @@ class EnvConfig:
             warnings.warn("bf16 autocast is meant for CUDA; running in float32 on CPU", stacklevel=3)
             return None
         return torch.bfloat16
+
+
+def check_count(name: str, value: object, minimum: int = 1, *, minimum_name: str | None = None, why: str = "") -> int:
+    """``value`` as an ``int`` if it is a whole number (``int`` or numpy integer, not ``bool``) >= ``minimum``.
+
+    Else a ``TypeError`` (not a whole number) or ``ValueError`` (too small) naming ``name``, the value,
+    what is expected and how to fix it; ``minimum_name`` names the keyword the minimum comes from
+    (``check_count("num_source_images", n, batch_size, minimum_name="batch_size")``), ``why`` explains it.
+    """
+    bound = f"{minimum_name} ({minimum})" if minimum_name else str(minimum)
+    expected = f"{name} must be an int >= {bound}" + (f" ({why})" if why else "")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{expected}, got {value!r} ({type(value).__name__}); pass a whole number")
+    if value < minimum:
+        lower = f", or lower {minimum_name}" if minimum_name else ""
+        raise ValueError(f"{expected}, got {value!r}; pass {name}={minimum} or more{lower}")
+    return int(value)
+
+
+def check_optional_count(name: str, value: object, minimum: int = 1, *, none_means: str) -> int | None:
+    """:func:`check_count`, with ``None`` allowed too (``none_means`` says what it stands for)."""
+    if value is None:
+        return None
+    return check_count(name, value, minimum, why=f"or None: {none_means}")
+
+
+def check_real(name: str, value: object, *, at_least: float | None = None, above: float | None = None,
+               below: float | None = None, fix: str) -> float:
+    """``value`` as a ``float`` if it is a finite real number (not ``bool``) within the given bounds.
+
+    Else a ``TypeError`` (not a number) or ``ValueError`` (NaN, infinite or out of bounds) naming
+    ``name``, the value and the bounds, followed by ``fix``.
+    """
+    bounds = [f"{op} {bound}" for op, bound in ((">=", at_least), (">", above), ("<", below)) if bound is not None]
+    expected = f"{name} must be a finite number" + (f" {' and '.join(bounds)}" if bounds else "")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{expected}, got {value!r} ({type(value).__name__}); {fix}")
+    number = float(value)
+    if not (math.isfinite(number) and (at_least is None or number >= at_least) and (above is None or number > above)
+            and (below is None or number < below)):
+        raise ValueError(f"{expected}, got {value!r}; {fix}")
+    return number

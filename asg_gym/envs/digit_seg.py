@@ -15,7 +15,7 @@ from typing_extensions import Unpack
 
 from asg_gym.data.digit_scenes import NUM_SCENE_CLASSES, real_scenes, synthetic_scenes
 from asg_gym.data.tensor_source import TensorSource
-from asg_gym.envs.config import EnvConfig, SharedKwargs
+from asg_gym.envs.config import EnvConfig, SharedKwargs, check_count
 from asg_gym.envs.transfer import ASGTransferEnv
 from asg_gym.evaluation import TensorBatches
 from asg_gym.proxy_guidance import GuidanceForm
@@ -89,11 +89,14 @@ class DigitSegEnv(ASGTransferEnv):
         config = EnvConfig.build("ASG-DigitSeg-v0", DEFAULTS, shared)
         if config.data_root is not None:
             warnings.warn("ASG-DigitSeg-v0 ships its data; data_root is ignored", stacklevel=2)
-        if scene_size < 32 or max_digits < 1 or eval_size < 1:
-            raise ValueError(
-                "need scene_size >= 32, max_digits >= 1 and eval_size >= 1; "
-                f"got {scene_size}, {max_digits}, {eval_size}"
-            )
+        scene_size = check_count("scene_size", scene_size, 32, why="pixels")
+        eval_size = check_count("eval_size", eval_size)
+        num_source_scenes = check_count("num_source_scenes", num_source_scenes, config.batch_size,
+                                        minimum_name="batch_size")
+        max_digits = check_count("max_digits", max_digits)
+        num_patches = check_count("num_patches", num_patches)
+        patch_size = check_count("patch_size", patch_size)
+        source_seed = check_count("source_seed", source_seed, 0)
         device = config.torch_device()
         net = build_segmentation_network(network, config.weights, NUM_SCENE_CLASSES)
         optimizee = SegmentationOptimizee(

@@ -17,7 +17,7 @@ from asg_gym.backbones import build_backbone
 from asg_gym.data.real_digits import real_digits
 from asg_gym.data.synthetic_digits import synthetic_digits
 from asg_gym.data.tensor_source import TensorSource
-from asg_gym.envs.config import EnvConfig, SharedKwargs
+from asg_gym.envs.config import EnvConfig, SharedKwargs, check_count
 from asg_gym.envs.transfer import ASGTransferEnv
 from asg_gym.evaluation import TensorEvaluation
 from asg_gym.optimizee import ClassificationOptimizee
@@ -80,8 +80,12 @@ class DigitsEnv(ASGTransferEnv):
         config = EnvConfig.build("ASG-Digits-v0", DEFAULTS, shared)
         if config.data_root is not None:
             warnings.warn("ASG-Digits-v0 ships its data; data_root is ignored", stacklevel=2)
-        if image_size < 16:
-            raise ValueError(f"image_size must be at least 16 pixels, got {image_size}")
+        image_size = check_count("image_size", image_size, 16, why="pixels")
+        eval_size = check_count("eval_size", eval_size)
+        num_source_images = check_count("num_source_images", num_source_images, config.batch_size,
+                                        minimum_name="batch_size")
+        source_seed = check_count("source_seed", source_seed, 0)
+        head_hidden = check_count("head_hidden", head_hidden)
         device = config.torch_device()
         net = build_backbone(backbone, config.weights)
         optimizee = ClassificationOptimizee(
@@ -91,7 +95,7 @@ class DigitsEnv(ASGTransferEnv):
         images, labels = synthetic_digits(num_source_images, image_size, source_seed)
         source = TensorSource(images, labels, config.batch_size, net.mean, net.std, device, augment=augment)
         target_images, target_labels = real_digits(target, image_size)
-        if not 0 < eval_size <= len(target_images):
+        if eval_size > len(target_images):
             raise ValueError(f"eval_size must be in 1…{len(target_images)} for target {target!r}, got {eval_size}")
         # A fixed subset, independent of the episode seed, so episodes are compared on the same images.
         subset = torch.randperm(len(target_images), generator=torch.Generator().manual_seed(0))[:eval_size]

@@ -16,7 +16,7 @@ from typing_extensions import Unpack
 
 from asg_gym.data.driving import CITYSCAPES_CLASSES, SegmentationLoaderSource, cityscapes_dataset, gta5_dataset
 from asg_gym.data.loaders import LoaderBatches, default_num_workers
-from asg_gym.envs.config import EnvConfig, SharedKwargs
+from asg_gym.envs.config import EnvConfig, SharedKwargs, check_count, check_optional_count
 from asg_gym.envs.transfer import ASGTransferEnv
 from asg_gym.proxy_guidance import GuidanceForm
 from asg_gym.segmentation.evaluation import SegmentationEvaluation
@@ -99,11 +99,16 @@ class GTA5Env(ASGTransferEnv):
         **shared: Unpack[SharedKwargs],
     ) -> None:
         config = EnvConfig.build("ASG-GTA5-v0", DEFAULTS, shared)
+        num_patches = check_count("num_patches", num_patches)
+        patch_size = check_count("patch_size", patch_size)
+        eval_limit = check_optional_count("eval_limit", eval_limit, none_means="every val image")
+        num_workers = check_optional_count("num_workers", num_workers, 0, none_means="default_num_workers()")
+        eval_batch_size = check_count("eval_batch_size", eval_batch_size)
         # Data errors first: they are the likeliest.
         train = gta5_dataset(config.data_root, split=split, crop_size=crop_size, scale_range=scale_range)
         target = cityscapes_dataset(cityscapes_root, eval_size=eval_size, limit=eval_limit)
         device = config.torch_device()
-        workers = default_num_workers() if num_workers is None else int(num_workers)
+        workers = default_num_workers() if num_workers is None else num_workers
         net = build_segmentation_network(network, config.weights, len(CITYSCAPES_CLASSES))
         optimizee = SegmentationOptimizee(
             net, num_patches=num_patches, patch_size=patch_size, guidance=guidance, kl_cap=kl_cap,

@@ -101,12 +101,10 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
         config: EnvConfig,
         target_metric: str = "target_accuracy",
     ) -> None:
-        total_steps, window, eval_every = config.total_steps, config.sgd_steps_per_action, config.eval_every
-        if total_steps is None or total_steps < 1 or window < 1 or eval_every < 0:
-            raise ValueError(
-                "need total_steps >= 1, sgd_steps_per_action >= 1 and eval_every >= 0 (0 = only at the end); "
-                f"got {total_steps}, {window}, {eval_every}"
-            )
+        # EnvConfig has checked the counts; only the data-set envs resolve total_steps=None (one pass).
+        if config.total_steps is None:
+            raise ValueError("total_steps=None (one pass over the source) is for the envs that read a data set; "
+                             "pass total_steps=<actions per episode>, e.g. total_steps=300")
         if config.render_mode is not None and config.render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode must be one of {self.metadata['render_modes']} or None, got {config.render_mode!r}"
@@ -117,7 +115,7 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
         self.source = source
         self.evaluation = evaluation
         # The SGD steps of each action; their count is the episode length in actions.
-        self.windows = decision_windows(int(total_steps), window, config.window_growth)
+        self.windows = decision_windows(config.total_steps, config.sgd_steps_per_action, config.window_growth)
         self._window_ends = np.cumsum(self.windows).tolist()
         self.total_steps = len(self.windows)
         self.render_mode = config.render_mode

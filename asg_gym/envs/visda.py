@@ -17,7 +17,7 @@ from asg_gym.backbones import build_backbone
 from asg_gym.data.image_files import stratified_subset
 from asg_gym.data.loaders import LoaderSource, default_num_workers
 from asg_gym.data.visda import VISDA_CLASSES, VisDAEvaluation, imagenet_val_dataset, resolve_visda_root, visda_split
-from asg_gym.envs.config import EnvConfig, SharedKwargs
+from asg_gym.envs.config import EnvConfig, SharedKwargs, check_count, check_optional_count
 from asg_gym.envs.transfer import ASGTransferEnv
 from asg_gym.optimizee import ClassificationOptimizee
 
@@ -88,8 +88,11 @@ class VisDAEnv(ASGTransferEnv):
         **shared: Unpack[SharedKwargs],
     ) -> None:
         config = EnvConfig.build("ASG-VisDA-v0", DEFAULTS, shared)
-        if image_size < 32:
-            raise ValueError(f"image_size must be at least 32 pixels (ResNet downsamples 32×), got {image_size}")
+        image_size = check_count("image_size", image_size, 32, why="pixels; ResNet downsamples 32×")
+        eval_size = check_optional_count("eval_size", eval_size, none_means="the whole validation split")
+        num_workers = check_optional_count("num_workers", num_workers, 0, none_means="default_num_workers()")
+        head_hidden = check_count("head_hidden", head_hidden)
+        eval_batch_size = check_count("eval_batch_size", eval_batch_size)
         if not 0 < fraction <= 1:
             raise ValueError(f"fraction must be in (0, 1], got {fraction}")
         root = resolve_visda_root(config.data_root)  # data errors first: they are the likeliest
@@ -100,7 +103,7 @@ class VisDAEnv(ASGTransferEnv):
         target = visda_split(root, "validation", image_size, size=eval_size, seed=_SUBSET_SEED)
 
         device = config.torch_device()
-        workers = default_num_workers() if num_workers is None else int(num_workers)
+        workers = default_num_workers() if num_workers is None else num_workers
         net = build_backbone(backbone, config.weights)
         optimizee = ClassificationOptimizee(
             net, len(VISDA_CLASSES), head_hidden=head_hidden, **config.optimizee_kwargs(device)
