@@ -14,12 +14,12 @@ The protocol and the plug-in interface are described in ``docs/benchmark.md``; t
 from asg_benchmark.episode import EpisodeResult, run_episode
 from asg_benchmark.errors import AgentError, BenchmarkError, ProtocolError, SeedError
 from asg_benchmark.protocol import BenchmarkSpec, quick
-from asg_benchmark.registry import AgentSpec, register_agent, resolve_agent, unregister_agent
+from asg_benchmark.registry import AgentSpec, declare_agent, register_agent, resolve_agent, unregister_agent
 from asg_benchmark.report import write_report
 from asg_benchmark.runner import Job, JobRunner, Record, RunSummary, plan_jobs, run_benchmark
 from asg_benchmark.seeds import MIN_EVAL_SEEDS, check_seeds, parse_seeds
 from asg_benchmark.stats import Summary, summarize
-from asg_benchmark.store import ResultsStore, read_episodes, read_rows
+from asg_benchmark.store import ResultsStore, StoreError, migrate, open_store, read_episodes, read_rows
 
 __all__ = [
     "MIN_EVAL_SEEDS",
@@ -35,8 +35,12 @@ __all__ = [
     "ResultsStore",
     "RunSummary",
     "SeedError",
+    "StoreError",
     "Summary",
     "check_seeds",
+    "declare_agent",
+    "migrate",
+    "open_store",
     "parse_seeds",
     "plan_jobs",
     "quick",

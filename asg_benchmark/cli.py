@@ -4,6 +4,7 @@
         --train-seeds 0 1 --eval-seeds 100-109 --budget 4000 --out DIR
     asg-benchmark report DIR [--eval-seeds 110-129 --out DIR2]
     asg-benchmark compare DIR_A DIR_B [--out FILE]
+    asg-benchmark migrate DIR [DIR ...]     # a folder of asg-gym 0.2 (results.csv) into its results store
 
 (also ``python -m asg_benchmark``). ``--quick`` is a smoke run: toy backbone, 6-step episodes, a
 12-step budget, into a temporary folder unless ``--out`` is given.
@@ -27,6 +28,7 @@ from asg_benchmark.protocol import QUICK_BUDGET, BenchmarkSpec, quick
 from asg_benchmark.report import write_report
 from asg_benchmark.runner import run_benchmark
 from asg_benchmark.seeds import parse_seeds
+from asg_benchmark.store import migrate
 
 
 @dataclass
@@ -61,6 +63,8 @@ class Run:
     """bootstrap replications of the report's confidence intervals"""
     reuse: list[str] = field(default_factory=list)
     """results folders whose cells run on this machine, same protocol and agents, are copied instead of run"""
+    storage: str | None = None
+    """the results store's URL (default: sqlite:///OUT/results.db)"""
 
 
 @dataclass
@@ -75,6 +79,8 @@ class Report:
     """only these evaluation seeds (ranges such as 110-129 allowed), e.g. seeds added after the rows were chosen"""
     out: str | None = None
     """where to write the report (required with --eval-seeds; default: the folder itself)"""
+    storage: str | None = None
+    """the results store's URL (default: sqlite:///FOLDER/results.db)"""
 
 
 @dataclass
@@ -91,8 +97,17 @@ class Compare:
     """bootstrap replications of the confidence intervals"""
 
 
+@dataclass
+class Migrate:
+    """Move results folders of asg-gym 0.2 (results.csv, episodes.jsonl, protocol.json, provenance.json) into
+    their results stores, checking that the stored rows equal the CSV's."""
+
+    folders: tyro.conf.Positional[list[str]]
+    """the folders to migrate"""
+
+
 Command = (Annotated[Run, tyro.conf.subcommand("run")] | Annotated[Report, tyro.conf.subcommand("report")]
-           | Annotated[Compare, tyro.conf.subcommand("compare")])
+           | Annotated[Compare, tyro.conf.subcommand("compare")] | Annotated[Migrate, tyro.conf.subcommand("migrate")])
 
 
 def json_object(text: str, flag: str, example: str) -> dict[str, Any]:
@@ -131,14 +146,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if isinstance(command, Report):
             seeds = None if command.eval_seeds is None else parse_seeds(command.eval_seeds)
-            print(f"report in {write_report(command.folder, reps=command.reps, eval_seeds=seeds, out=command.out)}")
+            path = write_report(command.folder, reps=command.reps, eval_seeds=seeds, out=command.out,
+                                storage=command.storage)
+            print(f"report in {path}")
+            return 0
+        if isinstance(command, Migrate):
+            for folder in command.folders:
+                done = migrate(folder)
+                print(f"{folder}: {done.rows} rows ({done.duplicates} repeated lines read once) and {done.runs} "
+                      f"runs moved into {done.database}; results.csv is now exported from it")
             return 0
         if isinstance(command, Compare):
             print(write_comparison(command.folder_a, command.folder_b, command.out, reps=command.reps), end="")
             return 0
         spec, out = spec_from(command)
-        summary = run_benchmark(spec, out, report=False, reuse=command.reuse)
-        path = write_report(out, reps=command.reps)
+        summary = run_benchmark(spec, out, report=False, reuse=command.reuse, storage=command.storage)
+        path = write_report(out, reps=command.reps, storage=command.storage)
     except (BenchmarkError, FileNotFoundError) as exc:
         print(f"asg-benchmark: error: {exc}", file=sys.stderr)
         return 2

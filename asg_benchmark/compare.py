@@ -1,7 +1,7 @@
 """Two benchmark folders side by side: the same rows on the same cells under two settings.
 
 What differs between the folders (env keywords such as ``momentum_style``, a package version,
-another machine) is read from their ``protocol.json`` and provenance; for every row label in both,
+another machine) is read from their stores (protocol and provenance); for every row label in both,
 the report gives each folder's IQM and the paired differences ``B − A`` over the cells both ran
 (same training and evaluation seeds, so each episode's own difficulty cancels), with a 95 %
 bootstrap CI of their mean and wins/ties/losses, and names the machines that ran each folder
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from asg_benchmark.stats import Paired, cell_machines, cell_scores, iqm, paired
-from asg_benchmark.store import PROTOCOL, read_rows
+from asg_benchmark.store import open_store, read_rows
 
 
 @dataclass
@@ -53,10 +53,9 @@ def compare_rows(rows_a: list[dict[str, str]], rows_b: list[dict[str, str]], *, 
 
 
 def protocol_differences(folder_a: Path, folder_b: Path) -> dict[str, tuple[Any, Any]]:
-    """The ``protocol.json`` entries (env keywords one by one) whose values differ between the folders."""
+    """The protocol entries (env keywords one by one) whose values differ between the folders."""
     def read(folder: Path) -> dict[str, Any]:
-        path = folder / PROTOCOL
-        protocol = json.loads(path.read_text()) if path.is_file() else {}
+        protocol = open_store(folder).protocol() or {}
         protocol.pop("train_env_kwargs", None)
         return protocol
 

@@ -129,9 +129,41 @@ def resolve_agent(name: str) -> AgentSpec:
     if name in _REGISTERED:
         return _REGISTERED[name]
     if ":" in name:
-        return AgentSpec(name, import_factory(name))
+        factory = import_factory(name)
+        return AgentSpec(name, factory, **declared(factory))
     raise AgentError(f"unknown agent {name!r}: not built-in ({', '.join(agents.AGENT_NAMES)}), not registered "
                      f"with asg_benchmark.register_agent, and not an import path 'package.module:factory'")
+
+
+DECLARATION = "asg_benchmark_agent"  # the factory attribute that :func:`declare_agent` sets
+
+
+def declare_agent(*, stochastic: bool = True, greedy: bool = True, seeded: bool = True,
+                  hand_designed: bool = False) -> Callable[[AgentFactory], AgentFactory]:
+    """Decorate a factory named by import path with how the benchmark treats its agent (:class:`AgentSpec`).
+
+    Without it an import-path agent counts as stochastic, with a greedy row and seeded: three sampled draws
+    and a greedy episode per evaluation seed. A deterministic schedule says so and runs once per seed::
+
+        @declare_agent(stochastic=False, greedy=False, seeded=False)
+        def make_agent(env, seed=None): ...
+    """
+    flags = {"stochastic": stochastic, "greedy": greedy, "seeded": seeded, "hand_designed": hand_designed}
+
+    def mark(factory: AgentFactory) -> AgentFactory:
+        setattr(factory, DECLARATION, flags)
+        return factory
+
+    return mark
+
+
+def declared(factory: AgentFactory) -> dict[str, bool]:
+    """The flags :func:`declare_agent` gave ``factory`` (none: the defaults)."""
+    flags = getattr(factory, DECLARATION, {})
+    if not isinstance(flags, dict) or set(flags) - {"stochastic", "greedy", "seeded", "hand_designed"}:
+        raise AgentError(f"{factory!r} has a malformed {DECLARATION} attribute {flags!r}; set it with "
+                         "asg_benchmark.declare_agent(...)")
+    return {k: bool(v) for k, v in flags.items()}
 
 
 def import_factory(path: str) -> AgentFactory:
@@ -154,8 +186,14 @@ def import_factory(path: str) -> AgentFactory:
 
 
 def build_agent(spec: AgentSpec, env: Any, seed: int, **kwargs: Any) -> Any:
-    """``spec.factory(env, seed=seed, **kwargs)``, checked to have an SB3-shaped ``predict``."""
-    agent = spec.factory(env, seed=seed, **kwargs)
+    """``spec.factory(env, seed=seed, **kwargs)``, checked to have an SB3-shaped ``predict``; a factory that
+    raises is an :class:`AgentError` naming the agent and what it raised."""
+    try:
+        agent = spec.factory(env, seed=seed, **kwargs)
+    except Exception as exc:
+        raise AgentError(f"agent {spec.name!r}: its factory raised {type(exc).__name__}: {exc} (keywords "
+                         f"{kwargs}; check --agent-kwargs and the factory's signature factory(env, seed=..., "
+                         "**kwargs))") from exc
     if not callable(getattr(agent, "predict", None)):
         raise AgentError(f"agent {spec.name!r}: its factory returned {type(agent).__name__!s}, which has no "
                          "predict(observation, state=None, episode_start=None, deterministic=False) -> "

@@ -1,4 +1,4 @@
-"""The report of a benchmark folder, regenerated from ``results.csv`` alone.
+"""The report of a benchmark folder, regenerated from its results store alone.
 
 Writes ``report.md`` (the table, the protocol as the rows state it, the paired per-cell
 differences, and every row against the tuned constant when there is one), ``iqm.png`` (IQM
@@ -30,20 +30,21 @@ CHANCE = "random"  # the uniform random policy: what a learned controller must b
 
 def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None = None,
                  summary: Summary | None = None, eval_seeds: Collection[int] | None = None,
-                 out: str | Path | None = None) -> Path:
-    """Compute the statistics of ``folder/results.csv`` and write the report files; returns report.md's path.
+                 out: str | Path | None = None, storage: str | None = None) -> Path:
+    """Compute the statistics of ``folder``'s results store and write the report files; returns report.md's path.
 
     ``reference``: the row the others are compared with (default: the best hand-designed schedule);
     ``summary``: statistics already computed from that folder (then ``reps`` and ``reference`` are its own);
     ``eval_seeds``: only the episodes of these evaluation seeds (e.g. seeds added after the rows were chosen, a
-    held-out confirmation), the report then written to ``out`` (default: ``folder``).
+    held-out confirmation), the report then written to ``out`` (default: ``folder``); ``storage``: the store's
+    URL when it is not ``folder/results.db``.
     """
     folder = Path(folder)
     out = folder if out is None else Path(out)
     if eval_seeds is not None and out == folder:
         raise BenchmarkError("a report of some evaluation seeds goes to its own folder (--out DIR), not over the "
                              "full one")
-    rows = read_rows(folder)
+    rows = read_rows(folder, storage)
     if eval_seeds is not None:
         wanted = set(eval_seeds)
         rows = [r for r in rows if int(r["eval_seed"]) in wanted]

@@ -20,43 +20,41 @@ from typing import TYPE_CHECKING, Any
 from asg_benchmark.checkpoints import TRAINING, TrainedAgent
 from asg_benchmark.errors import ProtocolError
 from asg_benchmark.registry import AgentSpec, split_label
-from asg_benchmark.store import KEY, PROTOCOL, PROVENANCE, ResultsStore, protocol_differences, read_episodes, read_rows
+from asg_benchmark.store import ResultsStore, StoreError, cell_key, open_store, protocol_differences
 
 if TYPE_CHECKING:  # the runner imports this module
     from asg_benchmark.runner import Job
 
 
-def reuse_cells(source: Path, out: Path, store: ResultsStore, jobs: list[Job], agents: Mapping[str, AgentSpec],
+def reuse_cells(source: Path, store: ResultsStore, jobs: list[Job], agents: Mapping[str, AgentSpec],
                 agent_kwargs: Mapping[str, Mapping[str, Any]], here: str) -> int:
-    """Append to ``store`` (folder ``out``) the cells of ``jobs`` that ``source`` ran on machine ``here``.
+    """Commit to ``store`` the cells of ``jobs`` that the results folder ``source`` ran on machine ``here``.
 
     ``agents`` maps each entry of ``--agents`` (``"label=agent"`` or a name, as the jobs name them) to
     its spec, ``agent_kwargs`` each row label to its keywords. Returns the number of cells copied.
     """
-    source, out = Path(source), Path(out)
-    if not (source / PROTOCOL).is_file():
-        raise ProtocolError(f"cannot reuse cells of {source}: not a results folder (no {PROTOCOL}); give a folder "
-                            "that `asg-benchmark run --out` wrote")
-    theirs, ours = (json.loads((folder / PROTOCOL).read_text()) for folder in (source, out))
+    source, out = Path(source), store.folder
+    try:
+        theirs_store = open_store(source)
+    except StoreError as exc:
+        raise ProtocolError(f"cannot reuse cells of {source}: {exc}") from None
+    theirs, ours = theirs_store.protocol() or {}, store.protocol() or {}
     changed = protocol_differences(theirs, ours)
     if changed:
         raise ProtocolError(f"cannot reuse cells of {source}: its protocol differs on {', '.join(changed)}")
-    rows = {tuple(row[k] for k in KEY): row for row in read_rows(source)
-            if row["machine"] == here}
-    episodes = read_episodes(source)
-    runs = json.loads((source / PROVENANCE).read_text()).get("runs", []) if (source / PROVENANCE).is_file() else []
-    copied = 0
+    rows = {cell_key(row): row for row in theirs_store.rows() if row["machine"] == here}
+    episodes, runs = theirs_store.episodes(), theirs_store.runs()
+    found_rows, found_episodes = [], []
     for job in jobs:
         label = agents[job.agent].name
         if not _same_agent(runs, job.agent, label, dict(agent_kwargs.get(label, {}))):
             continue
-        found = [(cell, rows[cell.cell.key()]) for cell in job.cells if cell.cell.key() in rows]
+        found = [rows[cell.cell.key()] for cell in job.cells if cell.cell.key() in rows]
         if not found or (job.train_seed is not None and not _same_trained_agent(source, out, label, job.train_seed)):
             continue
-        for cell, row in found:
-            store.append(row, episodes[cell.cell.key()])
-            copied += 1
-    return copied
+        found_rows += found
+        found_episodes += [episodes[cell_key(row)] for row in found]
+    return store.append_many(found_rows, found_episodes) if found_rows else 0
 
 
 def _same_agent(runs: list[dict[str, Any]], entry: str, label: str, kwargs: dict[str, Any]) -> bool:

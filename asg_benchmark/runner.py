@@ -9,6 +9,7 @@ cells. :func:`plan_jobs` lists the jobs whose cells are not all in the results y
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,14 +18,15 @@ from typing import Any
 
 import gymnasium as gym
 
-from asg_benchmark.checkpoints import EpisodeLog, TrainedAgent
+from asg_benchmark.checkpoints import AGENTS, EpisodeLog, TrainedAgent
 from asg_benchmark.episode import EpisodeResult, run_episode
 from asg_benchmark.errors import AgentError, BenchmarkError
 from asg_benchmark.protocol import BenchmarkSpec
+from asg_benchmark.provenance import machine, provenance
 from asg_benchmark.registry import GREEDY_SUFFIX, AgentSpec, build_agent, learns
 from asg_benchmark.reuse import reuse_cells
 from asg_benchmark.seeds import reseed_agent, run_seed, seed_everything
-from asg_benchmark.store import Cell, ResultsStore, lock_protocol, machine, write_provenance
+from asg_benchmark.store import Cell, ResultsStore
 from asg_benchmark.training_env import TrainingEnv
 
 CHECKPOINT_EVERY = 300  # env steps between training checkpoints: 10 protocol episodes, ~7 min on 2 CPU cores
@@ -290,48 +292,66 @@ class RunSummary:
 
 def run_benchmark(spec: BenchmarkSpec, out: str | Path, *, map_jobs: MapJobs | None = None,
                   log: Callable[[str], None] | None = say, report: bool = True,
-                  checkpoint_every: int = CHECKPOINT_EVERY, reuse: Sequence[str | Path] = ()) -> RunSummary:
+                  checkpoint_every: int = CHECKPOINT_EVERY, reuse: Sequence[str | Path] = (),
+                  storage: str | None = None) -> RunSummary:
     """Run ``spec`` into folder ``out`` (resumable), then write the report (:func:`asg_benchmark.write_report`).
 
     ``map_jobs`` runs the jobs elsewhere (e.g. as Ray tasks: it gets a picklable
     :class:`JobRunner` and the jobs, and yields each job's records); the default runs them here,
-    appending each row as its episode finishes. Agents that resume exactly are checkpointed every
+    committing each row to the results store (``storage``, default ``out/results.db``;
+    :mod:`asg_benchmark.store`) as its episode finishes. Agents that resume exactly are checkpointed every
     ``checkpoint_every`` env steps of their training. Cells that the folders ``reuse`` ran on this
     machine under the same protocol and agents are copied, not run (:mod:`asg_benchmark.reuse`).
     """
     agents = spec.resolve()
     out = Path(out)
-    store = ResultsStore(out)
-    runner = JobRunner(spec, agents, on_record=None if map_jobs else _appender(store), log=log, checkpoints=out,
-                       checkpoint_every=checkpoint_every)
-    settings = episode_settings(runner.envs.eval)
-    lock_protocol(out, {"env": spec.env, "env_kwargs": spec.eval_env_kwargs(),
-                        "train_env_kwargs": spec.train_env_kwargs(), "budget": spec.budget, "draws": spec.draws,
-                        **settings})
+    runner = JobRunner(spec, agents, log=log, checkpoints=out, checkpoint_every=checkpoint_every)
+    settings = episode_settings(runner.envs.eval)  # a bad env id or keyword fails here, before anything is written
+    new_folder = not out.exists()
+    store = ResultsStore(out, storage)
+    try:
+        summary = _run(spec, agents, runner, store, settings, map_jobs, log, reuse)
+    except BaseException:
+        if new_folder and not store.rows() and not (out / AGENTS).exists():
+            shutil.rmtree(out, ignore_errors=True)  # nothing of value was made: leave no empty folder behind
+        raise
+    finally:
+        runner.envs.close()
+    if report:
+        from asg_benchmark.report import write_report
+
+        write_report(out, storage=storage)
+    return summary
+
+
+def _run(spec: BenchmarkSpec, agents: dict[str, AgentSpec], runner: JobRunner, store: ResultsStore,
+         settings: dict[str, Any], map_jobs: MapJobs | None, log: Callable[[str], None] | None,
+         reuse: Sequence[str | Path]) -> RunSummary:
+    """:func:`run_benchmark` once its store is open: lock the protocol, plan, reuse, run, commit every row."""
+    store.lock_protocol({"env": spec.env, "env_kwargs": spec.eval_env_kwargs(),
+                         "train_env_kwargs": spec.train_env_kwargs(), "budget": spec.budget, "draws": spec.draws,
+                         **settings})
     jobs = plan_jobs(spec, agents, store)
     if reuse:
         here = machine()
         for source in reuse:
-            copied = reuse_cells(Path(source), out, store, jobs, agents, spec.agent_kwargs, here)
+            copied = reuse_cells(Path(source), store, jobs, agents, spec.agent_kwargs, here)
             if log is not None:
                 log(f"{copied} cells copied from {source} (the same machine, protocol and agents)")
             jobs = plan_jobs(spec, agents, store)
-    write_provenance(out, spec={**spec.__dict__, "env_kwargs": dict(spec.env_kwargs),
-                                "agent_kwargs": {k: dict(v) for k, v in spec.agent_kwargs.items()}},
-                     eval_env_kwargs=spec.eval_env_kwargs(), train_env_kwargs=spec.train_env_kwargs(),
-                     **settings, reused_from=[str(f) for f in reuse], pending_jobs=len(jobs),
-                     pending_cells=sum(len(j.cells) for j in jobs))
-    summary = RunSummary(out, jobs)
+    store.add_run(provenance(spec={**spec.__dict__, "env_kwargs": dict(spec.env_kwargs),
+                                   "agent_kwargs": {k: dict(v) for k, v in spec.agent_kwargs.items()}},
+                             eval_env_kwargs=spec.eval_env_kwargs(), train_env_kwargs=spec.train_env_kwargs(),
+                             **settings, reused_from=[str(f) for f in reuse], pending_jobs=len(jobs),
+                             pending_cells=sum(len(j.cells) for j in jobs)))
+    summary = RunSummary(store.folder, jobs)
+    if map_jobs is None:
+        runner.on_record = _appender(store)
     for records in (map_jobs or _in_process)(runner, jobs):
         if map_jobs is not None:
             for record in records:
                 store.append(record.row, record.episode)
         summary.cells_written += len(records)
-    runner.envs.close()
-    if report:
-        from asg_benchmark.report import write_report
-
-        write_report(out)
     return summary
 
 

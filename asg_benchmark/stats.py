@@ -14,12 +14,14 @@ draw, and a CPU change alone moves a row as much as the differences between the 
 
 from __future__ import annotations
 
+import math
 import warnings
 import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -96,12 +98,28 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+RESOLUTION = 10**6
+"""The largest denominator a score is read with: accuracy on N ≤ 10⁶ images is recovered exactly as k/N."""
+
+
+def exact_score(text: str) -> Fraction | float:
+    """A score as the rational it stands for, so that equal scores compare equal whatever rounding their floats
+    went through: the float of k/N (N ≤ 10⁶) is within 1e-16 of it, and any other fraction with a denominator
+    ≤ 10⁶ is at least 1e-12 away. Other metrics (mIoU) are snapped to the nearest such rational, far below
+    any difference that matters. Non-finite values stay floats."""
+    value = float(text)
+    return Fraction(text).limit_denominator(RESOLUTION) if math.isfinite(value) else value
+
+
 def cell_scores(rows: list[dict[str, str]], column: str) -> dict[str, dict[CellKey, float]]:
-    """Row label → cell → the mean of ``column`` over that cell's draws, in the order labels first appear."""
-    draws: dict[str, dict[CellKey, list[float]]] = defaultdict(lambda: defaultdict(list))
+    """Row label → cell → the mean of ``column`` over that cell's draws, in the order labels first appear.
+
+    The mean is exact (:func:`exact_score`), then rounded once: identical draws give the draw's own score, two
+    cells with the same scores give the same float, and their difference is a tie, not ±1e-17."""
+    draws: dict[str, dict[CellKey, list[Fraction | float]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
-        draws[row["agent"]][(row["train_seed"], row["eval_seed"])].append(float(row[column]))
-    return {label: {cell: float(np.mean(v)) for cell, v in sorted(cells.items(), key=_cell_order)}
+        draws[row["agent"]][(row["train_seed"], row["eval_seed"])].append(exact_score(row[column]))
+    return {label: {cell: float(sum(v, Fraction(0)) / len(v)) for cell, v in sorted(cells.items(), key=_cell_order)}
             for label, cells in draws.items()}
 
 

@@ -1,45 +1,130 @@
-"""A benchmark folder: the resumable results CSV, the per-episode JSONL, the protocol lock and provenance.
+"""A benchmark folder's results: one SQLite database, the source of truth, and the files exported from it.
 
-``results.csv`` holds one row per finished evaluation episode (a cell ``(agent, train_seed,
-eval_seed, draw)``), appended and flushed as it finishes, so an interrupted run resumes by
-skipping the cells already there. ``episodes.jsonl`` holds each cell's evaluation curve and
-actions (written first: a crash between the two only repeats that episode). ``protocol.json``
-pins what makes rows comparable (env, its keywords, episode length, decision window, budget,
-draws): a rerun into the same folder with another protocol is refused. ``provenance.json``
-keeps every invocation: command, machine, versions, git revision where there is a checkout.
+Every finished evaluation episode, a *cell* ``(agent, train_seed, eval_seed, draw)``, is one row of
+the ``episodes`` table, committed in one transaction with its curve and actions: a process killed
+at any moment leaves the whole row or nothing, and a rerun skips the cells the store holds. The
+``protocol`` table pins what makes rows comparable (env, its keywords, episode length, decision
+window, budget, draws): a rerun with another protocol is refused. The ``runs`` table keeps every
+invocation (command, machine, versions, git revision where there is a checkout).
 
-Each row also names the machine that ran its episode (column ``machine``): an episode is chaotic
-and floating-point kernels differ between CPU models, so two episodes pair (the same episode
-under two agents) only when one machine ran both. Files written before the column existed are
-read, and rewritten on the next run, with the machine their ``provenance.json`` records when every
-run there recorded the same one, else with none (unknown).
+``results.csv``, ``protocol.json`` and ``provenance.json`` are *exports*, regenerated from the
+database after every write and each replaced atomically; they are for reading, never read back.
+A folder written before the database existed (asg-gym 0.2: ``results.csv`` and
+``episodes.jsonl`` appended in place) is moved in by :func:`migrate` (``asg-benchmark migrate``),
+which checks that the stored rows equal the file's.
+
+The database is named by a storage URL, Optuna's convention: ``sqlite:///relative/path.db`` or
+``sqlite:////absolute/path.db``; the default is ``sqlite:///<folder>/results.db``. Only SQLite is
+implemented; the URL leaves room for a server database. Writers (two processes on one folder, Ray
+tasks reporting to one driver) serialise on SQLite's lock; a cell stored twice is stored once.
+
+Each row names the machine that ran its episode (column ``machine``): an episode is chaotic and
+floating-point kernels differ between CPU models, so two episodes pair only when one machine ran both.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
-import platform
-import subprocess
-import sys
-import time
-from dataclasses import asdict, dataclass
-from importlib import metadata
+import sqlite3
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asg_benchmark.errors import ProtocolError
+from asg_benchmark import faults
+from asg_benchmark.errors import BenchmarkError, ProtocolError
 
+DATABASE = "results.db"
 RESULTS = "results.csv"
-EPISODES = "episodes.jsonl"
+EPISODES = "episodes.jsonl"  # asg-gym 0.2's episode records, read only by migrate
 PROTOCOL = "protocol.json"
 PROVENANCE = "provenance.json"
 UNSEEDED = "-"  # the train_seed of an agent that does not depend on a seed (run once per evaluation seed)
+SCHEMA_VERSION = 1
+LOCK_TIMEOUT = 120.0  # seconds a writer waits for another's transaction
 
-FIELDS = ["agent", "train_seed", "eval_seed", "draw", "deterministic", "hand_designed", "env", "episode_length",
-          "decision_window", "budget", "train_env_steps", "train_seconds", "target_metric", "target_score",
-          "old_task_agreement", "episode_return", "final_loss", "diverged", "steps", "eval_seconds", "machine"]
+
+class StoreError(BenchmarkError):
+    """A results store that cannot be read or written as asked: a row that does not parse, a cell stored twice
+    with different scores, an unknown storage URL, a folder that needs migrating."""
+
+
+# ------------------------------------------------------------------------------------------------ the columns
+def _integer(text: str) -> int:
+    value = int(text)
+    if str(value) != text.strip().lstrip("+"):
+        raise ValueError(f"not an integer: {text!r}")
+    return value
+
+
+def _seed(text: str) -> str | int:
+    return UNSEEDED if text == UNSEEDED else _integer(text)
+
+
+def _float(text: str) -> float:
+    return float(text)
+
+
+def _score(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"a score is a fraction in [0, 1], got {text!r}")
+    return value
+
+
+def _bool(text: str) -> int:
+    if text not in ("True", "False"):
+        raise ValueError(f"not True or False: {text!r}")
+    return int(text == "True")
+
+
+def _name(text: str) -> str:
+    if not text:
+        raise ValueError("empty")
+    return text
+
+
+def _text(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True)
+class Column:
+    """One results column: its SQL type and how its text (the CSV cell) parses into the stored value."""
+
+    name: str
+    sql: str
+    parse: Callable[[str], Any]
+
+    def render(self, value: Any) -> str:
+        """The stored value as its CSV text (floats in their shortest exact form; NaN is stored as NULL)."""
+        if self.parse is _bool:
+            return "True" if value else "False"
+        if value is None and self.sql == "REAL":
+            return "nan"
+        return str(value)
+
+
+COLUMNS = (
+    Column("agent", "TEXT NOT NULL", _name), Column("train_seed", "TEXT NOT NULL", _seed),
+    Column("eval_seed", "INTEGER NOT NULL", _integer), Column("draw", "INTEGER NOT NULL", _integer),
+    Column("deterministic", "INTEGER NOT NULL", _bool), Column("hand_designed", "INTEGER NOT NULL", _bool),
+    Column("env", "TEXT NOT NULL", _name), Column("episode_length", "INTEGER NOT NULL", _integer),
+    Column("decision_window", "INTEGER NOT NULL", _integer), Column("budget", "INTEGER NOT NULL", _integer),
+    Column("train_env_steps", "INTEGER NOT NULL", _integer), Column("train_seconds", "REAL", _float),
+    Column("target_metric", "TEXT NOT NULL", _name), Column("target_score", "REAL NOT NULL", _score),
+    Column("old_task_agreement", "REAL", _float), Column("episode_return", "REAL", _float),
+    Column("final_loss", "REAL", _float), Column("diverged", "INTEGER NOT NULL", _bool),
+    Column("steps", "INTEGER NOT NULL", _integer), Column("eval_seconds", "REAL", _float),
+    Column("machine", "TEXT NOT NULL", _text),
+)
+FIELDS = [c.name for c in COLUMNS]
 KEY = ("agent", "train_seed", "eval_seed", "draw")
 
 
@@ -57,174 +142,400 @@ class Cell:
         return self.label, seed, str(self.eval_seed), str(self.draw)
 
 
+def parse_row(row: dict[str, Any], where: str) -> tuple[Any, ...]:
+    """``row`` (CSV text, or values whose ``str`` is) as the stored values, in :data:`FIELDS` order; a missing
+    or unparsable field raises :class:`StoreError` naming ``where`` (the row's place) and the field."""
+    values = []
+    for column in COLUMNS:
+        if column.name not in row or row[column.name] is None:
+            raise StoreError(f"{where}: no {column.name!r} field")
+        text = _as_text(row[column.name])
+        try:
+            values.append(column.parse(text))
+        except ValueError as exc:
+            raise StoreError(f"{where}: field {column.name!r} = {text!r} does not parse ({exc})") from None
+    return tuple(values)
+
+
+def _record(episode: dict[str, Any]) -> str:
+    """An episode record as stored: JSON without the cell's own fields (the row holds them)."""
+    return json.dumps({k: v for k, v in episode.items() if k not in KEY}, allow_nan=True)
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+
+
+def render_row(values: tuple[Any, ...]) -> dict[str, str]:
+    """Stored values as the row's CSV text, as :func:`read_rows` returns rows."""
+    return {column.name: column.render(value) for column, value in zip(COLUMNS, values, strict=True)}
+
+
+def cell_key(row: dict[str, str]) -> tuple[str, ...]:
+    return tuple(row[k] for k in KEY)
+
+
+# ------------------------------------------------------------------------------------------------ the database
+def storage_url(folder: str | Path) -> str:
+    """The default storage of a results folder: ``sqlite:///<folder>/results.db``."""
+    return f"sqlite:///{Path(folder) / DATABASE}"
+
+
+def database_path(url: str) -> Path:
+    """The file of a ``sqlite:///PATH`` storage URL (four slashes for an absolute path, Optuna's convention)."""
+    scheme, sep, path = url.partition(":///")
+    if not sep or not path:
+        raise StoreError(f"storage {url!r} is not a URL; give sqlite:///relative/path.db or "
+                         "sqlite:////absolute/path.db")
+    if scheme != "sqlite":
+        raise StoreError(f"storage {url!r}: only SQLite storage is implemented (sqlite:///path.db), not {scheme!r}")
+    return Path(path)
+
+
+_SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS episodes ({', '.join(f'{c.name} {c.sql}' for c in COLUMNS)}, "
+    f"record TEXT NOT NULL, PRIMARY KEY ({', '.join(KEY)}))",
+    "CREATE TABLE IF NOT EXISTS protocol (id INTEGER PRIMARY KEY CHECK (id = 0), value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY AUTOINCREMENT, value TEXT NOT NULL)",
+)
+_INSERT = f"INSERT INTO episodes ({', '.join(FIELDS)}, record) VALUES ({', '.join('?' * (len(FIELDS) + 1))})"
+_INSERT_NEW = _INSERT + " ON CONFLICT DO NOTHING"  # a cell another writer stored first stays as it is
+
+
 class ResultsStore:
-    """``folder/results.csv`` and ``folder/episodes.jsonl``, resumable."""
+    """The results of one benchmark folder: its database (``storage``, default ``<folder>/results.db``) and the
+    exports written into ``folder``. ``create=False`` refuses a folder without a database."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: str | Path, storage: str | None = None, *, create: bool = True) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.path = self.folder / RESULTS
-        self.rows: list[dict[str, str]] = read_rows(self.folder) if self.path.exists() else []
-        if not self.path.exists() or _header(self.path) != FIELDS:  # new, or written before a column existed
-            write_rows(self.path, self.rows)
-        self._done = {tuple(row[k] for k in KEY) for row in self.rows}
+        self.url = storage or storage_url(self.folder)
+        self.path = database_path(self.url)
+        if not self.path.is_file():
+            if not create:
+                raise StoreError(_missing_database(self.folder, self.path))
+            if (self.folder / RESULTS).is_file():
+                raise StoreError(_missing_database(self.folder, self.path))
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._transaction() as db:
+            for statement in _SCHEMA:
+                db.execute(statement)
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{self.path} was written by a newer asg-gym (schema {version}); upgrade asg-gym")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT, isolation_level=None)
+        try:
+            yield db
+        finally:
+            db.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, holding the write lock from its start; rolled back on any error."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            faults.checkpoint("commit")
+            db.execute("COMMIT")
+
+    # ---------------------------------------------------------------------------------------------- episodes
     def done(self, cell: Cell) -> bool:
-        return cell.key() in self._done
+        label, seed, eval_seed, draw = cell.key()
+        with self._connect() as db:
+            found = db.execute("SELECT 1 FROM episodes WHERE agent = ? AND train_seed = ? AND eval_seed = ? AND "
+                               "draw = ?", (label, seed, int(eval_seed), int(draw))).fetchone()
+        return found is not None
 
-    def append(self, row: dict[str, Any], episode: dict[str, Any]) -> None:
-        """The episode's curve and actions, then its CSV row (flushed)."""
-        with (self.folder / EPISODES).open("a") as f:
-            f.write(json.dumps(episode) + "\n")
-        with self.path.open("a", newline="") as f:
-            csv.DictWriter(f, FIELDS).writerow(row)
-        text = {k: str(v) for k, v in row.items()}
-        self.rows.append(text)
-        self._done.add(tuple(text[k] for k in KEY))
+    def append(self, row: dict[str, Any], episode: dict[str, Any], *, export: bool = True) -> bool:
+        """Commit one finished cell (its row and its ``episode`` record: curve, actions, scores), then export.
+
+        Returns whether it was stored: a cell already in the store (another writer ran it) is kept as it is,
+        with a warning if this run's score differs.
+        """
+        values = parse_row(row, f"the row of cell {tuple(_as_text(row.get(k)) for k in KEY)}")
+        record = _record(episode)
+        with self._transaction() as db:
+            inserted = db.execute(_INSERT_NEW, (*values, record)).rowcount == 1
+            stored = None if inserted else db.execute(
+                f"SELECT {', '.join(FIELDS)} FROM episodes WHERE {' AND '.join(f'{k} = ?' for k in KEY)}",
+                values[:len(KEY)]).fetchone()
+        if stored is not None and (kept := render_row(stored))["target_score"] != _as_text(row["target_score"]):
+            warnings.warn(f"cell {cell_key(kept)} was already stored (machine {kept['machine']!r}) with target_score "
+                          f"{kept['target_score']}; kept it, not this run's {row['target_score']}", stacklevel=2)
+        if export:
+            self.export_results()
+        return inserted
+
+    def append_many(self, rows: list[dict[str, str]], episodes: list[dict[str, Any]]) -> int:
+        """:meth:`append` of several cells in one transaction (a migration, a reuse); returns how many were new."""
+        parsed = [(parse_row(row, f"row {i + 1}"), _record(ep))
+                  for i, (row, ep) in enumerate(zip(rows, episodes, strict=True))]
+        with self._transaction() as db:
+            new = sum(db.execute(_INSERT_NEW, (*values, record)).rowcount for values, record in parsed)
+        self.export_results()
+        return new
+
+    def rows(self) -> list[dict[str, str]]:
+        """Every stored row as its CSV text, in the order they were committed, each checked to parse."""
+        with self._connect() as db:
+            stored = db.execute(f"SELECT rowid, {', '.join(FIELDS)} FROM episodes ORDER BY rowid").fetchall()
+        rows = []
+        for rowid, *values in stored:
+            row = render_row(tuple(values))
+            parse_row(row, f"{self.path}, episodes row {rowid} (cell {cell_key(row)}); fix or delete it with the "
+                           "sqlite3 shell")
+            rows.append(row)
+        return rows
+
+    def episodes(self) -> dict[tuple[str, ...], dict[str, Any]]:
+        """Each cell's episode record (curve, actions, scores, and the cell's own fields) by cell key."""
+        with self._connect() as db:
+            stored = db.execute(f"SELECT {', '.join(KEY)}, record FROM episodes ORDER BY rowid").fetchall()
+        found: dict[tuple[str, ...], dict[str, Any]] = {}
+        for agent, train_seed, eval_seed, draw, record in stored:
+            key = (agent, str(train_seed), str(eval_seed), str(draw))
+            try:
+                episode = json.loads(record)
+            except json.JSONDecodeError as exc:
+                raise StoreError(f"{self.path}: the episode record of cell {key} is not JSON ({exc})") from None
+            found[key] = {"agent": agent, "train_seed": str(train_seed), "eval_seed": int(eval_seed),
+                          "draw": int(draw), **episode}
+        return found
+
+    # ------------------------------------------------------------------------------------- protocol and runs
+    def protocol(self) -> dict[str, Any] | None:
+        with self._connect() as db:
+            found = db.execute("SELECT value FROM protocol").fetchone()
+        return None if found is None else json.loads(found[0])
+
+    def lock_protocol(self, protocol: dict[str, Any]) -> None:
+        """Pin ``protocol``, or refuse when the store already holds one that differs."""
+        protocol = json.loads(json.dumps(protocol, default=str))  # as it reads back: tuples become lists
+        with self._transaction() as db:
+            found = db.execute("SELECT value FROM protocol").fetchone()
+            if found is None:
+                db.execute("INSERT INTO protocol VALUES (0, ?)", (json.dumps(protocol, sort_keys=True),))
+        if found is not None:
+            before = json.loads(found[0])
+            changed = protocol_differences(before, protocol)
+            if changed:
+                details = "; ".join(f"{k}: {before.get(k)!r} there, {protocol.get(k)!r} now" for k in changed)
+                raise ProtocolError(f"{self.folder} holds results of another protocol ({details}); use a new --out "
+                                    "folder")
+        self._export(PROTOCOL, json.dumps(self.protocol(), indent=2, sort_keys=True) + "\n")
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every recorded invocation, oldest first (``provenance.json``'s ``runs``)."""
+        with self._connect() as db:
+            return [json.loads(value) for (value,) in db.execute("SELECT value FROM runs ORDER BY id")]
+
+    def add_run(self, record: dict[str, Any]) -> None:
+        """Record one invocation (:func:`asg_benchmark.provenance.provenance`) and export ``provenance.json``."""
+        with self._transaction() as db:
+            db.execute("INSERT INTO runs (value) VALUES (?)", (json.dumps(record, ensure_ascii=False, default=str),))
+        self._export(PROVENANCE, json.dumps({"runs": self.runs()}, indent=2, ensure_ascii=False) + "\n")
+
+    # ------------------------------------------------------------------------------------------------ exports
+    def export_results(self) -> Path:
+        """``results.csv``: every stored row, regenerated from the database."""
+        return self._export(RESULTS, rows_csv(self.rows()))
+
+    def export(self) -> None:
+        """Every export regenerated: ``results.csv``, ``protocol.json``, ``provenance.json``."""
+        self.export_results()
+        protocol = self.protocol()
+        if protocol is not None:
+            self._export(PROTOCOL, json.dumps(protocol, indent=2, sort_keys=True) + "\n")
+        self._export(PROVENANCE, json.dumps({"runs": self.runs()}, indent=2, ensure_ascii=False) + "\n")
+
+    def _export(self, name: str, text: str) -> Path:
+        """Replace ``folder/name`` by ``text`` atomically (a temporary file per process, then a rename)."""
+        path = self.folder / name
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _remove_orphans(path)
+        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+        with tmp.open("w", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        faults.checkpoint("export")
+        os.replace(tmp, path)
+        return path
 
 
-def read_rows(folder: Path) -> list[dict[str, str]]:
-    """The rows of ``folder/results.csv``; a cell written twice (an interrupted append) counts once, the last."""
-    path = Path(folder) / RESULTS
-    if not path.exists():
-        raise FileNotFoundError(f"no {RESULTS} in {folder}: run `asg-benchmark run --out {folder} ...` first")
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [k for k in FIELDS if k not in (reader.fieldnames or [])]
-        rows = [r for r in reader if r.get("agent") and None not in r.values()]
-    if missing:  # an older file: the columns it lacks are filled (the machine from provenance.json if it can tell)
-        filled = {k: "" for k in missing} | ({"machine": recorded_machine(folder)} if "machine" in missing else {})
-        rows = [filled | r for r in rows]
-    return list({tuple(r[k] for k in KEY): r for r in rows}.values())
+def _remove_orphans(path: Path) -> None:
+    """Temporary exports left by killed processes (their pid no longer runs)."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = tmp.name.removeprefix(f".{path.name}.").removesuffix(".tmp")
+        if pid.isdigit() and not _running(int(pid)):
+            tmp.unlink(missing_ok=True)
 
 
-def read_episodes(folder: Path) -> dict[tuple[str, ...], dict[str, Any]]:
-    """The records of ``folder/episodes.jsonl`` (curve, actions) by cell key; a cell written twice counts once, the
-    last, as in :func:`read_rows`."""
-    path = Path(folder) / EPISODES
-    if not path.is_file():
-        raise FileNotFoundError(f"no {EPISODES} in {folder}: run `asg-benchmark run --out {folder} ...` first")
-    records = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
-    return {tuple(str(record[k]) for k in KEY): record for record in records}
-
-
-def _header(path: Path) -> list[str]:
-    with path.open(newline="") as f:
-        return next(csv.reader(f), [])
-
-
-def write_rows(path: Path, rows: list[dict[str, str]]) -> None:
-    """``path`` as a results CSV of the current columns holding ``rows``, replaced atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
-
-
-def recorded_machine(folder: Path) -> str:
-    """The machine every run in ``folder/provenance.json`` recorded, or "" (unknown) when they differ or none did."""
-    path = Path(folder) / PROVENANCE
+def _running(pid: int) -> bool:
     try:
-        runs = json.loads(path.read_text()).get("runs", []) if path.is_file() else []
-    except (OSError, ValueError):
-        return ""
-    machines = {run.get("machine", "") for run in runs}
-    return machines.pop() if len(machines) == 1 else ""
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def rows_csv(rows: list[dict[str, str]]) -> str:
+    """Rows as the text of a results CSV."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, FIELDS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _missing_database(folder: Path, path: Path) -> str:
+    if (folder / RESULTS).is_file():
+        return (f"{folder} holds a {RESULTS} but no database {path.name} (asg-gym 0.2 wrote the CSV alone; "
+                f"later versions export it from the database): move its rows into a store with `asg-benchmark "
+                f"migrate {folder}`, or delete it to start afresh")
+    return f"no results database {path}: run `asg-benchmark run --out {folder} ...` first"
+
+
+def open_store(folder: str | Path, storage: str | None = None) -> ResultsStore:
+    """The existing store of a results folder (a clear error when it has none)."""
+    return ResultsStore(folder, storage, create=False)
+
+
+def read_rows(folder: str | Path, storage: str | None = None) -> list[dict[str, str]]:
+    """The rows of a results folder's store, as CSV text, each checked to parse."""
+    return open_store(folder, storage).rows()
+
+
+def read_episodes(folder: str | Path, storage: str | None = None) -> dict[tuple[str, ...], dict[str, Any]]:
+    """The episode records (curve, actions) of a results folder's store, by cell key."""
+    return open_store(folder, storage).episodes()
 
 
 def protocol_differences(a: dict[str, Any], b: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
-    """The keys, other than ``ignore``, on which two ``protocol.json`` records differ (sorted)."""
+    """The keys, other than ``ignore``, on which two protocol records differ (sorted)."""
     return sorted(k for k in set(a) | set(b) if k not in ignore and a.get(k) != b.get(k))
 
 
-def lock_protocol(folder: Path, protocol: dict[str, Any]) -> None:
-    """Write ``protocol.json``, or refuse when the folder already holds rows of another protocol."""
-    path = Path(folder) / PROTOCOL
-    path.parent.mkdir(parents=True, exist_ok=True)
-    protocol = json.loads(json.dumps(protocol, default=str))  # as it reads back: tuples become lists
-    if path.exists():
-        before = json.loads(path.read_text())
-        changed = protocol_differences(before, protocol)
-        if changed:
-            details = "; ".join(f"{k}: {before.get(k)!r} there, {protocol.get(k)!r} now" for k in changed)
-            raise ProtocolError(f"{folder} holds results of another protocol ({details}); use a new --out folder")
-        return
-    path.write_text(json.dumps(protocol, indent=2, sort_keys=True) + "\n")
+# ---------------------------------------------------------------------------------------- migration from 0.2
+@dataclass(frozen=True)
+class Migration:
+    """What :func:`migrate` moved into the store."""
+
+    rows: int
+    duplicates: int
+    runs: int
+    database: Path
 
 
-def write_provenance(folder: Path, **record: Any) -> None:
-    """Append this invocation (command, date, machine, versions, git revision and ``record``) to provenance.json."""
-    path = Path(folder) / PROVENANCE
-    entry = {"command": command_line(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
-             "versions": versions(), "git_revision": git_revision(), **record}
-    log = json.loads(path.read_text()) if path.exists() else {}
-    log["runs"] = [*log.get("runs", []), entry]
-    path.write_text(json.dumps(log, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-def command_line() -> str:
-    program = Path(sys.argv[0]).name
-    prefix = "python -m asg_benchmark" if program in ("__main__.py", "cli.py") else program
-    return " ".join([prefix, *sys.argv[1:]])
-
-
-def machine() -> str:
-    """What shapes a run's numbers: the CPU model first (floating-point kernels differ between CPUs, and an episode
-    is chaotic: results are bitwise the same only on the same CPU model and build), then cores, OS and torch."""
-    import torch
-
-    return (f"{platform.machine()} {cpu_model()}, {os.cpu_count()} cores, {platform.system()}, "
-            f"Python {platform.python_version()}, torch {torch.__version__} ({torch.get_num_threads()} threads)"
-            + (f", CUDA {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""))
-
-
-def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """The CPU's model name (Linux's ``/proc/cpuinfo``; ``platform.processor()`` elsewhere, which on Linux is empty)."""
+def read_results_csv(path: Path, machine: str = "") -> tuple[list[dict[str, str]], int]:
+    """The rows of a 0.2 ``results.csv`` and the number of lines they came from, strictly: a line that does not
+    parse, or a cell written twice with different scores, raises :class:`StoreError` naming the line and the fix;
+    a cell written twice with the same score (an append repeated after an interruption) is read once. Files
+    older than the ``machine`` column read ``machine`` (the one their provenance records, or "")."""
+    with path.open(newline="") as f:
+        text = f.read()
+    reader = csv.reader(io.StringIO(text), strict=True)
+    fix = f"fix or delete that line of {path} (a deleted episode runs again) and migrate again"
     try:
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and value.strip():
-                return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        raise StoreError(f"{path} has no header line; delete the file to start the folder afresh") from None
+    missing = [k for k in FIELDS if k not in header and k != "machine"]
+    unknown = [k for k in header if k not in FIELDS]
+    if missing or unknown:
+        raise StoreError(f"{path}: the header lacks {missing} or has unknown columns {unknown}")
+    rows: list[dict[str, str]] = []
+    first: dict[tuple[str, ...], tuple[int, str]] = {}
+    lines = 0
+    try:
+        for fields in reader:
+            line, lines = reader.line_num, lines + 1
+            if len(fields) != len(header):
+                raise StoreError(f"{path}, line {line}: {len(fields)} fields where the header has {len(header)} "
+                                 f"(a write cut short?); {fix}")
+            row = render_row(parse_row({"machine": machine} | dict(zip(header, fields, strict=True)),
+                                       f"{path}, line {line}"))  # canonical text, as the store returns it
+            key = cell_key(row)
+            if key not in first:
+                first[key] = (line, row["target_score"])
+                rows.append(row)
+            elif first[key][1] != row["target_score"]:
+                raise StoreError(f"{path}: cell {key} is on line {first[key][0]} with target_score {first[key][1]} "
+                                 f"and on line {line} with {row['target_score']}; delete the wrong line and migrate "
+                                 "again")
+    except csv.Error as exc:
+        raise StoreError(f"{path}, line {reader.line_num}: {exc} (a write cut short inside a quoted field?); "
+                         f"{fix}") from None
+    return rows, lines
 
 
-def versions() -> dict[str, str]:
-    """Installed versions of the packages that shape the results."""
+def read_episodes_jsonl(path: Path) -> dict[tuple[str, ...], dict[str, Any]]:
+    """A 0.2 ``episodes.jsonl`` by cell key (a record written twice counts once, the last)."""
     found = {}
-    for name in ("asg-gym", "torch", "numpy", "gymnasium", "stable-baselines3", "sb3-contrib", "optuna", "rliable"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
             continue
-    import asg_gym
-
-    found["asg_gym.__version__"] = asg_gym.__version__
+        try:
+            record = json.loads(line)
+            key = tuple(str(record[k]) for k in KEY)
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise StoreError(f"{path}, line {number}: not an episode record ({exc}); fix or delete the line and "
+                             "migrate again") from None
+        found[key] = record
     return found
 
 
-def git_revision() -> str:
-    """The revision of the checkout asg_gym is imported from (an editable install), else 'not a git checkout'."""
-    import asg_gym
+def migrate(folder: str | Path, storage: str | None = None) -> Migration:
+    """Move a 0.2 results folder (``results.csv``, ``episodes.jsonl``, ``protocol.json``, ``provenance.json``)
+    into a new store, check that the stored rows equal the file's, and export ``results.csv`` from the store.
 
-    where = Path(asg_gym.__file__).resolve().parent.parent
+    The database is built under a temporary name and moved into place only when the check passes; a row without
+    an episode record gets an empty one. ``episodes.jsonl`` is left where it is (the store holds its records).
+    """
+    folder = Path(folder)
+    csv_path, path = folder / RESULTS, database_path(storage or storage_url(folder))
+    if not csv_path.is_file():
+        raise StoreError(f"nothing to migrate: no {RESULTS} in {folder}")
+    if path.is_file():
+        raise StoreError(f"{path} exists already: {folder} was migrated (delete the database to migrate again)")
+    runs = _read_json(folder / PROVENANCE).get("runs", [])
+    machines = {run.get("machine", "") for run in runs}
+    rows, lines = read_results_csv(csv_path, machines.pop() if len(machines) == 1 else "")
+    episodes = read_episodes_jsonl(folder / EPISODES) if (folder / EPISODES).is_file() else {}
+    protocol = _read_json(folder / PROTOCOL)
+    staging = path.with_name(f".{path.name}.migrating")
+    staging.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:  # the staging store's exports go nowhere
+        store = ResultsStore(scratch, f"sqlite:///{staging}")
+        with store._transaction() as db:
+            if protocol:
+                db.execute("INSERT INTO protocol VALUES (0, ?)", (json.dumps(protocol, sort_keys=True),))
+            for run in runs:
+                db.execute("INSERT INTO runs (value) VALUES (?)", (json.dumps(run, ensure_ascii=False, default=str),))
+            for row in rows:
+                db.execute(_INSERT, (*parse_row(row, "row"), _record(episodes.get(cell_key(row), {}))))
+        if store.rows() != rows:
+            staging.unlink()
+            raise StoreError(f"migrating {folder}: the stored rows differ from {csv_path}'s; nothing was changed")
+    os.replace(staging, path)
+    ResultsStore(folder, storage).export()
+    return Migration(len(rows), lines - len(rows), len(runs), path)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
     try:
-        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=where, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        if Path(top).resolve() != where:  # e.g. site-packages inside some other repository's venv
-            return "not a git checkout"
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=where, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
-                               capture_output=True, text=True).stdout.strip()
-        return rev + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "not a git checkout"
-
-
-def as_dict(obj: Any) -> dict[str, Any]:
-    """A dataclass as a JSON-ready dict."""
-    return json.loads(json.dumps(asdict(obj), default=str))
+        value = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise StoreError(f"{path} is not JSON ({exc}); repair or delete it and migrate again") from None
+    return value if isinstance(value, dict) else {}

@@ -30,14 +30,14 @@ from typing import Any
 import numpy as np
 import tyro
 
-from asg_benchmark import BenchmarkSpec, read_rows, run_benchmark, summarize, write_report
+from asg_benchmark import BenchmarkSpec, StoreError, open_store, read_rows, run_benchmark, summarize, write_report
 from asg_benchmark.checkpoints import TrainingSummary, training_summaries
 from asg_benchmark.protocol import quick
 from asg_benchmark.registry import split_label
 from asg_benchmark.report import statistics_cells
 from asg_benchmark.seeds import parse_seeds
 from asg_benchmark.stats import RowStats, Summary
-from asg_benchmark.store import PROTOCOL, protocol_differences
+from asg_benchmark.store import protocol_differences
 from experiments.common import REPO, parse_env_kwargs, repo_relative
 
 REFERENCE = "paper"
@@ -132,9 +132,10 @@ def bar_rows(out: Path, there: Path, bars: list[str]) -> list[dict[str, str]]:
     the same evaluation protocol but for the budget and draws, and rows that do not train."""
     protocols = []
     for folder in (out, there):
-        if not (folder / PROTOCOL).is_file():
-            raise SystemExit(f"no {PROTOCOL} in {folder}: --bars-from must be a benchmark folder (or '' for no bars)")
-        protocols.append(json.loads((folder / PROTOCOL).read_text()))
+        try:
+            protocols.append(open_store(folder).protocol() or {})
+        except StoreError as exc:
+            raise SystemExit(f"--bars-from must be a benchmark folder (or '' for no bars): {exc}") from None
     mine, theirs = protocols
     changed = protocol_differences(mine, theirs, ignore=BUDGET_FREE)
     if changed:

@@ -25,14 +25,14 @@ def repo_relative(path: Path | str) -> str:
 
 def git_revision() -> str:
     """The checkout's short revision (``-dirty`` with uncommitted changes); one definition, the benchmark's."""
-    from asg_benchmark.store import git_revision as revision
+    from asg_benchmark.provenance import git_revision as revision
 
     return revision()
 
 
 def machine() -> str:
     """The machine line of provenance records; one definition, the benchmark's (names a CUDA device too)."""
-    from asg_benchmark.store import machine as describe
+    from asg_benchmark.provenance import machine as describe
 
     return describe()
 

@@ -17,7 +17,6 @@ Writes ``<out>/{behaviour.png, mean_scales.md, provenance.json}``.
 from __future__ import annotations
 
 import csv
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 import tyro
 
-from asg_benchmark.store import read_episodes
+from asg_benchmark import open_store, read_episodes
 from experiments.common import REPO, write_provenance
 
 
@@ -71,7 +70,7 @@ def load_benchmark_actions(folder: Path, label: str, train_seed: str | None = No
     if not episodes:
         of_seed = "" if train_seed is None else f" with training seed {train_seed}"
         raise SystemExit(f"no episodes of row {label!r}{of_seed} in {folder}")
-    protocol = json.loads((folder / "protocol.json").read_text())
+    protocol = open_store(folder).protocol() or {}
     import gymnasium as gym
 
     import asg_gym  # noqa: F401  (registers the ids)

@@ -24,7 +24,7 @@ import tyro
 
 from agents import POLICIES, ReinforceLSTMAgent
 from agents.cards import write_card
-from asg_benchmark import read_rows, summarize
+from asg_benchmark import open_store, read_rows, summarize
 from asg_benchmark.checkpoints import TRAINING, TrainedAgent
 from asg_benchmark.registry import GREEDY_SUFFIX
 from asg_gym.checkpoint import write_atomically
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> Path:
         raise SystemExit(f"no trained agent at {source}: finish `asg-benchmark run --out {benchmark}` for row "
                          f"{args.agent!r}, training seed {args.train_seed}, first")
     agent = ReinforceLSTMAgent.load(source)  # refuses anything but a reinforce_lstm checkpoint
-    protocol = json.loads((benchmark / "protocol.json").read_text())
+    protocol = open_store(benchmark).protocol() or {}
     scored_row = args.agent + GREEDY_SUFFIX if args.greedy else args.agent
     card: dict[str, Any] = {
         "env": protocol["env"],

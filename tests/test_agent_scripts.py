@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ import torch
 from agents import ReinforceLSTMAgent
 from asg_gym.checkpoint import load_checkpoint
 from experiments import benchmark_agents, train_policy
+from tests.test_benchmark_report import _row
 from tests.toy_lr_env import Recorder
 
 
@@ -117,25 +119,21 @@ def test_ablation_reinforce_quick(tmp_path: Path) -> None:
 def test_ablation_reads_its_bars_from_a_folder_of_the_same_protocol(tmp_path: Path) -> None:
     """hand_tuned's rows come from another folder (not re-run) and become the table's second reference;
     a folder of another protocol, or a row that trained there, is refused."""
-    from asg_benchmark.store import FIELDS, machine
+    from asg_benchmark.provenance import machine
     from experiments import ablation_reinforce
+    from tests.results_fixtures import add_results
 
     out, bars = tmp_path / "ablation", tmp_path / "bars"
     argv = ["--quick", "--variants", "paper", "--out", str(out), "--reps", "50", "--bars", "hand_tuned",
             "--bars-from", str(bars)]
     ablation_reinforce.main([*argv[:-4], "--bars-from", ""])  # the variants' rows, no bars yet
-    bars.mkdir()
     protocol = json.loads((out / "protocol.json").read_text())
-    (bars / "protocol.json").write_text(json.dumps({**protocol, "budget": 4000, "draws": 3}))
 
     def write_bar_rows(train_env_steps: int) -> None:
-        with (bars / "results.csv").open("w", newline="") as f:
-            writer = csv.DictWriter(f, FIELDS)
-            writer.writeheader()
-            writer.writerows({**dict.fromkeys(FIELDS, "0"), "agent": "hand_tuned", "train_seed": "-",
-                              "eval_seed": str(seed), "target_score": "0.99", "old_task_agreement": "0.5",
-                              "train_env_steps": str(train_env_steps), "machine": machine()}  # pairs: one machine
-                             for seed in (100, 101, 102))
+        shutil.rmtree(bars, ignore_errors=True)
+        add_results(bars, ({**_row("hand_tuned", "-", seed, 0, 0.99, True), "train_env_steps": train_env_steps,
+                            "machine": machine()} for seed in (100, 101, 102)),  # pairs: one machine
+                    {**protocol, "budget": 4000, "draws": 3})
 
     write_bar_rows(0)
     table = (ablation_reinforce.main(argv) / "ablation.md").read_text()
@@ -145,7 +143,8 @@ def test_ablation_reads_its_bars_from_a_folder_of_the_same_protocol(tmp_path: Pa
     write_bar_rows(12)
     with pytest.raises(SystemExit, match="only rows that do not train"):
         ablation_reinforce.main(argv)
-    (bars / "protocol.json").write_text(json.dumps({**protocol, "env_kwargs": {}}))
+    shutil.rmtree(bars)
+    add_results(bars, [], {**protocol, "env_kwargs": {}})
     with pytest.raises(SystemExit, match="another protocol"):
         ablation_reinforce.main(argv)
 

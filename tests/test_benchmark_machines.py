@@ -9,16 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from asg_benchmark import read_rows, summarize, write_report
+from asg_benchmark import migrate, read_rows, summarize, write_report
 from asg_benchmark.cli import main
-from asg_benchmark.store import FIELDS, ResultsStore
+from asg_benchmark.store import FIELDS
+from tests.results_fixtures import add_results
 from tests.test_benchmark_report import _row
 
 OLD_FIELDS = [k for k in FIELDS if k != "machine"]  # results.csv before the column existed
 EPYC, XEON = "x86_64 AMD EPYC, 2 cores", "x86_64 Intel Xeon, 2 cores"
 
 
-def _write(folder: Path, rows: list[dict[str, object]], fields: list[str] = FIELDS) -> None:
+def _write_csv(folder: Path, rows: list[dict[str, object]], fields: list[str]) -> None:
+    """A results.csv as asg-gym 0.2 wrote it."""
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "results.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fields, extrasaction="ignore")
@@ -37,7 +39,7 @@ def _two_machines(folder: Path) -> None:
         rows.append({**_row("hand_tuned", "-", e, 0, 0.40, True), "machine": EPYC})
         rows.append({**_row("ppo", "0", e, 0, 0.50, False), "machine": XEON})
         rows.append({**_row("sac", "0", e, 0, 0.45, False), "machine": EPYC if e < 105 else XEON})
-    _write(folder, rows)
+    add_results(folder, rows)
 
 
 def test_cells_of_another_machine_are_not_paired(tmp_path: Path) -> None:
@@ -59,7 +61,7 @@ def test_cells_of_another_machine_are_not_paired(tmp_path: Path) -> None:
 def test_one_machine_pairs_everything_and_unknown_pairs_with_any(tmp_path: Path) -> None:
     rows = [{**_row(a, "-" if a == "hand_tuned" else "0", e, 0, 0.4, a == "hand_tuned"), "machine": m}
             for e in range(100, 110) for a, m in (("hand_tuned", EPYC), ("ppo", ""))]
-    _write(tmp_path, rows)
+    add_results(tmp_path, rows)
     ppo = {s.label: s for s in summarize(read_rows(tmp_path), reps=100).rows}["ppo"]
     assert ppo.paired is not None and len(ppo.paired.differences) == 10 and ppo.other_machine == 0
     assert "* machines (" in write_report(tmp_path, reps=50).read_text()  # EPYC and "not recorded" are listed
@@ -67,25 +69,24 @@ def test_one_machine_pairs_everything_and_unknown_pairs_with_any(tmp_path: Path)
 
 @pytest.mark.parametrize(("recorded", "expected"), [((EPYC, EPYC), EPYC), ((EPYC, XEON), ""), ((), "")])
 def test_a_file_without_the_column_migrates(tmp_path: Path, recorded: tuple[str, ...], expected: str) -> None:
-    """An older results.csv: read with the machine its provenance records (when every run agrees), and rewritten
-    with the column on the next run, its rows kept."""
+    """An older results.csv migrates with the machine its provenance records (when every run agrees), and is
+    exported again with the column, its rows kept."""
     rows = [_row("hand_tuned", "-", e, 0, 0.4 + e / 1000, True) for e in range(100, 103)]
-    _write(tmp_path, rows, OLD_FIELDS)
+    _write_csv(tmp_path, rows, OLD_FIELDS)
     _provenance(tmp_path, *recorded)
-    before = read_rows(tmp_path)
-    assert [r["machine"] for r in before] == [expected] * 3
-
-    store = ResultsStore(tmp_path)
+    migrate(tmp_path)
+    after = read_rows(tmp_path)
+    assert [r["machine"] for r in after] == [expected] * 3
+    assert [r["target_score"] for r in after] == [str(0.4 + e / 1000) for e in range(100, 103)]
     with (tmp_path / "results.csv").open(newline="") as f:
         assert next(csv.reader(f)) == FIELDS
-    assert read_rows(tmp_path) == before == store.rows
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_compare_names_both_machines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _two_machines(tmp_path / "a")
     rows = [{**_row("hand_tuned", "-", e, 0, 0.42, True), "machine": XEON} for e in range(100, 110)]
-    _write(tmp_path / "b", rows)
+    add_results(tmp_path / "b", rows)
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--reps", "50"]) == 0
     text = capsys.readouterr().out
     assert f"* machines: M1 = {EPYC}; M2 = {XEON}\n" in text

@@ -1,16 +1,16 @@
-"""The report from a results CSV alone: rliable IQM with CIs, P(improvement), paired differences, plots."""
+"""The report from a results store alone: rliable IQM with CIs, P(improvement), paired differences, plots."""
 
 from __future__ import annotations
 
-import csv
+import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from asg_benchmark import read_rows, summarize, write_report
+from asg_benchmark import ResultsStore, read_rows, summarize, write_report
 from asg_benchmark.stats import iqm, probability_of_improvement
-from asg_benchmark.store import FIELDS
+from tests.results_fixtures import add_results
 
 EVAL_SEEDS = range(100, 110)
 
@@ -35,15 +35,10 @@ def _synthetic(folder: Path) -> None:
             for d in range(2):
                 rows.append(_row("ppo", t, e, d, 0.45 + 0.01 * (e - 100) + 0.02 * rng.standard_normal(), False))
             rows.append(_row("ppo/greedy", t, e, 0, 0.35 + 0.01 * (e - 100), False))
-    rows.append(_row("ppo", "0", 100, 0, 0.99, False))  # a cell appended twice (interrupted run): the last counts
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+    add_results(folder, rows)
 
 
-def test_report_from_a_synthetic_csv(tmp_path: Path) -> None:
+def test_report_from_synthetic_results(tmp_path: Path) -> None:
     _synthetic(tmp_path)
     summary = summarize(read_rows(tmp_path), reps=300)
     assert summary.best_hand_designed == "hand_tuned"
@@ -108,9 +103,7 @@ def test_report_against_another_reference_row(tmp_path: Path) -> None:
 def test_report_adds_the_tuned_constant_as_a_second_bar(tmp_path: Path) -> None:
     """The issue's claim needs both bars: every row is also compared with the tuned constant when it ran."""
     _synthetic(tmp_path)
-    with (tmp_path / "results.csv").open("a", newline="") as f:
-        csv.DictWriter(f, FIELDS).writerows(_row("tuned_constant", "0", e, 0, 0.41 + 0.01 * (e - 100), False)
-                                            for e in EVAL_SEEDS)
+    add_results(tmp_path, (_row("tuned_constant", "0", e, 0, 0.41 + 0.01 * (e - 100), False) for e in EVAL_SEEDS))
     report = write_report(tmp_path, reps=50).read_text()
     assert "| tuned_constant (tuned constant) | 10 × 1 |" in report  # a row of the main table, against hand_tuned
     section = report.split("## Against the tuned constant (tuned_constant)")[1].split("## ")[0]
@@ -124,9 +117,8 @@ def test_report_compares_every_row_with_chance_when_the_random_policy_ran(tmp_pa
     """A learned controller has learned something only if it beats the uniform random policy too."""
     _synthetic(tmp_path)
     assert "Against chance" not in write_report(tmp_path, reps=50).read_text()
-    with (tmp_path / "results.csv").open("a", newline="") as f:
-        csv.DictWriter(f, FIELDS).writerows(_row("random", "0", e, d, 0.38 + 0.01 * (e - 100), False)
-                                            for e in EVAL_SEEDS for d in range(2))
+    add_results(tmp_path, (_row("random", "0", e, d, 0.38 + 0.01 * (e - 100), False)
+                           for e in EVAL_SEEDS for d in range(2)))
     report = write_report(tmp_path, reps=50).read_text()
     section = report.split("## Against chance (random)")[1].split("## ")[0]
     lines = {line.split(" | ")[0]: line for line in section.splitlines() if line.startswith("| ")}
@@ -138,24 +130,18 @@ def test_report_compares_every_row_with_chance_when_the_random_policy_ran(tmp_pa
 
 def test_compare_two_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Same rows, same cells, another setting: paired B − A per row, and what differs in the protocols."""
-    import json
 
     from asg_benchmark.cli import main
     from asg_benchmark.compare import compare_rows
 
     _synthetic(tmp_path / "a")
-    rows = list(csv.DictReader((tmp_path / "a" / "results.csv").open()))
-    (tmp_path / "b").mkdir()
-    with (tmp_path / "b" / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
-        writer.writeheader()
-        for row in rows:  # B: hand_tuned 0.05 better on every cell, ppo unchanged, no ppo/greedy rows
-            if row["agent"] != "ppo/greedy":
-                bonus = 0.05 if row["agent"] == "hand_tuned" else 0.0
-                writer.writerow({**row, "target_score": float(row["target_score"]) + bonus})
+    rows = read_rows(tmp_path / "a")
+    # B: hand_tuned 0.05 better on every cell, ppo unchanged, no ppo/greedy rows
+    add_results(tmp_path / "b", ({**row, "target_score": float(row["target_score"]) + (
+        0.05 if row["agent"] == "hand_tuned" else 0.0)} for row in rows if row["agent"] != "ppo/greedy"))
     for folder, style in (("a", "torch"), ("b", "reference")):
-        (tmp_path / folder / "protocol.json").write_text(json.dumps({"env": "ASG-Digits-v0", "env_kwargs": {
-            "momentum_style": style, "total_steps": 30}}))
+        ResultsStore(tmp_path / folder).lock_protocol({"env": "ASG-Digits-v0", "env_kwargs": {
+            "momentum_style": style, "total_steps": 30}})
 
     by_label = {c.label: c for c in compare_rows(read_rows(tmp_path / "a"), read_rows(tmp_path / "b"), reps=100)}
     assert set(by_label) == {"hand_tuned", "hand_tuned_cosine", "ppo"}
@@ -209,10 +195,11 @@ def test_report_of_some_evaluation_seeds(tmp_path: Path, capsys: pytest.CaptureF
 def test_report_lists_each_training_seed_of_a_row_trained_with_several(tmp_path: Path) -> None:
     """A pooled lead can come from one lucky training run: each seed's runs get a line of their own."""
     _synthetic(tmp_path)
-    with (tmp_path / "results.csv").open("a", newline="") as f:  # training seed 1 of ppo below hand_tuned everywhere
-        writer = csv.DictWriter(f, FIELDS)
-        writer.writerows(_row("ppo", "1", e, d, 0.39 + 0.01 * (e - 100), False) for e in EVAL_SEEDS for d in range(2))
-        writer.writerows(_row("random", "0", e, 0, 0.38 + 0.01 * (e - 100), False) for e in EVAL_SEEDS)
+    with sqlite3.connect(tmp_path / "results.db") as db:  # training seed 1 of ppo below hand_tuned everywhere
+        db.execute("DELETE FROM episodes WHERE agent = 'ppo' AND train_seed = '1'")
+    add_results(tmp_path, [*(_row("ppo", "1", e, d, 0.39 + 0.01 * (e - 100), False) for e in EVAL_SEEDS
+                             for d in range(2)),
+                           *(_row("random", "0", e, 0, 0.38 + 0.01 * (e - 100), False) for e in EVAL_SEEDS)])
     section = write_report(tmp_path, reps=50).read_text().split("## Per training seed")[1].split("## ")[0]
     lines = {line.split(" | ")[0]: line for line in section.splitlines() if line.startswith("| ")}
     assert set(lines) == {"| row", *(f"| {r} (training seed {t})" for r in ("ppo", "ppo/greedy") for t in (0, 1))}
@@ -222,12 +209,7 @@ def test_report_lists_each_training_seed_of_a_row_trained_with_several(tmp_path:
                    for seed in (0, 1)}  # P(> hand_tuned), P(> random)
     assert improvement[0][0] > 0.5 > improvement[1][0] and improvement[1][1] > 0.5
 
-    (tmp_path / "one").mkdir()
-    rows = [r for r in csv.DictReader((tmp_path / "results.csv").open()) if r["train_seed"] in ("-", "0")]
-    with (tmp_path / "one" / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+    add_results(tmp_path / "one", (r for r in read_rows(tmp_path) if r["train_seed"] in ("-", "0")))
     assert "Per training seed" not in write_report(tmp_path / "one", reps=50).read_text()
 
 

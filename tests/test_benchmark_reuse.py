@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -51,31 +52,36 @@ def test_cells_of_other_machines_agents_or_protocols_are_not_copied(tmp_path: Pa
     moved = tmp_path / "moved"  # the same cells, recorded by another machine
     shutil.copytree(source, moved)
     rows = read_rows(moved)
-    with (moved / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, list(rows[0]))
-        writer.writeheader()
-        writer.writerows([{**row, "machine": "another CPU"} for row in rows])
+    with sqlite3.connect(moved / "results.db") as db:
+        db.execute("UPDATE episodes SET machine = 'another CPU'")
     elsewhere = run_benchmark(_small((100,)), tmp_path / "elsewhere", log=None, report=False, reuse=[moved])
     assert elsewhere.cells_written == len(rows)
 
-    with pytest.raises(ProtocolError, match="not a results folder"):
+    with pytest.raises(ProtocolError, match="no results database"):
         run_benchmark(_small((100,)), tmp_path / "nowhere", log=None, report=False, reuse=[tmp_path / "missing"])
     with pytest.raises(ProtocolError, match="draws"):
         run_benchmark(_small((100,), draws=3), tmp_path / "draws", log=None, report=False, reuse=[source])
 
 
-def test_read_episodes_keeps_the_last_record_of_a_cell_written_twice(tmp_path: Path) -> None:
-    """A cell run again after an interruption is in ``episodes.jsonl`` twice; readers (--reuse, the Fig. 8
-    reader) must count it once, as read_rows does for results.csv."""
+def test_migrated_episodes_keep_the_last_record_of_a_cell_written_twice(tmp_path: Path) -> None:
+    """A 0.2 folder's episodes.jsonl holds a cell twice when it ran again after an interruption: the migrated store
+    holds its last record, once."""
     import json
 
-    from asg_benchmark import read_episodes
+    from asg_benchmark import StoreError, migrate, read_episodes
+    from asg_benchmark.store import FIELDS
+    from tests.test_benchmark_report import _row
 
-    with pytest.raises(FileNotFoundError, match="asg-benchmark run --out"):
+    with pytest.raises(StoreError, match="asg-benchmark run --out"):
         read_episodes(tmp_path)
+    with (tmp_path / "results.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, FIELDS, restval="")
+        writer.writeheader()
+        writer.writerows(_row("ppo", "0", 100, d, 0.5, False) for d in (0, 1))
     cell = {"agent": "ppo", "train_seed": 0, "eval_seed": 100, "draw": 0}
     records = [{**cell, "actions": [[1]]}, {**cell, "draw": 1, "actions": [[2]]}, {**cell, "actions": [[3]]}]
     (tmp_path / "episodes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records) + "\n")
+    migrate(tmp_path)
     episodes = read_episodes(tmp_path)
     assert {key: e["actions"] for key, e in episodes.items()} == {("ppo", "0", "100", "0"): [[3]],
                                                                   ("ppo", "0", "100", "1"): [[2]]}

@@ -14,9 +14,9 @@ import pytest
 import torch
 from gymnasium.envs.registration import register, registry
 
-from asg_benchmark import BenchmarkSpec, Job, JobRunner, Record, read_rows, run_benchmark
+from asg_benchmark import BenchmarkSpec, Job, JobRunner, Record, read_episodes, read_rows, run_benchmark
 from asg_benchmark.episode import run_episode
-from asg_benchmark.store import machine
+from asg_benchmark.provenance import machine
 from tests.toy_lr_env import ToyLREnv
 
 ENV_ID = "AsgBenchmarkScoredToy-v0"
@@ -65,8 +65,8 @@ def test_runner_cells_resume_and_reproducibility(tmp_path: Path) -> None:
     assert rows[("reinforce_lstm", "1", "102", "1")][2] == "10" and rows[("random", "0", "100", "0")][2] == "0"
     assert rows[("random", "0", "100", "0")] != rows[("random", "0", "100", "1")]  # draws sample anew
     assert {r["machine"] for r in read_rows(tmp_path / "full")} == {machine()}  # episodes pair within one machine
-    episodes = [json.loads(line) for line in (tmp_path / "full" / "episodes.jsonl").read_text().splitlines()]
-    assert len(episodes) == len(rows) and all(len(e["actions"]) == 4 for e in episodes)
+    episodes = read_episodes(tmp_path / "full")
+    assert episodes.keys() == rows.keys() and all(len(e["actions"]) == 4 for e in episodes.values())
 
     again = run_benchmark(_spec(agents, (100, 101, 102)), tmp_path / "full", log=None, report=False)
     assert again.cells_written == 0 and again.jobs == [] and _rows(tmp_path / "full") == rows
@@ -135,7 +135,8 @@ def test_trained_agents_are_checkpointed_and_not_trained_again(tmp_path: Path, m
 
     other = BenchmarkSpec(**{**_spec(agents, (100, 101)).__dict__, "agents": ("reinforce_lstm",),
                              "agent_kwargs": {"reinforce_lstm": {"hidden_size": 8}}})
-    (resumed / "results.csv").unlink()
+    for name in ("results.db", "results.csv"):
+        (resumed / name).unlink()
     with pytest.raises(AgentError, match="trained with other settings"):
         run_benchmark(other, resumed, log=None, report=False)
 

@@ -13,6 +13,7 @@ import pytest
 from asg_benchmark import (
     BenchmarkSpec,
     ProtocolError,
+    ResultsStore,
     SeedError,
     check_seeds,
     parse_seeds,
@@ -20,9 +21,9 @@ from asg_benchmark import (
     run_benchmark,
 )
 from asg_benchmark.cli import main
+from asg_benchmark.provenance import cpu_model, machine
 from asg_benchmark.runner import agent_cells, plan_jobs
 from asg_benchmark.seeds import TRAIN_EPISODE_OFFSET
-from asg_benchmark.store import cpu_model, lock_protocol, machine
 from asg_benchmark.training_env import TrainingEnv
 from tests.toy_lr_env import ToyLREnv
 
@@ -79,10 +80,12 @@ def test_quick_runs_on_digitseg(tmp_path: Path) -> None:
 
 
 def test_protocol_lock_refuses_another_protocol(tmp_path: Path) -> None:
-    lock_protocol(tmp_path, {"env": "ASG-Digits-v0", "budget": 100, "env_kwargs": {"crop_size": (32, 32)}})
-    lock_protocol(tmp_path, {"env": "ASG-Digits-v0", "budget": 100, "env_kwargs": {"crop_size": (32, 32)}})
+    store = ResultsStore(tmp_path)
+    store.lock_protocol({"env": "ASG-Digits-v0", "budget": 100, "env_kwargs": {"crop_size": (32, 32)}})
+    store.lock_protocol({"env": "ASG-Digits-v0", "budget": 100, "env_kwargs": {"crop_size": (32, 32)}})
     with pytest.raises(ProtocolError, match="budget: 100 there, 200 now"):
-        lock_protocol(tmp_path, {"env": "ASG-Digits-v0", "budget": 200, "env_kwargs": {"crop_size": (32, 32)}})
+        ResultsStore(tmp_path).lock_protocol({"env": "ASG-Digits-v0", "budget": 200,
+                                              "env_kwargs": {"crop_size": (32, 32)}})
 
 
 def test_provenance_names_the_cpu_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -51,22 +51,21 @@ def test_reward_snr_within_position_std_removes_the_drift(tmp_path):
 
 def test_reward_alignment_reads_a_benchmark_folder(tmp_path):
     """Return and target rise together in this folder's sampled rows; the greedy re-run and its outlier are left out."""
-    import csv
 
     from asg_benchmark.store import FIELDS
     from experiments import reward_alignment
+    from tests.results_fixtures import add_results
 
     rows = []
     for agent, offset in [("weak", 0.0), ("strong", 1.0), ("strong/greedy", -5.0)]:
         for seed in range(100, 104):
             score = offset + seed / 1000  # higher seeds and the stronger row: more return and more accuracy
-            rows.append({**dict.fromkeys(FIELDS, "0"), "agent": agent, "train_seed": "0", "eval_seed": str(seed),
+            rows.append({**dict.fromkeys(FIELDS, "0"), **dict.fromkeys(("deterministic", "hand_designed", "diverged"),
+                                                                       "False"),
+                         "agent": agent, "train_seed": "0", "eval_seed": str(seed),
                          "episode_return": str(score), "target_score": str(score / 10 if offset >= 0 else 0.9),
                          "old_task_agreement": "0.5"})
-    with (tmp_path / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+    add_results(tmp_path, rows)
     out = reward_alignment.main(["--benchmark", str(tmp_path), "--out", str(tmp_path / "out"), "--reps", "50"])
     table = (out / "alignment.md").read_text()
     assert "greedy" not in table.split("|---|")[1]  # no /greedy row in the table
