@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.training import entropy_columns
+from asg_benchmark import faults
 from asg_benchmark.errors import AgentError
 
 AGENTS = "agents"
@@ -130,6 +131,7 @@ class TrainedAgent:
             shutil.rmtree(self._retired, ignore_errors=True)
             if self.folder.exists():
                 os.replace(self.folder, self._retired)
+            faults.checkpoint("checkpoint")  # between the moves: only the retired version is on disk
             os.replace(staging, self.folder)
             shutil.rmtree(self._retired, ignore_errors=True)
         finally:

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from asg_benchmark import faults
+
 
 @dataclass
 class EpisodeResult:
@@ -62,6 +64,7 @@ def run_episode(env: Any, agent: Any, seed: int, *, deterministic: bool,
     while not done:
         action, state = agent.predict(obs, state=state, episode_start=episode_start, deterministic=deterministic)
         obs, reward, terminated, truncated, info = env.step(action)
+        faults.checkpoint("eval")
         result.actions.append([int(a) for a in np.asarray(action).reshape(-1)])
         result.episode_return += float(reward)
         result.steps += 1

@@ -21,7 +21,7 @@ from asg_benchmark.checkpoints import TrainingSummary, pooled, summarize_trainin
 from asg_benchmark.errors import BenchmarkError
 from asg_benchmark.seeds import MIN_EVAL_SEEDS
 from asg_benchmark.stats import RowStats, Summary, compared_with, summarize
-from asg_benchmark.store import read_rows
+from asg_benchmark.store import open_store
 
 REPORT, IQM_PLOT, PROFILE_PLOT, TRAINING_PLOT = "report.md", "iqm.png", "profiles.png", "training.png"
 TUNED_CONSTANT = "tuned_constant"  # the registry's name of the Optuna-tuned constant agent
@@ -44,7 +44,10 @@ def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None 
     if eval_seeds is not None and out == folder:
         raise BenchmarkError("a report of some evaluation seeds goes to its own folder (--out DIR), not over the "
                              "full one")
-    rows = read_rows(folder, storage)
+    store = open_store(folder, storage)
+    rows = store.rows()
+    if out == folder:
+        store.export_results()  # results.csv is an export of the store, as the report is
     if eval_seeds is not None:
         wanted = set(eval_seeds)
         rows = [r for r in rows if int(r["eval_seed"]) in wanted]

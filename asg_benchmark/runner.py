@@ -344,6 +344,7 @@ def _run(spec: BenchmarkSpec, agents: dict[str, AgentSpec], runner: JobRunner, s
                              eval_env_kwargs=spec.eval_env_kwargs(), train_env_kwargs=spec.train_env_kwargs(),
                              **settings, reused_from=[str(f) for f in reuse], pending_jobs=len(jobs),
                              pending_cells=sum(len(j.cells) for j in jobs)))
+    store.export_results()  # a damaged or deleted export is whole again before the first episode
     summary = RunSummary(store.folder, jobs)
     if map_jobs is None:
         runner.on_record = _appender(store)

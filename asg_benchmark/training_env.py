@@ -7,6 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from asg_benchmark import faults
 from asg_benchmark.seeds import TRAIN_EPISODE_OFFSET
 
 
@@ -42,6 +43,7 @@ class TrainingEnv(gym.Wrapper[np.ndarray, np.ndarray, np.ndarray, np.ndarray]):
     def step(self, action: Any) -> tuple[np.ndarray, Any, bool, bool, dict]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.num_steps += 1
+        faults.checkpoint("train")
         return obs, reward, terminated, truncated, _without_target(info)
 
 
