@@ -18,19 +18,19 @@ run; SB3 agents continue from their last checkpoint with a fresh episode.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agents.training import entropy_columns
-from asg_benchmark import faults
+from asg_benchmark import atomic, faults
 from asg_benchmark.errors import AgentError
 
 AGENTS = "agents"
@@ -65,8 +65,12 @@ class TrainedAgent:
         return self.folder.with_name(f".{self.folder.name}.old")
 
     def _current(self) -> Path:
-        """The folder to read: the saved one, or the previous version if a save was killed between its moves."""
-        return self.folder if self.folder.exists() or not self._retired.exists() else self._retired
+        """The folder to read. A save killed between its two moves left only the previous version, aside: it is
+        moved back into place first (what the save would have left had it never begun)."""
+        if not self.folder.exists() and self._retired.exists():
+            with contextlib.suppress(FileNotFoundError):  # another process may have moved it back already
+                os.replace(self._retired, self.folder)
+        return self.folder
 
     def episodes(self) -> list[dict[str, str]]:
         """The training-episode rows saved with the agent (none if there are none)."""
@@ -112,10 +116,10 @@ class TrainedAgent:
              episodes: list[dict[str, Any]] | None = None) -> None:
         """Write the settings, training summary and ``episodes`` rows, and ``agent`` if :func:`savable`, atomically."""
         self.folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=self.folder.parent, prefix=f".{self.folder.name}."))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes the folder private; give it the usual permissions
+        atomic.remove_orphans(self.folder, ".staging")  # of saves killed midway
+        staging = atomic.staging_name(self.folder, ".staging")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
         try:
             if savable(agent):
                 agent.save(staging / _SAVED_AS)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asg_benchmark import faults
+from asg_benchmark import atomic, faults
 from asg_benchmark.errors import BenchmarkError, ProtocolError
 
 DATABASE = "results.db"
@@ -356,36 +356,7 @@ class ResultsStore:
         self._export(PROVENANCE, json.dumps({"runs": self.runs()}, indent=2, ensure_ascii=False) + "\n")
 
     def _export(self, name: str, text: str) -> Path:
-        """Replace ``folder/name`` by ``text`` atomically (a temporary file per process, then a rename)."""
-        path = self.folder / name
-        self.folder.mkdir(parents=True, exist_ok=True)
-        _remove_orphans(path)
-        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
-        with tmp.open("w", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        faults.checkpoint("export")
-        os.replace(tmp, path)
-        return path
-
-
-def _remove_orphans(path: Path) -> None:
-    """Temporary exports left by killed processes (their pid no longer runs)."""
-    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
-        pid = tmp.name.removeprefix(f".{path.name}.").removesuffix(".tmp")
-        if pid.isdigit() and not _running(int(pid)):
-            tmp.unlink(missing_ok=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return atomic.write_text(self.folder / name, text)
 
 
 def rows_csv(rows: list[dict[str, str]]) -> str:
