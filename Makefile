@@ -26,19 +26,18 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
 demo: $(STAMP)
-	$(PY) -m experiments.demo
+	$(VENV)/bin/asg-benchmark demo
 
 bench: $(STAMP)
-	$(PY) -m experiments.bench_env
+	$(PY) -m experiments.bench.bench_env
 
 # The agent benchmark under its protocol (docs/benchmark.md), every row of results/benchmark_agents/v0.2:
-# hours of CPU per learning agent, resumable (finished cells skipped, training from its last checkpoint). The row
-# `recommended` keeps its name from when the entropy-floor preset was the one called `recommended` (until 8beaaff).
+# hours of CPU per learning agent, resumable (finished cells skipped, training from its last checkpoint).
 BENCHMARK_AGENTS := hand_tuned all_large head_only hand_tuned_warmup_poly hand_tuned_cosine hand_tuned_step \
-	random random_init reinforce_lstm recommended=reinforce_lstm tuned_constant ppo a2c recurrent_ppo
+	random random_init reinforce_lstm entropy_floor=reinforce_lstm tuned_constant ppo a2c recurrent_ppo
 benchmark: $(STAMP)
-	$(PY) -m experiments.benchmark_agents --agents $(BENCHMARK_AGENTS) --train-seeds 0 --eval-seeds 100-109 \
-		--budget 4000 --agent-kwargs '{"recommended": {"preset": "entropy_floor"}}' --out results/benchmark_agents/v0.2
+	$(VENV)/bin/asg-benchmark run --agents $(BENCHMARK_AGENTS) --train-seeds 0 --eval-seeds 100-109 \
+		--budget 4000 --agent-kwargs '{"entropy_floor": {"preset": "entropy_floor"}}' --out results/benchmark_agents/v0.2
 
 # The rows nearest the top (and random, the control) on ONE machine with 30 evaluation seeds
 # (results/benchmark_agents/v0.2_30seeds): episodes of another CPU are other draws, so these are compared only among
@@ -54,7 +53,7 @@ top30: $(STAMP)
 	mkdir -p $(TOP30)/agents && cp -rn results/benchmark_agents/v0.2/agents/tuned_constant-seed0 $(TOP30)/agents/
 	-cp -rn results/benchmark_agents/v0.2/agents/recurrent_ppo-seed0 $(TOP30)/agents/
 	-cp -rn results/benchmark_agents/v0.2/agents/horizon-seed0 $(TOP30)/agents/
-	$(PY) -m experiments.benchmark_agents --agents hand_tuned tuned_constant hand_tuned_step hand_tuned_cosine random \
+	$(VENV)/bin/asg-benchmark run --agents hand_tuned tuned_constant hand_tuned_step hand_tuned_cosine random \
 		recurrent_ppo horizon=reinforce_lstm --train-seeds 0 --eval-seeds 100-129 --budget 4000 \
 		--agent-kwargs '{$(HORIZON)}' --reuse results/benchmark_agents/v0.2_cpu_check results/benchmark_agents/v0.2 \
 		--out $(TOP30)
@@ -62,7 +61,7 @@ top30: $(STAMP)
 # More training seeds for the learned rows at the top (one seed is one draw of the training run): the horizon row and
 # RecurrentPPO, seeds 1 and 2, trained here (~70 min each on 2 cores) and evaluated on the same 30 seeds; resumable.
 top30-seeds: $(STAMP)
-	$(PY) -m experiments.benchmark_agents --agents horizon=reinforce_lstm recurrent_ppo --train-seeds 1 2 \
+	$(VENV)/bin/asg-benchmark run --agents horizon=reinforce_lstm recurrent_ppo --train-seeds 1 2 \
 		--eval-seeds 100-129 --budget 4000 --agent-kwargs '{$(HORIZON)}' --out $(TOP30)
 
 # A confirmatory test on fresh evaluation seeds 130-159 (no row has run them): horizon's training seed 2, whose greedy
@@ -73,27 +72,27 @@ CONFIRM := results/benchmark_agents/v0.2_confirm
 confirm: $(STAMP)
 	mkdir -p $(CONFIRM)/agents && cp -rn $(TOP30)/agents/horizon-seed2 $(TOP30)/agents/tuned_constant-seed0 $(CONFIRM)/agents/
 	for seeds in 130-139 140-149 150-159; do \
-		$(PY) -m experiments.benchmark_agents --agents hand_tuned tuned_constant random --train-seeds 0 \
+		$(VENV)/bin/asg-benchmark run --agents hand_tuned tuned_constant random --train-seeds 0 \
 			--eval-seeds $$seeds --budget 4000 --out $(CONFIRM) && \
-		$(PY) -m experiments.benchmark_agents --agents horizon=reinforce_lstm --train-seeds 2 --eval-seeds $$seeds \
+		$(VENV)/bin/asg-benchmark run --agents horizon=reinforce_lstm --train-seeds 2 --eval-seeds $$seeds \
 			--budget 4000 --agent-kwargs '{$(HORIZON)}' --out $(CONFIRM) || exit 1; \
 	done
 
 # Candidates for a learned controller that beats both bars, rows in the same folder and protocol (run after
-# `make benchmark`; ~1.5-2.5 h of CPU each here, resumable): REINFORCE's entropy-floor preset (`recommended` then) with its floor
+# `make benchmark`; ~1.5-2.5 h of CPU each here, resumable): REINFORCE's entropy-floor preset with its floor
 # annealed to 0 over 3,000 of the 4,000 decisions (done: worse), PPO updated harder than SB3's defaults (it barely
 # moved), and REINFORCE crediting each decision with the loss drop to the episode's end instead of the next window
 # alone (the paper's γ = 0 is greedy, and its long runs lost return as they committed), with a baseline per position.
 LEADS := '{"annealed": {"preset": "entropy_floor", "entropy_floor_decay_steps": 3000}, \
 	"ppo_lr1e-3": {"learning_rate": 0.001, "n_epochs": 10}, $(HORIZON)}'
 leads: $(STAMP)
-	$(PY) -m experiments.benchmark_agents --agents annealed=reinforce_lstm ppo_lr1e-3=ppo horizon=reinforce_lstm \
+	$(VENV)/bin/asg-benchmark run --agents annealed=reinforce_lstm ppo_lr1e-3=ppo horizon=reinforce_lstm \
 		--train-seeds 0 --eval-seeds 100-109 --budget 4000 --agent-kwargs $(LEADS) --out results/benchmark_agents/v0.2
 
-# The REINFORCE-LSTM ablation (every variant of experiments/ablation_reinforce.py, 600 decisions each, ~30 min of
+# The REINFORCE-LSTM ablation (every variant of experiments/studies/ablation_reinforce.py, 600 decisions each, ~30 min of
 # CPU per variant on 2 cores), read beside the benchmark's hand_tuned and random_init rows; resumable.
 ablation: $(STAMP)
-	$(PY) -m experiments.ablation_reinforce --budget 600 --train-seeds 0 --eval-seeds 100-109 \
+	$(PY) -m experiments.studies.ablation_reinforce --budget 600 --train-seeds 0 --eval-seeds 100-109 \
 		--out results/ablation_reinforce/budget600
 
 # Fig. 7 with a DigitSeg policy trained the way the shipped Digits policy was: the horizon REINFORCE-LSTM on
@@ -106,14 +105,14 @@ FIG7_HORIZON := results/fig7_segmentation/steps1200_horizon
 FIG7_FLAGS := --total-steps 1200 --eval-every 200 --env-kwargs '{"sgd_steps_per_action": 40}' --out $(FIG7_HORIZON)
 fig7-horizon: $(STAMP)
 	for seeds in "100 101 102" "103 104 105 106 107 108 109"; do \
-		$(PY) -m experiments.fig7_segmentation $(FIG7_FLAGS) --train-episodes 133 --agent-kwargs '$(HORIZON_KWARGS)' \
+		$(PY) -m experiments.paper.fig7_segmentation $(FIG7_FLAGS) --train-episodes 133 --agent-kwargs '$(HORIZON_KWARGS)' \
 			--seeds $$seeds && \
-		$(PY) -m experiments.fig7_segmentation $(FIG7_FLAGS) --policy $(FIG7_HORIZON)/policy_run/policy.pt --greedy \
+		$(PY) -m experiments.paper.fig7_segmentation $(FIG7_FLAGS) --policy $(FIG7_HORIZON)/policy_run/policy.pt --greedy \
 			--seeds $$seeds || exit 1; \
 	done
 
 sweep: $(STAMP)
-	$(PY) -m experiments.sweep_defaults
+	$(PY) -m experiments.studies.sweep_defaults
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -89,7 +89,7 @@ def load_pretrained(env_id: str = "ASG-Digits-v0", folder: str | Path | None = N
     """
     path = pretrained_path(env_id, folder)
     if not path.is_file():
-        raise FileNotFoundError(f"no pretrained policy at {path}; train it with: python -m experiments.train_policy "
+        raise FileNotFoundError(f"no pretrained policy at {path}; train it with: asg-benchmark train "
                                 f"--env {env_id} --save {path}")
     return ReinforceLSTMAgent.load(path)
 

@@ -5,8 +5,8 @@ A policy decides on the env it was trained on: its decision window (``sgd_steps_
 the ``gym.make`` keywords of its training env, so whoever deploys it (``make demo``, the figure
 scripts, ``agents.pretrained_env_kwargs``) uses the same ones. A card may also say how the policy's
 actions are taken (``"deployment"``: ``"sampled"``, as it was trained, or ``"greedy"``, its most
-probable action), when it was chosen and scored that way. ``experiments.ship_policy`` and
-``experiments.train_policy`` write cards; a policy without one was trained on the env's defaults
+probable action), when it was chosen and scored that way. ``asg-benchmark ship`` and
+``asg-benchmark train`` write cards; a policy without one was trained on the env's defaults
 and is deployed sampled.
 """
 

@@ -1,38 +1,50 @@
-"""``asg-benchmark``: run the agent benchmark under the protocol, and report a results folder.
+"""``asg-benchmark``, the one front door: benchmark agents under the protocol, report and compare results
+folders, train a controller, ship it as an env's pretrained policy, and see policies side by side.
 
     asg-benchmark run --env ASG-Digits-v0 --agents hand_tuned ppo mypkg.mod:make_agent \\
-        --train-seeds 0 1 --eval-seeds 100-109 --budget 4000 --out DIR
+        --train-seeds 0 1 --eval-seeds 100-109 --budget 4000 --out DIR [--ray [--ray-address ADDR]]
     asg-benchmark report DIR [--eval-seeds 110-129 --out DIR2]
     asg-benchmark compare DIR_A DIR_B [--out FILE]
     asg-benchmark migrate DIR [DIR ...]     # a folder of asg-gym 0.2 (results.csv) into its results store
+    asg-benchmark train --env ASG-Digits-v0 --episodes 50 --out runs/policy [--resume]
+    asg-benchmark ship --benchmark DIR --agent horizon --train-seed 2 [--greedy]
+    asg-benchmark demo [--quick]
 
 (also ``python -m asg_benchmark``). ``--quick`` is a smoke run: toy backbone, 6-step episodes, a
-12-step budget, into a temporary folder unless ``--out`` is given.
+12-step budget, into a temporary folder unless ``--out`` is given; its report says so on its first line.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import sys
 import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import tyro
 
 from agents import AGENT_NAMES
+from asg_benchmark import demo, ship, train
 from asg_benchmark.compare import write_comparison
+from asg_benchmark.demo import Demo
 from asg_benchmark.errors import BenchmarkError
+from asg_benchmark.flags import json_object
 from asg_benchmark.protocol import QUICK_BUDGET, BenchmarkSpec, quick
 from asg_benchmark.report import write_report
-from asg_benchmark.runner import run_benchmark
+from asg_benchmark.runner import Job, JobRunner, Record, run_benchmark
+from asg_benchmark.scale_out import RayFlags, ray_session, run_tasks
 from asg_benchmark.seeds import parse_seeds
+from asg_benchmark.ship import Ship
 from asg_benchmark.store import migrate
+from asg_benchmark.train import Train
+from asg_gym.errors import MissingDependencyError
 
 
 @dataclass
-class Run:
+class Run(RayFlags):
     """Train every learning agent for the same budget, freeze it, evaluate it on the evaluation seeds."""
 
     agents: list[str] = field(default_factory=lambda: list(AGENT_NAMES))
@@ -107,18 +119,9 @@ class Migrate:
 
 
 Command = (Annotated[Run, tyro.conf.subcommand("run")] | Annotated[Report, tyro.conf.subcommand("report")]
-           | Annotated[Compare, tyro.conf.subcommand("compare")] | Annotated[Migrate, tyro.conf.subcommand("migrate")])
-
-
-def json_object(text: str, flag: str, example: str) -> dict[str, Any]:
-    """The JSON object given to ``flag``, else a message with an example of the format."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BenchmarkError(f"{flag} takes a JSON object, e.g. {flag} '{example}'; got {text!r} ({exc})") from exc
-    if not isinstance(value, dict):
-        raise BenchmarkError(f"{flag} takes a JSON object, e.g. {flag} '{example}'; got {text!r}")
-    return value
+           | Annotated[Compare, tyro.conf.subcommand("compare")] | Annotated[Migrate, tyro.conf.subcommand("migrate")]
+           | Annotated[Train, tyro.conf.subcommand("train")] | Annotated[Ship, tyro.conf.subcommand("ship")]
+           | Annotated[Demo, tyro.conf.subcommand("demo")])
 
 
 def spec_from(args: Run) -> tuple[BenchmarkSpec, Path]:
@@ -133,39 +136,64 @@ def spec_from(args: Run) -> tuple[BenchmarkSpec, Path]:
     if args.out is None and not args.quick:
         raise BenchmarkError("give the results folder: --out DIR")
     out = Path(args.out) if args.out is not None else Path(tempfile.mkdtemp(prefix="asg_benchmark_quick_"))
+    env_kwargs = json_object(args.env_kwargs, "--env-kwargs", '{"total_steps": 100}')
+    if args.use_ray:  # each task's torch threads = its CPUs, unless --env-kwargs says otherwise
+        env_kwargs = args.task_env_kwargs(env_kwargs)
     spec = BenchmarkSpec(env=args.env, agents=tuple(args.agents), train_seeds=tuple(parse_seeds(args.train_seeds)),
                          eval_seeds=tuple(parse_seeds(args.eval_seeds)), budget=budget, draws=args.draws,
-                         env_kwargs=json_object(args.env_kwargs, "--env-kwargs", '{"total_steps": 100}'),
-                         agent_kwargs=agent_kwargs, allow_few_seeds=args.allow_few_seeds, greedy=args.greedy)
+                         env_kwargs=env_kwargs, agent_kwargs=agent_kwargs, allow_few_seeds=args.allow_few_seeds,
+                         greedy=args.greedy)
     return (quick(spec) if args.quick else spec), out
 
 
+def run_job(runner: JobRunner, job: Job) -> list[Record]:
+    """A Ray task: one job on envs of its own (the runner builds them where it runs)."""
+    return runner(job)
+
+
+def run(args: Run) -> int:
+    """``asg-benchmark run``: the benchmark into its folder (on Ray with ``--ray``), then its report."""
+    spec, out = spec_from(args)
+
+    def on_ray(runner: JobRunner, jobs: Sequence[Job]) -> Iterator[list[Record]]:
+        for _, records in run_tasks(run_job, [(runner, job) for job in jobs], args):
+            yield records
+
+    with ray_session(args) if args.use_ray else contextlib.nullcontext():
+        summary = run_benchmark(spec, out, report=False, reuse=args.reuse, storage=args.storage,
+                                map_jobs=on_ray if args.use_ray else None)
+    path = write_report(out, reps=args.reps, storage=args.storage)
+    print(f"{summary.cells_written} new episodes; results and report in {out} ({path.name})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """The ``asg-benchmark`` console script; returns the exit status."""
+    """The ``asg-benchmark`` console script; returns the exit status (2: a user error, said in one line)."""
     command = tyro.cli(Command, args=argv, prog="asg-benchmark")
     try:
+        if isinstance(command, Run):
+            return run(command)
         if isinstance(command, Report):
             seeds = None if command.eval_seeds is None else parse_seeds(command.eval_seeds)
             path = write_report(command.folder, reps=command.reps, eval_seeds=seeds, out=command.out,
                                 storage=command.storage)
             print(f"report in {path}")
-            return 0
-        if isinstance(command, Migrate):
+        elif isinstance(command, Compare):
+            print(write_comparison(command.folder_a, command.folder_b, command.out, reps=command.reps), end="")
+        elif isinstance(command, Migrate):
             for folder in command.folders:
                 done = migrate(folder)
                 print(f"{folder}: {done.rows} rows ({done.duplicates} repeated lines read once) and {done.runs} "
                       f"runs moved into {done.database}; results.csv is now exported from it")
-            return 0
-        if isinstance(command, Compare):
-            print(write_comparison(command.folder_a, command.folder_b, command.out, reps=command.reps), end="")
-            return 0
-        spec, out = spec_from(command)
-        summary = run_benchmark(spec, out, report=False, reuse=command.reuse, storage=command.storage)
-        path = write_report(out, reps=command.reps, storage=command.storage)
-    except (BenchmarkError, FileNotFoundError) as exc:
+        elif isinstance(command, Train):
+            train.main(command)
+        elif isinstance(command, Ship):
+            ship.main(command)
+        else:
+            demo.main(command)
+    except (BenchmarkError, FileNotFoundError, MissingDependencyError) as exc:
         print(f"asg-benchmark: error: {exc}", file=sys.stderr)
         return 2
-    print(f"{summary.cells_written} new episodes; results and report in {out} ({path.name})")
     return 0
 
 

@@ -23,7 +23,7 @@ DIGITS_FULL_TARGET = {"mnist": 5000, "uci": 1797}
 COMMON_ENV_KWARGS: dict[str, Any] = {"eval_every": 0}
 # Decision windows of 10 SGD steps (the reference code's shortest): the per-decision reward's
 # signal-to-noise is 0.04 / 0.40 / 0.70 / 1.02 for windows of 1 / 5 / 10 / 20 steps
-# (experiments/reward_snr.py, results/reward_snr/); 30 decisions keep the env's 300 SGD steps.
+# (experiments/studies/reward_snr.py, results/reward_snr/); 30 decisions keep the env's 300 SGD steps.
 DIGITS_DECISIONS: dict[str, Any] = {"sgd_steps_per_action": 10, "total_steps": 30}
 
 
@@ -66,6 +66,7 @@ class BenchmarkSpec:
         draws: episodes per evaluation seed of a stochastic policy, each with its own sampling seed.
         allow_few_seeds: accept fewer than 10 evaluation seeds (smoke tests; not the protocol).
         greedy: also evaluate the greedy (``deterministic=True``) rows of agents that have them.
+        smoke: a smoke run (:func:`quick`): its folder's protocol and report say that its numbers are no result.
     """
 
     env: str
@@ -78,6 +79,7 @@ class BenchmarkSpec:
     agent_kwargs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     allow_few_seeds: bool = False
     greedy: bool = True
+    smoke: bool = False
 
     def eval_env_kwargs(self) -> dict[str, Any]:
         """The keywords of the evaluation env: protocol defaults, then the user's."""
@@ -113,4 +115,4 @@ def quick(spec: BenchmarkSpec) -> BenchmarkSpec:
     return BenchmarkSpec(env=spec.env, agents=spec.agents, train_seeds=spec.train_seeds, eval_seeds=spec.eval_seeds,
                          budget=spec.budget, draws=spec.draws,
                          env_kwargs={**QUICK_ENV_KWARGS[spec.env], **spec.env_kwargs}, agent_kwargs=agent_kwargs,
-                         allow_few_seeds=spec.allow_few_seeds, greedy=spec.greedy)
+                         allow_few_seeds=spec.allow_few_seeds, greedy=spec.greedy, smoke=True)

@@ -77,3 +77,16 @@ def git_revision() -> str:
         return rev + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "not a git checkout"
+
+
+def append_provenance(folder: Path, **record: Any) -> None:
+    """Add this invocation (:func:`provenance` with ``record``) to ``folder/provenance.json``, replaced atomically;
+    a run folder resumed several times keeps every invocation, in order (other keys of the file are kept)."""
+    import json
+
+    from asg_benchmark import atomic
+
+    path = Path(folder) / "provenance.json"
+    log = json.loads(path.read_text()) if path.exists() else {}
+    log["runs"] = [*log.get("runs", []), provenance(**record)]
+    atomic.write_text(path, json.dumps(log, indent=2, ensure_ascii=False, default=str) + "\n")

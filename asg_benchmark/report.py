@@ -25,6 +25,8 @@ from asg_benchmark.store import open_store
 
 REPORT, IQM_PLOT, PROFILE_PLOT, TRAINING_PLOT = "report.md", "iqm.png", "profiles.png", "training.png"
 TUNED_CONSTANT = "tuned_constant"  # the registry's name of the Optuna-tuned constant agent
+SMOKE = ("**Smoke run, not a result** (`--quick`: toy backbone, tiny images, a few steps of training): it shows "
+         "that the benchmark runs end to end; run without `--quick` for numbers.\n\n")
 CHANCE = "random"  # the uniform random policy: what a learned controller must beat to have learned anything
 
 
@@ -64,6 +66,8 @@ def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None 
     by_seed = training_runs_by_seed(folder)
     runs = pooled(by_seed)
     source = "" if eval_seeds is None else f"Evaluation seeds {_seeds(eval_seeds)} of `{folder}`.\n\n"
+    if (store.protocol() or {}).get("smoke"):
+        source = SMOKE + source
     path.write_text(source + markdown(summary) + against_tuned + against_chance + per_seed
                     + training_section(summarize_training(_with_each_seed(by_seed))))
     plot_intervals(summary, out / IQM_PLOT)

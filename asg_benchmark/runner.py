@@ -330,7 +330,7 @@ def _run(spec: BenchmarkSpec, agents: dict[str, AgentSpec], runner: JobRunner, s
     """:func:`run_benchmark` once its store is open: lock the protocol, plan, reuse, run, commit every row."""
     store.lock_protocol({"env": spec.env, "env_kwargs": spec.eval_env_kwargs(),
                          "train_env_kwargs": spec.train_env_kwargs(), "budget": spec.budget, "draws": spec.draws,
-                         **settings})
+                         **settings, **({"smoke": True} if spec.smoke else {})})
     jobs = plan_jobs(spec, agents, store)
     if reuse:
         here = machine()

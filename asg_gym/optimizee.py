@@ -71,7 +71,7 @@ class CoordinateSGD:
         self.weight_decay = float(weight_decay)
         self.cache_teacher = bool(cache_teacher)
         self.momentum_style = momentum_style
-        self.lr_multiplier = 1.0  # a trainer's schedule on top of the scales (experiments/train_transfer.py)
+        self.lr_multiplier = 1.0  # a trainer's schedule on top of the scales (experiments/paper/train_transfer.py)
         self.optimizer: torch.optim.Optimizer | None = None
 
     def _init_coordinates(self, groups: list[tuple[str, list[nn.Parameter]]], student: nn.Module,

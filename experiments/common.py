@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from asg_benchmark import ResumableCSV
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -63,35 +66,6 @@ def _module_command() -> str:
     return f"python {sys.argv[0]}"
 
 
-class ResumableCSV:
-    """Rows appended (and flushed) as they finish; ``done(key)`` tells which runs to skip."""
-
-    def __init__(self, path: Path, fields: list[str], key_fields: list[str]) -> None:
-        self.path, self.fields, self.key_fields = path, fields, key_fields
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.rows: list[dict[str, str]] = []
-        if path.exists():  # a file written by an earlier version keeps its columns
-            with path.open(newline="") as f:
-                reader = csv.DictReader(f)
-                self.rows = list(reader)
-                self.fields = list(reader.fieldnames or fields)
-        else:
-            with path.open("w", newline="") as f:
-                csv.DictWriter(f, fields).writeheader()
-
-    def key(self, row: dict[str, Any]) -> tuple[str, ...]:
-        return tuple(str(row[k]) for k in self.key_fields)
-
-    def done(self, **key: Any) -> bool:
-        wanted = self.key(key)
-        return any(self.key(r) == wanted for r in self.rows)
-
-    def append(self, row: dict[str, Any]) -> None:
-        with self.path.open("a", newline="") as f:
-            csv.DictWriter(f, self.fields, extrasaction="ignore").writerow(row)
-        self.rows.append({k: str(v) for k, v in row.items()})
-
-
 def run_episode(env: Any, agent: Any, seed: int, progress: Any = None, *, deterministic: bool = True
                 ) -> dict[str, Any]:
     """One episode of ``agent`` on ``env`` (:func:`asg_benchmark.run_episode`; ``deterministic=False``
@@ -127,8 +101,8 @@ def mean_std(values: Iterable[float]) -> str:
 
 def json_object(text: str, flag: str, example: str) -> dict[str, Any]:
     """The JSON object given to ``flag``; anything else stops the script with an example of the format."""
-    from asg_benchmark.cli import json_object as parse
-    from asg_benchmark.errors import BenchmarkError
+    from asg_benchmark import BenchmarkError
+    from asg_benchmark import json_object as parse
 
     try:
         return parse(text, flag, example)
@@ -149,3 +123,21 @@ def report_result(result: dict[str, Any], out: str | None, name: str, args: Any)
 def parse_env_kwargs(text: str) -> dict[str, Any]:
     """``--env-kwargs``, the extra ``gym.make`` keywords of every script: one JSON object."""
     return json_object(text, "--env-kwargs", '{"image_size": 32}')
+
+
+def sort_new_rows(table: ResumableCSV, first_new: int, position: Callable[[dict[str, str]], int]) -> None:
+    """Put the rows from ``first_new`` on in ``position`` order (stable), as a sequential run appends them.
+
+    Rows of a cell finish together, so only whole cells move; the rows a resumed run found stay
+    first. The file is replaced atomically.
+    """
+    new = sorted(table.rows[first_new:], key=position)
+    if new == table.rows[first_new:]:
+        return
+    table.rows[first_new:] = new
+    partial = table.path.with_name(table.path.name + ".sorting")
+    with partial.open("w", newline="") as f:
+        writer = csv.DictWriter(f, table.fields)
+        writer.writeheader()
+        writer.writerows(table.rows)
+    os.replace(partial, table.path)

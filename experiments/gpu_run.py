@@ -1,16 +1,16 @@
 """The prepared GPU check of the paper-scale envs: one script, under 8 minutes on one modern GPU.
 
-1. ``experiments.gpu_check`` for ResNet-101 (batch 32, 224 px) and FCN-VGG16 (batch 6, 512 px),
+1. ``experiments.bench.gpu_check`` for ResNet-101 (batch 32, 224 px) and FCN-VGG16 (batch 6, 512 px),
    fp32 and bf16, in the default and the channels-last layout: ms/step of the env's device work
    against a bare PyTorch step, and peak GPU memory.
 2. ``ASG-VisDA-v0`` (``weights=None``) on a generated VisDA-17-shaped folder and ``ASG-GTA5-v0``
    (``weights=None``) on generated GTA5/Cityscapes-shaped folders
-   (``experiments/make_fixture_folders.py``), fp32 and bf16: a few warm-up steps, then ``--steps``
+   (``experiments/bench/make_fixture_folders.py``), fp32 and bf16: a few warm-up steps, then ``--steps``
    timed env steps with the real data pipeline (default ``num_workers``), recording ms/step, its
    ratio to the bare step of step 1, the time spent waiting in ``source.next_batch()`` (loader
    stalls), one evaluation, and peak GPU memory. VisDA's teacher cache is cold throughout (every
    image is new), as in the first epoch.
-3. Pinned versus pageable host memory for both sources (``experiments.bench_pipeline``).
+3. Pinned versus pageable host memory for both sources (``experiments.bench.bench_pipeline``).
 
 Everything lands in ``<out>/results.json`` and ``<out>/README.md`` (device named, with the
 estimated wall time of a paper-length run from the measured ms/step), plus ``provenance.json``.
@@ -36,10 +36,10 @@ import torch
 import tyro
 
 import asg_gym  # noqa: F401  (registers the ids)
-from experiments import gpu_check
-from experiments.bench_pipeline import command, pinned_memory
+from experiments.bench import gpu_check
+from experiments.bench.bench_pipeline import command, pinned_memory
+from experiments.bench.make_fixture_folders import make_cityscapes_folder, make_gta5_folder, make_visda_folder
 from experiments.common import REPO, git_revision, machine, write_provenance
-from experiments.make_fixture_folders import make_cityscapes_folder, make_gta5_folder, make_visda_folder
 
 # Paper-length runs (Sec. 3.2): VisDA-17 30 epochs of 152,397 / 32 steps; GTA5 50 epochs, counted
 # as one pass over its 24,966 frames at batch 6, or as the released code's 2,000-iteration epoch.
@@ -279,7 +279,7 @@ def report(results: dict[str, Any]) -> str:
         lines.append("* DRY RUN: CPU, toy networks, tiny images: the numbers below measure nothing")
     if results["skipped"]:
         lines.append(f"* skipped (over the time budget): {results['skipped']}")
-    lines += ["", "## Env device work vs a bare step (`experiments.gpu_check`)", "",
+    lines += ["", "## Env device work vs a bare step (`experiments.bench.gpu_check`)", "",
               "| model | batch | px | channels-last | precision | step | ms/step | × bare | peak GiB |",
               "|---|---:|---:|---|---|---|---:|---:|---:|"]
     lines += [f"| {r['model']} | {r['batch_size']} | {r['image_size']} | {r['channels_last']} | {r['precision']} | "

@@ -15,15 +15,16 @@ import pytest
 import torch
 
 from agents import ReinforceLSTMAgent
+from asg_benchmark import BenchmarkError
 from asg_gym.checkpoint import load_checkpoint
-from experiments import benchmark_agents, train_policy
+from tests import commands
 from tests.test_benchmark_report import _row
 from tests.toy_lr_env import Recorder
 
 
 def test_train_policy_smoke(tmp_path: Path, digits_kwargs: dict) -> None:
     save = tmp_path / "policy" / "final.pt"
-    path = train_policy.main(["--env-kwargs", json.dumps(digits_kwargs), "--episodes", "2", "--out",
+    path = commands.train(["--env-kwargs", json.dumps(digits_kwargs), "--episodes", "2", "--out",
                               str(tmp_path / "run"), "--save", str(save), "--no-progress",
                               "--agent-kwargs", '{"gamma": 0.9, "max_grad_norm": 1.0}'])
     assert path == save
@@ -31,8 +32,8 @@ def test_train_policy_smoke(tmp_path: Path, digits_kwargs: dict) -> None:
     assert agent.num_episodes == 2 and agent.config["gamma"] == 0.9
     assert list((tmp_path / "run" / "tb").glob("events.out.tfevents.*"))
     assert (tmp_path / "run" / "provenance.json").exists()
-    with pytest.raises(SystemExit, match="settings changed"):
-        train_policy.main(["--env-kwargs", json.dumps(digits_kwargs), "--episodes", "3", "--out",
+    with pytest.raises(BenchmarkError, match="settings changed"):
+        commands.train(["--env-kwargs", json.dumps(digits_kwargs), "--episodes", "3", "--out",
                            str(tmp_path / "run"), "--resume", "--seed", "9", "--no-progress"])
 
 
@@ -41,17 +42,19 @@ def test_kill_and_resume_reproduces_the_uninterrupted_run(tmp_path: Path, monkey
     # 6-step episodes, U = 5: updates after steps 5, 6, 11, 12; a checkpoint after each.
     common = ["--env-kwargs", json.dumps(digits_kwargs), "--episodes", "2", "--seed", "3", "--checkpoint-every", "1",
               "--no-tensorboard", "--no-progress"]
-    full = train_policy.main([*common, "--out", str(tmp_path / "full")])
-    make_env = train_policy.make_env
-    monkeypatch.setattr(train_policy, "make_env", lambda env_id, kwargs: Recorder(make_env(env_id, kwargs), 6))
+    full = commands.train([*common, "--out", str(tmp_path / "full")])
+    from asg_benchmark import train
+
+    make_env = train.make_env
+    monkeypatch.setattr(train, "make_env", lambda env_id, kwargs: Recorder(make_env(env_id, kwargs), 6))
     with pytest.raises(KeyboardInterrupt):
-        train_policy.main([*common, "--out", str(tmp_path / "cut")])
+        commands.train([*common, "--out", str(tmp_path / "cut")])
     monkeypatch.undo()
     last = load_checkpoint(tmp_path / "cut" / "checkpoint.pt", "reinforce_lstm")
     assert last["counters"]["num_timesteps"] == 5 and len(last["episode"]["actions"]) == 5  # mid-episode
-    with pytest.raises(SystemExit, match="--resume"):
-        train_policy.main([*common, "--out", str(tmp_path / "cut")])
-    resumed = train_policy.main([*common, "--out", str(tmp_path / "cut"), "--resume"])
+    with pytest.raises(BenchmarkError, match="--resume"):
+        commands.train([*common, "--out", str(tmp_path / "cut")])
+    resumed = commands.train([*common, "--out", str(tmp_path / "cut"), "--resume"])
 
     a, b = ReinforceLSTMAgent.load(full), ReinforceLSTMAgent.load(resumed)
     assert (a.num_timesteps, a.num_updates, a.num_episodes) == (b.num_timesteps, b.num_updates, b.num_episodes) \
@@ -74,7 +77,7 @@ def test_benchmark_agents_quick(tmp_path: Path) -> None:
     """The script is the installed benchmark (asg_benchmark) with the scale-out flags."""
     names = ["reinforce_lstm", "a2c", "hand_tuned", "random_init"]
     argv = ["--quick", "--out", str(tmp_path), "--agents", *names, "--reps", "50"]
-    benchmark_agents.main(argv)
+    commands.benchmark(argv)
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
     assert {r["agent"] for r in rows} >= set(names)
     assert {int(r["train_env_steps"]) for r in rows if r["agent"] in ("hand_tuned", "random_init")} == {0}
@@ -85,10 +88,10 @@ def test_benchmark_agents_quick(tmp_path: Path) -> None:
     training = report.split("## Training")[1]  # how the learning rows trained, from their episodes.csv
     assert "| reinforce_lstm | 3 | 6 |" in training and "| a2c | 3 |" in training
     assert (tmp_path / "training.png").read_bytes()[:4] == b"\x89PNG"  # their curves
-    benchmark_agents.main(argv)  # resumable: finished rows are skipped, not repeated
+    commands.benchmark(argv)  # resumable: finished rows are skipped, not repeated
     assert len(list(csv.DictReader((tmp_path / "results.csv").open()))) == len(rows)
 
-    from experiments import fig8_policy_behaviour  # Fig. 8 of a benchmark row: its deployed (sampled) episodes
+    from experiments.paper import fig8_policy_behaviour  # Fig. 8 of a benchmark row: its deployed (sampled) episodes
 
     fig8 = fig8_policy_behaviour.main(["--benchmark", str(tmp_path), "--agent", "reinforce_lstm", "--window", "2",
                                        "--out", str(tmp_path / "fig8")])
@@ -96,7 +99,9 @@ def test_benchmark_agents_quick(tmp_path: Path) -> None:
     assert "new_head" in table and "action changes" in table and (fig8 / "behaviour.png").is_file()
     with pytest.raises(SystemExit, match="no episodes"):
         fig8_policy_behaviour.main(["--benchmark", str(tmp_path), "--agent", "sac", "--out", str(tmp_path / "x")])
-    from experiments.fig8_policy_behaviour import load_benchmark_actions  # one training seed: one policy's episodes
+    from experiments.paper.fig8_policy_behaviour import (
+        load_benchmark_actions,  # one training seed: one policy's episodes
+    )
 
     every, one = (load_benchmark_actions(tmp_path, "reinforce_lstm", seed)[1] for seed in (None, "1"))
     assert len(every) == 3 * len(one) > 0
@@ -105,7 +110,7 @@ def test_benchmark_agents_quick(tmp_path: Path) -> None:
 
 
 def test_ablation_reinforce_quick(tmp_path: Path) -> None:
-    from experiments import ablation_reinforce
+    from experiments.studies import ablation_reinforce
 
     out = ablation_reinforce.main(["--quick", "--variants", "entropy_bonus", "--out", str(tmp_path), "--reps", "50"])
     table = (out / "ablation.md").read_text()
@@ -120,7 +125,7 @@ def test_ablation_reads_its_bars_from_a_folder_of_the_same_protocol(tmp_path: Pa
     """hand_tuned's rows come from another folder (not re-run) and become the table's second reference;
     a folder of another protocol, or a row that trained there, is refused."""
     from asg_benchmark.provenance import machine
-    from experiments import ablation_reinforce
+    from experiments.studies import ablation_reinforce
     from tests.results_fixtures import add_results
 
     out, bars = tmp_path / "ablation", tmp_path / "bars"
@@ -155,7 +160,7 @@ def test_every_ablation_variant_builds_its_agent(digits_kwargs: dict) -> None:
 
     from agents import make_agent
     from asg_benchmark.registry import resolve_agent
-    from experiments.ablation_reinforce import VARIANTS
+    from experiments.studies.ablation_reinforce import VARIANTS
 
     env = gym.make("ASG-Digits-v0", **digits_kwargs)
     for name, kwargs in VARIANTS.items():
@@ -175,11 +180,10 @@ def test_ship_policy_from_a_benchmark(tmp_path: Path) -> None:
     """A benchmark's trained reinforce_lstm becomes the env's pretrained policy, with the env settings it needs."""
     from agents import load_pretrained, pretrained_env_kwargs
     from asg_benchmark.cli import main as benchmark
-    from experiments import ship_policy
 
     assert benchmark(["run", "--quick", "--agents", "reinforce_lstm", "--train-seeds", "0", "--eval-seeds", "100-109",
                       "--draws", "1", "--no-greedy", "--out", str(tmp_path / "bench"), "--reps", "50"]) == 0
-    shipped = ship_policy.main(["--benchmark", str(tmp_path / "bench"), "--policies", str(tmp_path / "policies")])
+    shipped = commands.ship(["--benchmark", str(tmp_path / "bench"), "--policies", str(tmp_path / "policies")])
     card = json.loads(shipped.with_suffix(".json").read_text())
     assert card["env"] == "ASG-Digits-v0" and card["source"]["evaluation_runs"] == 10
     assert pretrained_env_kwargs(folder=tmp_path / "policies") == card["env_kwargs"]
@@ -188,8 +192,8 @@ def test_ship_policy_from_a_benchmark(tmp_path: Path) -> None:
     trained = ReinforceLSTMAgent.load(tmp_path / "bench" / "agents" / "reinforce_lstm-seed0" / "agent")
     assert all(torch.equal(p, q) for p, q in zip(loaded.policy.parameters(), trained.policy.parameters(), strict=True))
     assert pretrained_env_kwargs(folder=tmp_path) == {}  # no card: the env's defaults
-    with pytest.raises(SystemExit, match="no trained agent"):
-        ship_policy.main(["--benchmark", str(tmp_path / "bench"), "--agent", "ppo", "--policies", str(tmp_path / "x")])
+    with pytest.raises(BenchmarkError, match="no trained agent"):
+        commands.ship(["--benchmark", str(tmp_path / "bench"), "--agent", "ppo", "--policies", str(tmp_path / "x")])
 
 
 def test_ship_a_policy_to_be_deployed_greedily_with_its_confirmation(tmp_path: Path) -> None:
@@ -199,7 +203,6 @@ def test_ship_a_policy_to_be_deployed_greedily_with_its_confirmation(tmp_path: P
 
     from agents import pretrained_deterministic
     from asg_benchmark.cli import main as benchmark
-    from experiments import ship_policy
 
     def run(out: str, train_seeds: list[str], eval_seeds: str) -> None:
         assert benchmark(["run", "--quick", "--agents", "reinforce_lstm", "--train-seeds", *train_seeds,
@@ -212,12 +215,12 @@ def test_ship_a_policy_to_be_deployed_greedily_with_its_confirmation(tmp_path: P
                     "reinforce_lstm-seed1")
     run("confirm", ["1"], "130-131")  # evaluates seed 1's copied agent on fresh seeds
     flags = ["--benchmark", str(tmp_path / "bench"), "--train-seed", "1", "--greedy", "--policies", str(tmp_path / "p")]
-    shipped = ship_policy.main([*flags, "--scored-in", str(tmp_path / "confirm")])
+    shipped = commands.ship([*flags, "--scored-in", str(tmp_path / "confirm")])
     card = json.loads(shipped.with_suffix(".json").read_text())
     assert card["deployment"] == "greedy" and pretrained_deterministic(folder=tmp_path / "p")
     assert card["source"]["evaluation_runs"] == 3 and card["source"]["draws"] == 1
     assert card["source"]["eval_seeds"] == [100, 101, 102]  # seed 1's greedy runs only, not seed 0's
     [confirmation] = card["source"]["also_scored_in"]
     assert confirmation["eval_seeds"] == [130, 131] and confirmation["evaluation_runs"] == 2
-    with pytest.raises(SystemExit, match="did not evaluate"):  # "confirm" never evaluated seed 0's agent
-        ship_policy.main([*flags[:3], "0", *flags[4:], "--scored-in", str(tmp_path / "confirm")])
+    with pytest.raises(BenchmarkError, match="did not evaluate"):  # "confirm" never evaluated seed 0's agent
+        commands.ship([*flags[:3], "0", *flags[4:], "--scored-in", str(tmp_path / "confirm")])

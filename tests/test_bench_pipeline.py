@@ -9,7 +9,7 @@ import pytest
 
 from asg_gym.data.driving import cityscapes_dataset, gta5_dataset
 from asg_gym.data.visda import visda_split
-from experiments.make_fixture_folders import make_cityscapes_folder, make_gta5_folder, make_visda_folder
+from experiments.bench.make_fixture_folders import make_cityscapes_folder, make_gta5_folder, make_visda_folder
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # many tiny steps: one thread is far faster
 
@@ -28,7 +28,7 @@ def test_generated_folders_load_as_the_real_layouts(tmp_path: Path) -> None:
 
 
 def test_bench_pipeline_writes_results_and_readme(tmp_path: Path) -> None:
-    from experiments import bench_pipeline
+    from experiments.bench import bench_pipeline
 
     results = bench_pipeline.main([
         "--root", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--visda-images", "32",
@@ -47,7 +47,7 @@ def test_bench_pipeline_writes_results_and_readme(tmp_path: Path) -> None:
 
 
 def test_gpu_demand_scales_published_throughput_by_flops() -> None:
-    from experiments.bench_pipeline import PUBLISHED_RESNET50, gpu_demand, workers_needed
+    from experiments.bench.bench_pipeline import PUBLISHED_RESNET50, gpu_demand, workers_needed
 
     demand = gpu_demand({"resnet50@224": 8.0, "resnet101@224": 16.0})
     assert demand["resnet101@224"] == {gpu: round(rate / 2, 1) for gpu, rate in PUBLISHED_RESNET50.items()}
@@ -72,7 +72,7 @@ def test_gpu_run_dry_run_rehearses_the_whole_pipeline(tmp_path: Path) -> None:
     assert "DRY RUN" in readme and "paper-length run" in readme
 
 
-@pytest.mark.parametrize("module", ["bench_pipeline", "gpu_run", "make_fixture_folders"])
+@pytest.mark.parametrize("module", ["bench.bench_pipeline", "gpu_run", "bench.make_fixture_folders"])
 def test_help_lists_the_flags_and_exits_cleanly(module: str, capsys: pytest.CaptureFixture[str]) -> None:
     import importlib
 

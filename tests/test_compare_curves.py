@@ -1,12 +1,12 @@
-"""experiments.compare_curves: two figure folders paired by setting and evaluation seed."""
+"""experiments.studies.compare_curves: two figure folders paired by setting and evaluation seed."""
 
 import csv
 import json
 
 import pytest
 
-from experiments.compare_curves import main
 from experiments.curves import CURVE_FIELDS
+from experiments.studies.compare_curves import main
 
 
 def _folder(path, finals, env_kwargs):

@@ -6,14 +6,14 @@ import pytest
 
 
 def test_sweep_defaults_quick(capsys):
-    from experiments import sweep_defaults
+    from experiments.studies import sweep_defaults
 
     sweep_defaults.main(["--quick"])
     assert "results in" in capsys.readouterr().out
 
 
 def test_bench_env_quick():
-    from experiments import bench_env
+    from experiments.bench import bench_env
 
     result = bench_env.main(["--quick"])
     assert result["env_cached_over_best_bare"] > 0 and result["speedup_over_previous_default"] > 0
@@ -27,7 +27,7 @@ def test_bench_env_quick():
 def test_reward_snr_quick(env_id):
     import csv
 
-    from experiments import reward_snr
+    from experiments.studies import reward_snr
 
     out = reward_snr.main(["--quick", "--env", env_id])
     rows = list(csv.DictReader((out / "rewards.csv").open()))
@@ -39,7 +39,7 @@ def test_reward_snr_quick(env_id):
 
 def test_reward_snr_within_position_std_removes_the_drift(tmp_path):
     """Two seeds whose rewards drift the same way over the episode: all of the std, none within a position."""
-    from experiments.reward_snr import write_table
+    from experiments.studies.reward_snr import write_table
 
     rows = [{"window": "1", "seed": str(seed), "decision": str(d), "reward": str(1.0 / d + 0.1 * seed)}
             for seed in (0, 1) for d in (1, 2, 3, 4)]
@@ -53,7 +53,7 @@ def test_reward_alignment_reads_a_benchmark_folder(tmp_path):
     """Return and target rise together in this folder's sampled rows; the greedy re-run and its outlier are left out."""
 
     from asg_benchmark.store import FIELDS
-    from experiments import reward_alignment
+    from experiments.studies import reward_alignment
     from tests.results_fixtures import add_results
 
     rows = []
@@ -75,7 +75,7 @@ def test_reward_alignment_reads_a_benchmark_folder(tmp_path):
 
 
 def test_bench_vector_quick():
-    from experiments import bench_vector
+    from experiments.bench import bench_vector
 
     result = bench_vector.main(["--quick"])
     assert set(result["env_steps_per_second"]) == {"single", "sync_2", "async_2"}
@@ -83,14 +83,15 @@ def test_bench_vector_quick():
 
 
 def test_demo_quick(capsys):
-    from experiments import demo
 
-    demo.main(["--quick", "--policies", "all_large", "hand_tuned", "random"])
+    from tests import commands
+
+    commands.demo(["--quick", "--policies", "all_large", "hand_tuned", "random"])
     out = capsys.readouterr().out
     assert "all_large" in out and "hand_tuned" in out and "target acc" in out
 
 
-@pytest.mark.parametrize("module", ["fig1_heuristics", "table1_lambda", "table2_retention"])
+@pytest.mark.parametrize("module", ["paper.fig1_heuristics", "paper.table1_lambda", "paper.table2_retention"])
 def test_curve_scripts_quick(module):
     import importlib
 
@@ -103,7 +104,7 @@ def test_curve_scripts_quick(module):
 def test_table2_runs_only_the_rows_asked_for_and_its_reference():
     import csv
 
-    from experiments import table2_retention
+    from experiments.paper import table2_retention
 
     out = table2_retention.main(["--quick", "--rows", "9"])
     with open(out / "curves.csv") as f:
@@ -113,7 +114,7 @@ def test_table2_runs_only_the_rows_asked_for_and_its_reference():
 
 
 def test_fig6_then_fig8_quick(tmp_path):
-    from experiments import fig6_policies, fig8_policy_behaviour
+    from experiments.paper import fig6_policies, fig8_policy_behaviour
 
     out = fig6_policies.main(["--quick"])
     assert {"rl_l2o", "hand_tuned", "random"} <= set((out / "curves.csv").read_text().replace(",", " ").split())
@@ -188,7 +189,7 @@ def test_copy_prefix_takes_matching_evaluations(tmp_path):
     assert copy_prefix(donor, table, donors, [0, 1], 900, 100, {}) == []  # donor too short: refused
 
 
-@pytest.mark.parametrize("module", ["sweep_digitseg", "fig7_segmentation"])
+@pytest.mark.parametrize("module", ["studies.sweep_digitseg", "paper.fig7_segmentation"])
 def test_segmentation_scripts_quick(module):
     import importlib
 
@@ -204,7 +205,7 @@ def test_segmentation_scripts_quick(module):
 
 
 def test_digitseg_gap_quick():
-    from experiments import digitseg_gap
+    from experiments.studies import digitseg_gap
 
     out = digitseg_gap.main(["--quick"])
     rows = (out / "runs.csv").read_text().splitlines()
@@ -217,7 +218,7 @@ def test_background_floor_is_the_miou_of_predicting_background():
     import torch
 
     from asg_gym.segmentation.metrics import ConfusionMatrix
-    from experiments.digitseg_gap import background_floor
+    from experiments.studies.digitseg_gap import background_floor
 
     labels = torch.full((2, 8, 8), 10)
     labels[0, :2, :3] = 4
@@ -226,11 +227,12 @@ def test_background_floor_is_the_miou_of_predicting_background():
     assert background_floor(labels) == pytest.approx(float(matrix.miou()))
 
 
-CLI_SCRIPTS = ["demo", "train_policy", "train_transfer", "benchmark_agents", "bench_env", "bench_vector", "gpu_check",
-               "bench_pipeline", "gpu_run", "make_fixture_folders", "bench_rollouts", "reward_snr", "sweep_defaults",
-               "digitseg_gap", "fig8_policy_behaviour", "fig1_heuristics", "table1_lambda", "table2_retention",
-               "fig6_policies", "fig7_segmentation", "sweep_digitseg", "ablation_reinforce", "ship_policy",
-               "reward_alignment", "compare_curves"]
+CLI_SCRIPTS = ["paper.train_transfer", "bench.bench_env", "bench.bench_vector", "bench.gpu_check",
+               "bench.bench_pipeline", "gpu_run", "bench.make_fixture_folders", "bench.bench_rollouts",
+               "studies.reward_snr", "studies.sweep_defaults", "studies.digitseg_gap", "paper.fig8_policy_behaviour",
+               "paper.fig1_heuristics", "paper.table1_lambda", "paper.table2_retention", "paper.fig6_policies",
+               "paper.fig7_segmentation", "studies.sweep_digitseg", "studies.ablation_reinforce",
+               "studies.reward_alignment", "studies.compare_curves"]
 
 
 @pytest.mark.parametrize("module", CLI_SCRIPTS)
@@ -243,8 +245,18 @@ def test_help_lists_the_flags_and_exits_cleanly(module, capsys):
     assert "--" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("command", ["run", "report", "compare", "migrate", "train", "ship", "demo"])
+def test_every_installed_subcommand_has_help(command, capsys):
+    from asg_benchmark.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--help"])
+    assert stop.value.code == 0
+    assert "--" in capsys.readouterr().out
+
+
 def test_curve_script_help_shows_the_shared_flags(capsys):
-    from experiments import fig1_heuristics
+    from experiments.paper import fig1_heuristics
 
     with pytest.raises(SystemExit) as stop:
         fig1_heuristics.main(["--help"])
@@ -254,8 +266,8 @@ def test_curve_script_help_shows_the_shared_flags(capsys):
     assert all(flag in text for flag in shared)
 
 
-@pytest.mark.parametrize("module", ["fig1_heuristics", "fig7_segmentation", "train_policy", "train_transfer",
-                                    "benchmark_agents", "digitseg_gap"])
+@pytest.mark.parametrize("module", ["paper.fig1_heuristics", "paper.fig7_segmentation", "paper.train_transfer",
+                                    "studies.digitseg_gap"])
 @pytest.mark.parametrize("text", ["image_size=32", '{"image_size": 32', "[32]"])
 def test_env_kwargs_must_be_a_json_object(module, text, tmp_path):
     import importlib
@@ -267,7 +279,7 @@ def test_env_kwargs_must_be_a_json_object(module, text, tmp_path):
 
 
 def test_curve_flags_set_env_keywords_once(tmp_path):
-    from experiments import fig1_heuristics
+    from experiments.paper import fig1_heuristics
 
     with pytest.raises(SystemExit, match=r"--env-kwargs sets \['lam'\]"):
         fig1_heuristics.main(["--env-kwargs", '{"lam": 0.5}', "--out", str(tmp_path / "run")])
@@ -275,9 +287,21 @@ def test_curve_flags_set_env_keywords_once(tmp_path):
 
 
 def test_quick_applies_the_script_overrides():
-    from experiments import table1_lambda
+    from experiments.paper import table1_lambda
     from experiments.runner import parse_curve_args
 
     args = parse_curve_args(table1_lambda.Args, ["--quick"])
     assert (args.seeds, args.lams, args.total_steps, args.eval_every) == ([0], [0.0, 0.1], 4, 2)
     assert args.gym_kwargs()["backbone"] == "toy" and args.out != table1_lambda.Args().out
+
+
+@pytest.mark.parametrize("command", ["train", "run"])
+@pytest.mark.parametrize("text", ["image_size=32", '{"image_size": 32', "[32]"])
+def test_installed_commands_refuse_env_kwargs_that_are_no_json_object(command, text, tmp_path, capsys):
+    from asg_benchmark.cli import main
+
+    extra = ["--budget", "4"] if command == "run" else []
+    assert main([command, "--env-kwargs", text, "--out", str(tmp_path / "run"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert "--env-kwargs takes a JSON object" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()  # stopped before writing anything

@@ -152,7 +152,7 @@ def test_schedule_is_the_reference_lr_poly() -> None:
 
 
 def test_trainer_learning_rate_follows_the_schedule(tmp_path: Path, digits_kwargs: dict[str, Any]) -> None:
-    from experiments import train_transfer
+    from experiments.paper import train_transfer
 
     kwargs = {k: v for k, v in digits_kwargs.items() if k not in ("total_steps", "eval_every")}
     epochs, base_lr = 6, 1e-3

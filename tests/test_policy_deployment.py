@@ -51,10 +51,10 @@ def test_a_card_says_whether_its_policy_is_sampled_or_greedy(tmp_path: Path) -> 
 
 
 def test_train_policy_writes_the_card_beside_the_policy(tmp_path: Path, digits_kwargs: dict) -> None:
-    from experiments import train_policy
+    from tests import commands
 
     kwargs = {**digits_kwargs, "total_steps": 2, "sgd_steps_per_action": 2}
-    saved = train_policy.main(["--env-kwargs", json.dumps(kwargs), "--episodes", "1", "--out", str(tmp_path / "run"),
+    saved = commands.train(["--env-kwargs", json.dumps(kwargs), "--episodes", "1", "--out", str(tmp_path / "run"),
                                "--save", str(tmp_path / "policy.pt"), "--no-progress", "--no-tensorboard"])
     card = json.loads(saved.with_suffix(".json").read_text())
     assert card["env"] == "ASG-Digits-v0" and card["training"]["episodes"] == 1

@@ -15,7 +15,9 @@ import pytest
 import torch
 
 from agents import LocalRollouts, RayRollouts, ReinforceLSTMAgent
-from experiments import benchmark_agents, fig1_heuristics, train_policy
+from asg_benchmark import BenchmarkError
+from experiments.paper import fig1_heuristics
+from tests import commands
 from tests.toy_lr_env import ToyLREnv
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install -e .[ray]")
@@ -46,8 +48,8 @@ def test_curve_grid_on_ray_gives_the_sequential_rows(tmp_path: Path) -> None:
 
 def test_benchmark_on_ray_gives_the_sequential_rows(tmp_path: Path) -> None:
     argv = ["--quick", "--agents", "hand_tuned", "random", "--env-kwargs", '{"num_threads": 1}', "--reps", "50"]
-    sequential = benchmark_agents.main([*argv, "--out", str(tmp_path / "sequential")])
-    on_ray = benchmark_agents.main([*argv, "--out", str(tmp_path / "ray"), "--ray"])
+    sequential = commands.benchmark([*argv, "--out", str(tmp_path / "sequential")])
+    on_ray = commands.benchmark([*argv, "--out", str(tmp_path / "ray"), "--ray"])
     timing = ("train_seconds", "eval_seconds")
     key = ("agent", "train_seed", "eval_seed", "draw", "deterministic")
     strip = [sorted(({k: v for k, v in r.items() if k not in timing} for r in rows(out / "results.csv", "")),
@@ -76,7 +78,7 @@ def test_reinforce_with_two_ray_rollout_workers_matches_two_local_slots() -> Non
 def test_train_policy_with_ray_workers(tmp_path: Path, digits_kwargs: dict) -> None:
     common = ["--env-kwargs", json.dumps(digits_kwargs), "--seed", "3", "--workers", "2", "--ray",
               "--no-tensorboard", "--no-progress", "--out", str(tmp_path / "run")]
-    agent = ReinforceLSTMAgent.load(train_policy.main([*common, "--episodes", "2"]))
+    agent = ReinforceLSTMAgent.load(commands.train([*common, "--episodes", "2"]))
     assert (agent.num_episodes, agent.num_timesteps, agent.num_updates) == (2, 12, 2)
-    with pytest.raises(SystemExit, match="--ray runs REINFORCE rollout workers"):
-        train_policy.main([*common, "--agent", "ppo", "--episodes", "2"])
+    with pytest.raises(BenchmarkError, match="--ray runs REINFORCE rollout workers"):
+        commands.train([*common, "--agent", "ppo", "--episodes", "2"])

@@ -18,9 +18,10 @@ import torch
 
 from agents import LocalRollouts, ReinforceLSTMAgent
 from agents.reinforce_lstm import discounted_returns
+from asg_benchmark import BenchmarkError
 from asg_gym.checkpoint import load_checkpoint
 from asg_gym.spaces import NUM_SCALAR_FEATURES, NUM_SCALES
-from experiments import train_policy
+from tests import commands
 from tests.toy_lr_env import Recorder, ToyLREnv
 
 
@@ -151,19 +152,19 @@ def test_two_slots_resume_exactly(tmp_path: Path) -> None:
 def test_train_policy_with_two_local_workers(tmp_path: Path, digits_kwargs: dict) -> None:
     common = ["--env-kwargs", json.dumps(digits_kwargs), "--seed", "3", "--workers", "2", "--no-tensorboard",
               "--no-progress", "--out", str(tmp_path / "run")]
-    agent = ReinforceLSTMAgent.load(train_policy.main([*common, "--episodes", "2"]))
+    agent = ReinforceLSTMAgent.load(commands.train([*common, "--episodes", "2"]))
     assert (agent.num_episodes, agent.num_timesteps, agent.num_updates) == (2, 12, 2)  # 6 lockstep steps, U = 5
-    resumed = ReinforceLSTMAgent.load(train_policy.main([*common, "--episodes", "3", "--resume"]))
+    resumed = ReinforceLSTMAgent.load(commands.train([*common, "--episodes", "3", "--resume"]))
     assert resumed.num_episodes == 4  # the two slots' episodes end together: both are recorded
     rows = list(csv.DictReader((tmp_path / "run" / "episodes.csv").open()))
     assert [r["episode"] for r in rows] == ["0", "1", "2", "3"]
-    with pytest.raises(SystemExit, match="workers"):
-        train_policy.main([*common, "--episodes", "5", "--resume", "--workers", "1"])
+    with pytest.raises(BenchmarkError, match="workers"):
+        commands.train([*common, "--episodes", "5", "--resume", "--workers", "1"])
 
 
 def test_train_policy_gives_sb3_agents_a_vector_env(tmp_path: Path, digits_kwargs: dict) -> None:
     pytest.importorskip("stable_baselines3")
-    train_policy.main(["--agent", "ppo", "--workers", "2", "--episodes", "4", "--env-kwargs", json.dumps(digits_kwargs),
+    commands.train(["--agent", "ppo", "--workers", "2", "--episodes", "4", "--env-kwargs", json.dumps(digits_kwargs),
                        "--agent-kwargs", '{"n_steps": 6, "batch_size": 6}', "--no-tensorboard", "--no-progress",
                        "--out", str(tmp_path / "run")])
     rows = list(csv.DictReader((tmp_path / "run" / "episodes.csv").open()))

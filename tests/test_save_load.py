@@ -99,7 +99,7 @@ def test_load_pretrained_names_the_training_command(monkeypatch: pytest.MonkeyPa
     import agents
 
     monkeypatch.setattr(agents, "POLICIES", tmp_path / "agents" / "policies")
-    with pytest.raises(FileNotFoundError, match=r"experiments\.train_policy"):
+    with pytest.raises(FileNotFoundError, match=r"asg-benchmark train"):
         load_pretrained("ASG-Digits-v0")
     with pytest.raises(ValueError, match="no pretrained policy"):
         load_pretrained("CartPole-v1")

@@ -126,7 +126,7 @@ def test_gta5_env_without_cityscapes_says_where_to_put_it(tmp_path, monkeypatch)
 
 
 def test_trainer_runs_segmentation(tmp_path, digitseg_kwargs):
-    from experiments import train_transfer
+    from experiments.paper import train_transfer
 
     kwargs = {k: v for k, v in digitseg_kwargs.items() if k not in ("total_steps", "eval_every")}
     row = train_transfer.main(["--env", "ASG-DigitSeg-v0", "--epochs", "2", "--steps-per-epoch", "2", "--out",

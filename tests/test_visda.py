@@ -242,7 +242,7 @@ def test_imagenet_top1_from_an_image_folder(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------- trainer
 def train(out: Path, epochs: int, *extra: str) -> dict:
-    from experiments.train_transfer import main
+    from experiments.paper.train_transfer import main
 
     return main(["--epochs", str(epochs), "--steps-per-epoch", "3", "--out", str(out), "--no-progress", *extra])
 

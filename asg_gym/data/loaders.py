@@ -23,7 +23,7 @@ MAX_DEFAULT_WORKERS = 16
 def default_num_workers() -> int:
     """Every usable core but one (left to the training loop) decodes, up to 16.
 
-    From ``experiments/bench_pipeline.py`` (``results/bench_pipeline/``): a worker decoded about
+    From ``experiments/bench/bench_pipeline.py`` (``results/bench_pipeline/``): a worker decoded about
     180 VisDA-17 renderings/s (224-px crops) or 6 GTA5 frames/s (1914×1052 PNG → 512² crops) on
     a loaded 2-core machine (about 290 and 10 per idle core, from the stage costs), while a bare
     training step on one A100 is estimated to consume ~1,300 images/s (ResNet-101, mixed precision)

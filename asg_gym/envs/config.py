@@ -73,7 +73,7 @@ class EnvConfig:
             no random augmentation (same results, one teacher pass per sample).
         channels_last: channels-last memory format for the CNNs and their inputs; ``None`` (default):
             on for CPUs, where it was measured ~1.9× faster for EfficientNet-Lite0's depthwise
-            convolutions (``experiments/bench_env.py``), off on CUDA until measured there.
+            convolutions (``experiments/bench/bench_env.py``), off on CUDA until measured there.
             Results made before this default (asg-gym 0.1.0) ran with ``False``.
         bf16: bfloat16 autocast of the CNN forward passes (CUDA; losses stay float32).
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.

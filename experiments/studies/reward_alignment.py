@@ -1,6 +1,6 @@
 """Does the env's reward point at what users want? Episode return against real-target accuracy in a benchmark.
 
-    python -m experiments.reward_alignment --benchmark results/benchmark_agents/v0.2
+    python -m experiments.studies.reward_alignment --benchmark results/benchmark_agents/v0.2
 
 The reward is the drop of the training loss on *synthetic* data; target accuracy on *real* data is
 what the controller is for. Every evaluation episode of a benchmark folder records both

@@ -3,7 +3,7 @@
 The REINFORCE-LSTM policy trained on ASG-Digits-v0 (``--policy``, default: the shipped one) is
 frozen and applied to fresh episode seeds, next to the best hand-tuned constant policy and the
 random policy, all with proxy guidance (same λ). The learned policy's actions are kept in
-``actions.csv`` (``actions_greedy.csv`` for a greedy row) for Fig. 8 (``experiments/fig8_policy_behaviour.py``).
+``actions.csv`` (``actions_greedy.csv`` for a greedy row) for Fig. 8 (``experiments/paper/fig8_policy_behaviour.py``).
 
 Writes ``results/fig6_policies/{curves.csv, actions[_greedy].csv, table.md, curves.png, provenance.json}``.
 """

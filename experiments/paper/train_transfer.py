@@ -5,11 +5,11 @@ coordinate at η_base ("all_large"), a small backbone LR with a large head LR ("
 or a frozen backbone ("head_only"), each with or without proxy guidance (λ). This script drives
 the same env the RL agents use with one constant action, so there is a single training loop:
 
-    python -m experiments.train_transfer --env ASG-Digits-v0 --policy hand_tuned --lam 0.1 \\
+    python -m experiments.paper.train_transfer --env ASG-Digits-v0 --policy hand_tuned --lam 0.1 \\
         --epochs 5 --steps-per-epoch 100
-    python -m experiments.train_transfer --env ASG-VisDA-v0 --policy hand_tuned --lam 0.1 \\
+    python -m experiments.paper.train_transfer --env ASG-VisDA-v0 --policy hand_tuned --lam 0.1 \\
         --epochs 30 --steps-per-epoch 4762 --env-kwargs '{"data_root": "/data/visda17", "bf16": true}'
-    python -m experiments.train_transfer --env ASG-GTA5-v0 --policy hand_tuned --lam 75 \\
+    python -m experiments.paper.train_transfer --env ASG-GTA5-v0 --policy hand_tuned --lam 75 \\
         --epochs 20 --steps-per-epoch 1000 \\
         --env-kwargs '{"data_root": "/data/gta5", "cityscapes_root": "/data/cityscapes"}'
 
@@ -43,10 +43,10 @@ import tyro
 
 import asg_gym  # noqa: F401  (registers the ids)
 from agents import ConstantPolicy
+from asg_benchmark import ResumableCSV, tensorboard_writer
 from asg_gym.checkpoint import load_checkpoint, save_checkpoint
-from asg_gym.errors import MissingDependencyError
 from asg_gym.schedules import REFERENCE_POLY_POWER, REFERENCE_WARMUP_ITERS, LRSchedule
-from experiments.common import REPO, ResumableCSV, parse_env_kwargs, write_provenance
+from experiments.common import REPO, parse_env_kwargs, write_provenance
 
 CHECKPOINT_KIND = "train_transfer"
 LOSSES = ("loss", "loss_xe", "loss_kl")
@@ -94,18 +94,6 @@ class Args:
     """poly decay (1 - min(i/T, 0.8))^power of the learning rate, as the released code (None: none)"""
     reference_schedule: bool = False
     """the released code's schedule in one flag: --warmup-iters 100 --poly-power 0.9"""
-
-
-def tensorboard_writer(folder: Path, purge_step: int) -> Any:
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "TensorBoard logging needs the 'tensorboard' package: `pip install 'asg-gym[experiments]'`, "
-            "or pass --no-tensorboard"
-        ) from exc
-    # purge_step drops events a crashed run logged after its last checkpoint.
-    return SummaryWriter(str(folder), purge_step=purge_step or None)
 
 
 def run_config(args: Args, env_kwargs: dict[str, Any], scales: list[float], schedule: LRSchedule

@@ -6,7 +6,7 @@ final score of every setting both folders ran on the seeds both ran (B − A, wi
 of the mean and wins/ties/losses) and names what differs in their commands' arguments. Writes
 ``compare.md`` into B unless ``--out`` says otherwise::
 
-    python -m experiments.compare_curves results/fig6_policies/v0.2_schedule \\
+    python -m experiments.studies.compare_curves results/fig6_policies/v0.2_schedule \\
         results/fig6_policies/v0.2_schedule_reference
 """
 

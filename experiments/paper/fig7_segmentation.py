@@ -3,11 +3,11 @@
 No guidance (hand-tuned constant, λ = 0) against proxy guidance (Eq. 5 dense KL, the env's λ)
 with the hand-tuned constant policy, the random policy, and a REINFORCE-LSTM policy trained on
 ASG-DigitSeg-v0 and then frozen. Without ``--policy`` the policy is trained first through
-``experiments.train_policy`` (resumable; training episodes use seeds ``0 … N-1``, evaluation
+``asg-benchmark train`` (resumable; training episodes use seeds ``0 … N-1``, evaluation
 uses fresh seeds).
 
 The learned policy's actions go to ``actions.csv`` (``actions_greedy.csv`` under ``--greedy``; plot them with
-``python -m experiments.fig8_policy_behaviour --actions results/fig7_segmentation/actions_greedy.csv
+``python -m experiments.paper.fig8_policy_behaviour --actions results/fig7_segmentation/actions_greedy.csv
 --out results/fig8_policy_behaviour/segmentation``; the paper's Fig. 8 is this task).
 
 Writes ``results/fig7_segmentation/{curves.csv, actions[_greedy].csv, table.md, curves.png, provenance.json}``.
@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from asg_benchmark import Train, train_controller
 from asg_gym.envs.digit_seg import DEFAULTS
-from experiments import runner, train_policy
+from experiments import runner
 from experiments.common import REPO
 from experiments.curves import QUICK_SEG_ENV
 from experiments.runner import LEARNED, POLICY_LABELS, Setting
@@ -60,11 +61,10 @@ def trained_policy(args: Args) -> Path:
     window = int(args.gym_kwargs().get("sgd_steps_per_action", 1))
     kwargs = {**args.gym_kwargs(), "lam": args.lam, "eval_every": 0,
               "total_steps": runner.sgd_steps_to_actions(args.total_steps, window, "--total-steps")}
-    resume = ["--resume"] if (run / "checkpoint.pt").exists() else []
     # An episode here is minutes of CPU and a checkpoint milliseconds: keep every policy update.
-    train_policy.main(["--env", ENV, "--env-kwargs", json.dumps(kwargs), "--episodes", str(args.train_episodes),
-                       "--agent-kwargs", args.agent_kwargs, "--checkpoint-every", "1",
-                       "--out", str(run), "--save", str(path), "--no-progress", *resume])
+    train_controller(Train(env=ENV, env_kwargs=json.dumps(kwargs), episodes=args.train_episodes,
+                           agent_kwargs=args.agent_kwargs, checkpoint_every=1, out=str(run), save=str(path),
+                           progress=False, resume=(run / "checkpoint.pt").exists()))
     return path
 
 

@@ -13,9 +13,9 @@ a step does not depend on the weights). For fp32 and bf16 autocast it times
 Classification is ``ASG-VisDA-v0``'s ResNet (λ = 0.1, batch 32, 224 px); ``--network fcn_vgg16`` is
 ``ASG-GTA5-v0``'s FCN (λ = 75, λ·L_KL capped at 9, Eq. 5 patches, batch 6, 512×512 crops).
 
-    python -m experiments.gpu_check                      # ResNet-101, batch 32, 224 px
-    python -m experiments.gpu_check --network fcn_vgg16  # FCN-VGG16, batch 6, 512 px
-    python -m experiments.gpu_check --channels-last --iters 50 --out results/gpu_check/resnet101_cl.json
+    python -m experiments.bench.gpu_check                      # ResNet-101, batch 32, 224 px
+    python -m experiments.bench.gpu_check --network fcn_vgg16  # FCN-VGG16, batch 6, 512 px
+    python -m experiments.bench.gpu_check --channels-last --iters 50 --out results/gpu_check/resnet101_cl.json
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The README's `make demo`: learning-rate policies side by side on ASG-Digits-v0.
+"""``asg-benchmark demo`` (the README's ``make demo``): learning-rate policies side by side on ASG-Digits-v0.
 
 Runs one episode of the default length per policy (same seed, so the same initial head and data
 order) and prints the target accuracy on real MNIST digits, the old-task agreement and the
@@ -15,19 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
-import tyro
 from tqdm import tqdm
 
 import asg_gym  # noqa: F401
 from agents import load_pretrained, make_agent, pretrained_deterministic, pretrained_env_kwargs
+from asg_benchmark.episode import run_episode
 from asg_benchmark.seeds import reseed_agent
-from experiments.common import run_episode
 
 LEARNED = "learned"
 
 
 @dataclass
-class Args:
+class Demo:
     """Compare learning-rate policies on one ASG-Digits-v0 episode each."""
 
     policies: list[str] = field(default_factory=lambda: ["all_large", "hand_tuned", "random", LEARNED])
@@ -42,8 +41,8 @@ class Args:
     """toy backbone, 32-px images, 5 steps: a smoke test"""
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = tyro.cli(Args, args=argv)
+def main(args: Demo) -> None:
+    """Run one episode per policy and print the table."""
     # The env the shipped policy was trained on (its decision window, episode length), for every policy alike.
     kwargs: dict[str, Any] = {**(pretrained_env_kwargs("ASG-Digits-v0") if LEARNED in args.policies else {}),
                               "device": args.device}
@@ -66,14 +65,12 @@ def main(argv: list[str] | None = None) -> None:
             reseed_agent(agent, args.seed)
         with tqdm(total=steps, desc=f"{name:>14}", unit="step") as bar:
             deterministic = pretrained_deterministic("ASG-Digits-v0") if name == LEARNED else True
-            results[name] = run_episode(env, agent, args.seed, progress=bar, deterministic=deterministic)
+            results[name] = run_episode(env, agent, args.seed, deterministic=deterministic,
+                                        on_step=lambda: bar.update(1))
     print(f"\n{'policy':>14} | {'target acc (MNIST)':>18} | {'old-task agreement':>18} | {'return':>7} | time")
     print("-" * 78)
     for name, r in results.items():
-        note = " (diverged)" if r["diverged"] else ""
-        print(f"{name:>14} | {r['target_accuracy']:>18.3f} | {r['old_task_agreement']:>18.3f} | "
-              f"{r['return']:>7.3f} | {r['seconds']:.0f} s{note}")
+        note = " (diverged)" if r.diverged else ""
+        print(f"{name:>14} | {r.scores['target_accuracy']:>18.3f} | {r.old_task_agreement:>18.3f} | "
+              f"{r.episode_return:>7.3f} | {r.seconds:.0f} s{note}")
 
-
-if __name__ == "__main__":
-    main()

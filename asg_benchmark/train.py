@@ -1,9 +1,10 @@
-"""Train a learning-rate controller on an ASG env: the paper's RL-L2O policy (Algorithm 1) by default.
+"""``asg-benchmark train``: train a learning-rate controller on an ASG env (the paper's RL-L2O policy,
+Algorithm 1, by default).
 
-    python -m experiments.train_policy --env ASG-Digits-v0 --episodes 50 --seed 0 --out runs/policy \\
+    asg-benchmark train --env ASG-Digits-v0 --episodes 50 --seed 0 --out runs/policy \\
         --env-kwargs '{"total_steps": 100}' --save agents/policies/reinforce_lstm_digits.pt
-    python -m experiments.train_policy --agent ppo --episodes 20 --env-kwargs '{"backbone": "toy", "total_steps": 50}'
-    python -m experiments.train_policy --workers 4 --ray --episodes 48 --out runs/policy_k4
+    asg-benchmark train --agent ppo --episodes 20 --env-kwargs '{"backbone": "toy", "total_steps": 50}'
+    asg-benchmark train --workers 4 --ray --episodes 48 --out runs/policy_k4
 
 Training episode k is reset with seed ``--seed + k`` (REINFORCE; SB3 agents seed only their first
 reset). Writes ``<out>/episodes.csv`` (one row per training episode), ``<out>/tb`` (TensorBoard:
@@ -33,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import tyro
 
 import asg_gym  # noqa: F401  (registers the ids)
 from agents import LEARNING_AGENTS, StepRecord, asg_num_coordinates, load_agent, make_agent
@@ -43,9 +43,12 @@ from agents.rollouts import episode_limit as env_episode_limit
 from agents.sb3_agents import make_vec_env
 from agents.training import entropy_columns
 from asg_benchmark.checkpoints import summarize_training
-from experiments.common import ResumableCSV, json_object, parse_env_kwargs, write_provenance
-from experiments.scale_out import RayFlags, ray_session
-from experiments.train_transfer import tensorboard_writer
+from asg_benchmark.errors import BenchmarkError
+from asg_benchmark.flags import json_object
+from asg_benchmark.provenance import append_provenance
+from asg_benchmark.resumable_csv import ResumableCSV
+from asg_benchmark.scale_out import RayFlags, ray_session
+from asg_gym.errors import MissingDependencyError
 
 EVAL_KEYS = ("target_accuracy", "target_mean_class_accuracy", "target_miou", "old_task_agreement")
 EPISODE_FIELDS = ["episode", "num_timesteps", "return", "length", "diverged", *EVAL_KEYS]
@@ -58,8 +61,8 @@ RUN_DEFAULTS = {"workers": 1}  # of run.json files written before the key existe
 
 
 @dataclass
-class Args(RayFlags):
-    """Train a learning-rate controller for N episodes of an ASG env."""
+class Train(RayFlags):
+    """Train a learning-rate controller for N episodes of an ASG env (resumable with --resume)."""
 
     env: str = "ASG-Digits-v0"
     """environment id"""
@@ -95,12 +98,25 @@ def agent_keywords(text: str) -> dict[str, Any]:
     return json_object(text, "--agent-kwargs", '{"gamma": 0.9}')
 
 
+def tensorboard_writer(folder: Path, purge_step: int) -> Any:
+    """A TensorBoard writer into ``folder``; ``purge_step`` drops events a crashed run logged after its last
+    checkpoint."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "TensorBoard logging needs the 'tensorboard' package: `pip install 'asg-gym[experiments]'`, "
+            "or pass --no-tensorboard"
+        ) from exc
+    return SummaryWriter(str(folder), purge_step=purge_step or None)
+
+
 def make_env(env_id: str, env_kwargs: dict[str, Any]) -> gym.Env:
     """The training env (a seam for tests)."""
     return gym.make(env_id, **env_kwargs)
 
 
-def make_training_env(args: Args, env_kwargs: dict[str, Any]) -> Any:
+def make_training_env(args: Train, env_kwargs: dict[str, Any]) -> Any:
     """The env the agent learns on: one env; with ``--workers K`` (or ``--ray``) K rollout slots for
     REINFORCE (local envs, or Ray actors) or an SB3 vector env of K envs."""
     if args.workers == 1 and not args.use_ray:
@@ -123,14 +139,14 @@ def episode_limit(env: Any) -> int:
     else:  # an SB3 VecEnv of agents.sb3_agents.make_vec_env
         limit = env.get_attr("asg_episode_limit", indices=[0])[0]
     if not limit:
-        raise SystemExit("the env has neither total_steps nor max_episode_steps: its episode length is unknown")
+        raise BenchmarkError("the env has neither total_steps nor max_episode_steps: its episode length is unknown")
     return int(limit)
 
 
 class TrainingMonitor:
     """The step callback: TensorBoard, episodes.csv, periodic checkpoints, and the stop after N episodes."""
 
-    def __init__(self, agent: Any, args: Args, checkpoint: Path, writer: Any, table: ResumableCSV,
+    def __init__(self, agent: Any, args: Train, checkpoint: Path, writer: Any, table: ResumableCSV,
                  coordinates: int) -> None:
         self.agent, self.args, self.checkpoint, self.writer, self.table = agent, args, checkpoint, writer, table
         self.coordinates = coordinates
@@ -167,23 +183,24 @@ class TrainingMonitor:
             self.writer.flush()
 
 
-def main(argv: list[str] | None = None) -> Path:
+def main(args: Train) -> Path:
     """Train; returns the path of the final policy."""
-    args = tyro.cli(Args, args=argv)
     if args.agent not in LEARNING_AGENTS:
-        raise SystemExit(f"--agent must be a learning agent ({', '.join(LEARNING_AGENTS)}), got {args.agent!r}")
+        raise BenchmarkError(f"--agent must be a learning agent ({', '.join(LEARNING_AGENTS)}), got {args.agent!r}")
     if args.episodes < 1 or args.checkpoint_every < 1 or args.workers < 1:
-        raise SystemExit(f"need --episodes, --checkpoint-every and --workers >= 1, got {args.episodes}, "
+        raise BenchmarkError(f"need --episodes, --checkpoint-every and --workers >= 1, got {args.episodes}, "
                          f"{args.checkpoint_every}, {args.workers}")
     if args.use_ray and args.agent != "reinforce_lstm":
-        raise SystemExit("--ray runs REINFORCE rollout workers; SB3 agents take --workers K alone (a SubprocVecEnv)")
+        raise BenchmarkError("--ray runs REINFORCE rollout workers; SB3 agents take --workers K alone (a "
+                             "SubprocVecEnv)")
     with ray_session(args) if args.use_ray else contextlib.nullcontext():
         return train(args)
 
 
-def train(args: Args) -> Path:
+def train(args: Train) -> Path:
     """``main`` once the flags are checked (and Ray is up under ``--ray``)."""
-    env_kwargs, agent_kwargs = parse_env_kwargs(args.env_kwargs), agent_keywords(args.agent_kwargs)
+    env_kwargs = json_object(args.env_kwargs, "--env-kwargs", '{"total_steps": 100}')
+    agent_kwargs = agent_keywords(args.agent_kwargs)
     out = Path(args.out)
     suffix = ".pt" if args.agent == "reinforce_lstm" else ".zip"
     checkpoint, final = out / f"checkpoint{suffix}", Path(args.save or out / f"policy{suffix}")
@@ -192,7 +209,7 @@ def train(args: Args) -> Path:
     run_file = out / "run.json"
 
     if checkpoint.exists() and not args.resume:
-        raise SystemExit(f"{checkpoint} exists: pass --resume to continue it, or choose another --out")
+        raise BenchmarkError(f"{checkpoint} exists: pass --resume to continue it, or choose another --out")
     env = make_training_env(args, env_kwargs)
     steps_per_episode = episode_limit(env)
     coordinates = asg_num_coordinates(env.observation_space, env.action_space)
@@ -200,13 +217,13 @@ def train(args: Args) -> Path:
         saved = {**RUN_DEFAULTS, **(json.loads(run_file.read_text()) if run_file.exists() else {})}
         changed = sorted(k for k in RUN_KEYS if saved.get(k) != json.loads(json.dumps(run[k])))
         if changed:
-            raise SystemExit(f"cannot resume {checkpoint}: settings changed since it was written: {changed}")
+            raise BenchmarkError(f"cannot resume {checkpoint}: settings changed since it was written: {changed}")
         agent = load_agent(args.agent, checkpoint, env)
     else:
         agent = make_agent(args.agent, env, seed=args.seed, **agent_kwargs)
         out.mkdir(parents=True, exist_ok=True)
         run_file.write_text(json.dumps(run, indent=2) + "\n")
-    write_provenance(out, seed=args.seed, args=vars(args), resumed_from_timestep=agent.num_timesteps)
+    append_provenance(out, seed=args.seed, args=vars(args), resumed_from_timestep=agent.num_timesteps)
 
     # Every remaining episode takes at most steps_per_episode actions, K episodes side by side (each slot
     # ends one within steps_per_episode steps); the monitor stops at the N-th end.
@@ -239,6 +256,3 @@ def how_it_trained(episodes: list[dict[str, str]]) -> dict[str, float | None]:
               "entropy_early": summary.entropy_early, "entropy_late": summary.entropy_late}
     return {k: None if math.isnan(v) else round(v, 4) for k, v in values.items()}
 
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Ablation of the REINFORCE-LSTM controller: the paper preset against each option alone, and all together.
 
-    python -m experiments.ablation_reinforce --budget 600 --train-seeds 0 --eval-seeds 100-109 --draws 1 \\
+    python -m experiments.studies.ablation_reinforce --budget 600 --train-seeds 0 --eval-seeds 100-109 --draws 1 \\
         --out results/ablation_reinforce/budget600 [--variants paper entropy_bonus stabilized]
 
 Each variant is a labelled row of the benchmark (``<variant>=reinforce_lstm`` with its keywords) under

@@ -1,6 +1,6 @@
 """Data-set folders shaped like VisDA-17, GTA5 and Cityscapes, at their real image sizes.
 
-For measuring the data pipeline (``experiments/bench_pipeline.py``) and running the paper-scale
+For measuring the data pipeline (``experiments/bench/bench_pipeline.py``) and running the paper-scale
 envs end to end without the data (``experiments/gpu_run.py``). The layouts are exactly what
 ``asg_gym.data.visda`` and ``asg_gym.data.driving`` read; the pixels are generated, so nothing is
 downloaded and no score means anything:
@@ -16,7 +16,7 @@ downloaded and no score means anything:
 Decoding cost depends on the pixel count and on how well a file compresses; the generated
 images' mean file sizes are returned so a benchmark can state them.
 
-    python -m experiments.make_fixture_folders --root /tmp/asg_data --visda-images 3000 --gta5-images 100
+    python -m experiments.bench.make_fixture_folders --root /tmp/asg_data --visda-images 3000 --gta5-images 100
 """
 
 from __future__ import annotations

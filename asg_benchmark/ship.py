@@ -1,6 +1,6 @@
-"""Ship a REINFORCE-LSTM policy trained in a benchmark run as the pretrained policy of its env.
+"""``asg-benchmark ship``: a REINFORCE-LSTM policy trained in a benchmark run becomes the pretrained policy of its env.
 
-    python -m experiments.ship_policy --benchmark results/benchmark_agents/v0.2 --agent reinforce_lstm \\
+    asg-benchmark ship --benchmark results/benchmark_agents/v0.2 --agent reinforce_lstm \\
         --train-seed 0 [--greedy] [--scored-in results/benchmark_agents/v0.2_confirm]
 
 Copies ``<benchmark>/agents/<agent>-seed<k>/agent`` (checked to load) to
@@ -20,19 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tyro
-
 from agents import POLICIES, ReinforceLSTMAgent
 from agents.cards import write_card
-from asg_benchmark import open_store, read_rows, summarize
 from asg_benchmark.checkpoints import TRAINING, TrainedAgent
+from asg_benchmark.errors import BenchmarkError
 from asg_benchmark.registry import GREEDY_SUFFIX
+from asg_benchmark.stats import summarize
+from asg_benchmark.store import open_store, read_rows
 from asg_gym.checkpoint import write_atomically
 
 
 @dataclass
-class Args:
-    """Ship a benchmark's trained REINFORCE-LSTM policy as an env's pretrained policy."""
+class Ship:
+    """Ship a benchmark's trained REINFORCE-LSTM policy as an env's pretrained policy (with its card)."""
 
     benchmark: str
     """the benchmark folder (asg-benchmark run --out)"""
@@ -50,13 +50,13 @@ class Args:
     """other benchmark folders that evaluated the same trained agent (e.g. a confirmatory run on fresh seeds)"""
 
 
-def main(argv: list[str] | None = None) -> Path:
-    args = tyro.cli(Args, args=argv)
+def main(args: Ship) -> Path:
+    """Copy the trained agent into the policies folder and write its card; returns the policy's path."""
     benchmark = Path(args.benchmark)
     trained = TrainedAgent.of(benchmark, args.agent, args.train_seed)
     source = trained.folder / "agent"
     if not source.is_file():
-        raise SystemExit(f"no trained agent at {source}: finish `asg-benchmark run --out {benchmark}` for row "
+        raise BenchmarkError(f"no trained agent at {source}: finish `asg-benchmark run --out {benchmark}` for row "
                          f"{args.agent!r}, training seed {args.train_seed}, first")
     agent = ReinforceLSTMAgent.load(source)  # refuses anything but a reinforce_lstm checkpoint
     protocol = open_store(benchmark).protocol() or {}
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> Path:
     for other in map(Path, args.scored_in):  # the same trained agent, evaluated on other seeds
         copy = TrainedAgent.of(other, args.agent, args.train_seed).folder / "agent"
         if not copy.is_file() or copy.read_bytes() != source.read_bytes():
-            raise SystemExit(f"{other} did not evaluate {source}: its {copy} is missing or another agent")
+            raise BenchmarkError(f"{other} did not evaluate {source}: its {copy} is missing or another agent")
         card["source"].setdefault("also_scored_in", []).append(
             {"benchmark": str(other), **_score(other, scored_row, args.train_seed)})
     folder = Path(args.policies)
@@ -96,6 +96,3 @@ def _score(benchmark: Path, label: str, train_seed: int) -> dict[str, Any]:
     return {"iqm_target_score": stats.iqm, "iqm_ci": list(stats.iqm_ci), "evaluation_runs": stats.runs,
             "draws": stats.draws, "eval_seeds": sorted({int(r["eval_seed"]) for r in ours})}
 
-
-if __name__ == "__main__":
-    main()

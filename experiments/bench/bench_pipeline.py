@@ -1,6 +1,6 @@
 """How fast the file-based envs' data pipelines deliver images, against what a GPU step consumes.
 
-Generates a VisDA-17-shaped folder (``experiments/make_fixture_folders.py``: 384×216 PNG
+Generates a VisDA-17-shaped folder (``experiments/bench/make_fixture_folders.py``: 384×216 PNG
 renderings and their ``image_list.txt``) and a GTA5-shaped one (1914×1052 PNG frames and labels),
 then measures, on this machine:
 
@@ -18,8 +18,8 @@ performance results", pytorch-21.03 NGC container) scaled by forward FLOPs (coun
 ``torch.utils.flop_counter`` on the meta device) to ResNet-101 at 224 px and FCN-VGG16 at 512 px.
 That is the bare step; an env step does more (the teacher), so it is an upper bound on demand.
 
-    python -m experiments.bench_pipeline                              # 3,000 VisDA + 60 GTA5 images
-    python -m experiments.bench_pipeline --visda-images 600 --gta5-images 40
+    python -m experiments.bench.bench_pipeline                              # 3,000 VisDA + 60 GTA5 images
+    python -m experiments.bench.bench_pipeline --visda-images 600 --gta5-images 40
 
 Writes ``<out>/results.json``, ``<out>/README.md`` and ``<out>/provenance.json``.
 """
@@ -45,8 +45,8 @@ from asg_gym.backbones.torchvision_weights import IMAGENET_MEAN, IMAGENET_STD
 from asg_gym.data.driving import SegmentationLoaderSource, gta5_dataset
 from asg_gym.data.loaders import MAX_DEFAULT_WORKERS, LoaderSource, default_num_workers
 from asg_gym.data.visda import visda_split
+from experiments.bench.make_fixture_folders import GTA5_SIZE, VISDA_RENDER_SIZE, make_gta5_folder, make_visda_folder
 from experiments.common import REPO, git_revision, machine, write_provenance
-from experiments.make_fixture_folders import GTA5_SIZE, VISDA_RENDER_SIZE, make_gta5_folder, make_visda_folder
 
 # images/s, 1 GPU, ResNet-50 v1.5 training (the torchvision ResNet-50 architecture); source below.
 PUBLISHED_RESNET50 = {"A100 80GB, mixed precision": 2470.0, "A100 80GB, TF32": 938.0,
@@ -281,14 +281,14 @@ def report(results: dict[str, Any]) -> str:
     best = {name: max(part["workers"], key=lambda r: r["images_per_s"]) for name, part in (("visda", visda),
                                                                                           ("gta5", gta5))}
     lines = [
-        "# Data-pipeline benchmark (`python -m experiments.bench_pipeline`)", "",
+        "# Data-pipeline benchmark (`python -m experiments.bench.bench_pipeline`)", "",
         f"* machine: {results['machine']}; load average before / after: "
         f"{', '.join(f'{x:.2f}' for x in results['load_average']['before'])} / "
         f"{', '.join(f'{x:.2f}' for x in results['load_average']['after'])} "
         "(the machine is shared with other jobs: these numbers are noisy and, if anything, low)",
         f"* command: `{results['command']}`",
         f"* git revision {results['git_revision']}, {results['date']}, {results['seconds']} s in all",
-        f"* generated images (`experiments/make_fixture_folders.py`): {visda['images']} VisDA-17-shaped "
+        f"* generated images (`experiments/bench/make_fixture_folders.py`): {visda['images']} VisDA-17-shaped "
         f"{args['visda_size'][0]}×{args['visda_size'][1]} PNG renderings, {gta5['images']} GTA5-shaped "
         f"{args['gta5_size'][0]}×{args['gta5_size'][1]} PNG frames with labels; {results['generated']}. "
         "Freshly written, so they are read from the page cache, not the disk.", "",

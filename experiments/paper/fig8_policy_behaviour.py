@@ -1,14 +1,14 @@
 """Fig. 8: which learning-rate scale the learned policy picks per coordinate over training.
 
 Reads the learned policy's actions from ``results/fig6_policies/actions_greedy.csv`` (written by
-``experiments/fig6_policies.py``), or with ``--benchmark DIR --agent LABEL`` the evaluation
+``experiments/paper/fig6_policies.py``), or with ``--benchmark DIR --agent LABEL`` the evaluation
 episodes of one row of a benchmark folder (``episodes.jsonl``: sampled or greedy, every training
 and evaluation seed, as the benchmark deployed it); smooths them with a moving average
 (categorical actions are noisy), and plots one line per coordinate (mean over episodes) plus a
 heatmap. The table says whether the policy is a schedule: the mean scale per third of the
 episode, and how often a coordinate's action changes between consecutive decisions.
 
-    python -m experiments.fig8_policy_behaviour --benchmark results/benchmark_agents/v0.2 \
+    python -m experiments.paper.fig8_policy_behaviour --benchmark results/benchmark_agents/v0.2 \
         --agent reinforce_lstm --out results/fig8_policy_behaviour/benchmark_v0.2
 
 Writes ``<out>/{behaviour.png, mean_scales.md, provenance.json}``.
@@ -50,7 +50,7 @@ class Args:
 def load_actions(path: Path) -> tuple[list[str], np.ndarray]:
     """Coordinate names and an ``(episodes, steps, C)`` array of scales in [0, 1]."""
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run `python -m experiments.fig6_policies` first")
+        raise FileNotFoundError(f"{path} not found: run `python -m experiments.paper.fig6_policies` first")
     episodes: dict[str, list[list[int]]] = defaultdict(list)
     with path.open(newline="") as f:
         reader = csv.reader(f)

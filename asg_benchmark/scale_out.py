@@ -1,24 +1,21 @@
-"""Scale-out on Ray: the ``--ray`` flags of the scripts, the Ray session, and independent runs as Ray tasks.
+"""Scale-out on Ray: the ``--ray`` flags, the Ray session, and independent runs as Ray tasks.
 
-The grid scripts (every curve script through :mod:`experiments.runner`, and
-:mod:`experiments.benchmark_agents`) submit each cell their results file lacks as one Ray task
-asking for ``--cpus-per-task``/``--gpus-per-task``; the driver appends each cell's rows as its
-task finishes, so an interrupted run keeps what finished, and at the end puts the new rows in
-the order a sequential run writes them. Ray is an optional extra (``pip install -e .[ray]``),
-imported only when a flag asks for it.
+``asg-benchmark run --ray`` (and the curve scripts of ``experiments/``) submit each piece of work
+their results lack as one Ray task asking for ``--cpus-per-task``/``--gpus-per-task``; the driver
+stores each task's results as it finishes, so an interrupted run keeps what finished. ``asg-benchmark
+train --ray`` makes each rollout worker a Ray actor. Ray is an optional extra (``pip install
+'asg-gym[ray]'``), imported only when a flag asks for it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from agents.rollouts import import_ray
-from experiments.common import ResumableCSV
 
 R = TypeVar("R")
 
@@ -28,7 +25,7 @@ class RayFlags:
     """The scale-out flags a script's ``Args`` inherits."""
 
     ray: bool = False
-    """scale out on a Ray started here on this machine's cores: each missing grid cell a Ray task (train_policy:
+    """scale out on a Ray started here on this machine's cores: each missing job or grid cell a Ray task (train:
     each rollout worker a Ray actor)"""
     ray_address: str | None = None
     """scale out on the running Ray cluster at this address instead (e.g. 'auto'; implies --ray); its nodes need
@@ -96,21 +93,3 @@ def run_tasks(function: Callable[..., R], calls: Sequence[tuple[Any, ...]], flag
     if failures:
         raise RuntimeError(f"{len(failures)} of {len(calls)} Ray tasks failed (indices "
                            f"{sorted(i for i, _ in failures)}); the first error is above") from failures[0][1]
-
-
-def sort_new_rows(table: ResumableCSV, first_new: int, position: Callable[[dict[str, str]], int]) -> None:
-    """Put the rows from ``first_new`` on in ``position`` order (stable), as a sequential run appends them.
-
-    Rows of a cell finish together, so only whole cells move; the rows a resumed run found stay
-    first. The file is replaced atomically.
-    """
-    new = sorted(table.rows[first_new:], key=position)
-    if new == table.rows[first_new:]:
-        return
-    table.rows[first_new:] = new
-    partial = table.path.with_name(table.path.name + ".sorting")
-    with partial.open("w", newline="") as f:
-        writer = csv.DictWriter(f, table.fields)
-        writer.writeheader()
-        writer.writerows(table.rows)
-    os.replace(partial, table.path)

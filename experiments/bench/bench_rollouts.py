@@ -1,7 +1,7 @@
 """Decisions per hour of REINFORCE training: one local env (K = 1) against K rollout workers on Ray.
 
-    python -m experiments.bench_rollouts                                   # toy backbone, then the default env
-    python -m experiments.bench_rollouts --configs toy --toy-steps 400 --workers 4
+    python -m experiments.bench.bench_rollouts                                   # toy backbone, then the default env
+    python -m experiments.bench.bench_rollouts --configs toy --toy-steps 400 --workers 4
 
 A decision is one action of the policy on one env (one env step, with its SGD step). Each
 measurement builds the env(s) and a :class:`~agents.ReinforceLSTMAgent` on ``ASG-Digits-v0``,
@@ -30,8 +30,8 @@ import tyro
 
 import asg_gym  # noqa: F401  (registers the ids)
 from agents import RayRollouts, ReinforceLSTMAgent
+from asg_benchmark.scale_out import RayFlags, ray_session
 from experiments.common import REPO, git_revision, machine, parse_env_kwargs, write_provenance
-from experiments.scale_out import RayFlags, ray_session
 
 ENV = "ASG-Digits-v0"
 CONFIGS: dict[str, dict[str, Any]] = {"toy": {"backbone": "toy", "image_size": 32}, "default": {}}

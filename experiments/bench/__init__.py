@@ -1,0 +1,4 @@
+"""Performance benchmarks: env overhead, data pipelines, vector envs, rollouts, GPU checks.
+
+Run as ``python -m experiments.bench.<script>``.
+"""
