@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint test test-slow demo bench benchmark top30 top30-seeds confirm leads ablation fig7-horizon sweep clean
+.PHONY: install lint docs test test-slow demo bench benchmark top30 top30-seeds confirm leads ablation fig7-horizon sweep clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: lint
+# The documentation site (mkdocs.yml, docs/): strict, so a broken link or docstring reference fails the build.
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
+test: lint docs
 	$(PY) -m pytest -q
 
 test-slow: $(STAMP)

@@ -69,6 +69,17 @@ class DigitSegEnv(ASGTransferEnv):
       learning to segment at all (held-out rendered scenes score about as low as real ones;
       ``experiments/digitseg_gap.py``): for synthetic-to-real questions use 1,200 steps or more.
     * ``num_source_scenes``, ``max_digits``, ``source_seed``: the rendered synthetic set.
+
+    ## Version History (``ASG-DigitSeg-v0``)
+
+    * v0, asg-gym 0.1.0: initial release (defaults base LR 3e-3, λ 1, from
+      ``experiments/studies/sweep_digitseg.py``).
+    * asg-gym 0.2.0: channels-last memory format by default on CPU, **result-changing (bitwise)**:
+      ``channels_last=False`` reproduces 0.1.0 bit for bit. New keywords whose defaults keep the earlier
+      behaviour: ``guidance`` (``"patches"``), ``kl_cap`` (``None``: no cap), ``momentum_style``,
+      ``window_growth``, ``num_threads``.
+    * asg-gym 0.3.0: keywords validated when the env is built (as ``ASG-Digits-v0``;
+      ``num_source_scenes`` ≥ ``batch_size``); not result-changing.
     """
 
     def __init__(

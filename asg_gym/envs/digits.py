@@ -60,6 +60,18 @@ class DigitsEnv(ASGTransferEnv):
       ``"weight_l2"``, ``"feature_l2"`` (ROAD-style) or ``"si"`` (Synaptic Intelligence); the
       baselines of Table 2. Usually combined with ``lam=0``.
     * ``head_hidden``: hidden width of the new head θ_n.
+
+    ## Version History (``ASG-Digits-v0``)
+
+    * v0, asg-gym 0.1.0: initial release (defaults base LR 1e-2, 48-px images, λ 0.1, batch 32, 300
+      steps, from ``experiments/studies/sweep_defaults.py``).
+    * asg-gym 0.2.0: channels-last memory format by default on CPU (``channels_last=None``: on for CPU,
+      off for CUDA), **result-changing (bitwise)**: episodes round differently, and ``channels_last=False``
+      reproduces 0.1.0 bit for bit. New keywords whose defaults keep the earlier behaviour:
+      ``momentum_style`` (``"torch"``), ``window_growth`` (``"fixed"``), ``num_threads``.
+    * asg-gym 0.3.0: keywords validated when the env is built (whole-number counts in range, ``lam``
+      finite ≥ 0, ``base_lr`` finite > 0, ``momentum`` in [0, 1), ``num_source_images`` ≥ ``batch_size``);
+      not result-changing.
     """
 
     def __init__(

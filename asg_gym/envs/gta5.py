@@ -78,6 +78,17 @@ class GTA5Env(ASGTransferEnv):
     * ``cityscapes_root``: the Cityscapes folder (``leftImg8bit/val``, ``gtFine/val``), default
       ``$ASG_CITYSCAPES_ROOT``.
     * ``num_workers``, ``eval_batch_size``: as ``ASG-VisDA-v0``.
+
+    ## Version History (``ASG-GTA5-v0``)
+
+    * v0, asg-gym 0.1.0: initial release.
+    * asg-gym 0.2.0: λ·L_KL capped at 9 by rescaling λ, as the released L2O script does (``kl_cap=9.0``
+      by default; ``None`` is the earlier behaviour), **result-changing**: the loss and the reward change.
+      The id stayed ``-v0``: the versioning rule (``docs/versioning.md``) was written later, and no GTA5
+      result had been recorded. New keywords with the earlier behaviour as default: ``guidance``
+      (``"patches"``), ``momentum_style``, ``window_growth``, ``num_threads``. Channels-last by default
+      on CPU only (**result-changing (bitwise)** there; CUDA unchanged).
+    * asg-gym 0.3.0: keywords validated when the env is built; not result-changing.
     """
 
     def __init__(

@@ -70,6 +70,17 @@ class VisDAEnv(ASGTransferEnv):
     The env's ``target_metric`` (the score curves, tables and ``render`` headline) is
     ``target_mean_class_accuracy``, VisDA-17's metric; ``info`` also carries plain
     ``target_accuracy`` and ``target_accuracy_<class>`` for each of the 12 classes.
+
+    ## Version History (``ASG-VisDA-v0``)
+
+    * v0, asg-gym 0.1.0: initial release.
+    * asg-gym 0.2.0: the headline metric is ``target_mean_class_accuracy`` and evaluation averages each
+      image with its mirror image by default (``flip_tta=True``), as the released code evaluates:
+      **result-changing** for the reported score, not for what the agent faces (no VisDA-17 result had
+      been recorded). Channels-last by default on CPU only (**result-changing (bitwise)** there; CUDA
+      unchanged). New keywords with the earlier behaviour as default: ``momentum_style``,
+      ``window_growth``, ``num_threads``.
+    * asg-gym 0.3.0: keywords validated when the env is built; not result-changing.
     """
 
     def __init__(
