@@ -81,15 +81,13 @@ def reference_warmup_fraction(env: Any) -> float:
     """The reference's 100 warm-up SGD iterations as a fraction of one of ``env``'s episodes (≤ 1).
 
     An episode's SGD iterations are the env's ``sgd_steps_per_episode`` (ASG envs, growing
-    windows included), else ``total_steps × config.sgd_steps_per_action``; envs that say neither
+    windows included), else its ``total_steps`` (one SGD step per action); envs that say neither
     get 0.1.
     """
     unwrapped = getattr(env, "unwrapped", env)
     iterations = getattr(unwrapped, "sgd_steps_per_episode", None)
     if iterations is None:
-        total_steps = getattr(unwrapped, "total_steps", None)
-        window = getattr(getattr(unwrapped, "config", None), "sgd_steps_per_action", 1)
-        iterations = total_steps * int(window) if isinstance(total_steps, int) else None
+        iterations = getattr(unwrapped, "total_steps", None)
     if not isinstance(iterations, int) or iterations < 1:
         return 0.1
     return min(REFERENCE_WARMUP_ITERS / iterations, 1.0)

@@ -53,7 +53,7 @@ def main(args: Demo) -> None:
     env = gym.make("ASG-Digits-v0", **kwargs)
     unwrapped: Any = env.unwrapped  # the ASG env
     steps = unwrapped.total_steps
-    print(f"ASG-Digits-v0: {steps} decisions of {unwrapped.config.sgd_steps_per_action} SGD step(s) per "
+    print(f"ASG-Digits-v0: {steps} decisions of {unwrapped.windows[0]} SGD step(s) per "
           f"episode, coordinates {', '.join(unwrapped.coordinate_names)}")
     if LEARNED in args.policies:
         how = "greedy" if pretrained_deterministic("ASG-Digits-v0") else "sampled"

@@ -15,15 +15,13 @@ import json
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from asg_benchmark.checkpoints import TRAINING, TrainedAgent
 from asg_benchmark.errors import ProtocolError
+from asg_benchmark.plan import Job
 from asg_benchmark.registry import AgentSpec, split_label
 from asg_benchmark.store import ResultsStore, StoreError, cell_key, open_store, protocol_differences
-
-if TYPE_CHECKING:  # the runner imports this module
-    from asg_benchmark.runner import Job
 
 
 def reuse_cells(source: Path, store: ResultsStore, jobs: list[Job], agents: Mapping[str, AgentSpec],

@@ -2,7 +2,7 @@
 
 Work comes in *jobs*, one per (agent, training seed): a job builds the agent, trains it (if it
 learns) on a :class:`~asg_benchmark.training_env.TrainingEnv`, then runs its pending evaluation
-cells. :func:`plan_jobs` lists the jobs whose cells are not all in the results yet,
+cells. :func:`~asg_benchmark.plan.plan_jobs` lists the jobs whose cells are not all in the results yet,
 :class:`JobRunner` runs one (picklable: a Ray task or any process pool can run it), and
 :func:`run_benchmark` ties them to a folder; ``map_jobs`` replaces its in-process loop.
 """
@@ -21,32 +21,16 @@ import gymnasium as gym
 from asg_benchmark.checkpoints import AGENTS, EpisodeLog, TrainedAgent
 from asg_benchmark.episode import EpisodeResult, run_episode
 from asg_benchmark.errors import AgentError, BenchmarkError
+from asg_benchmark.plan import EvalCell, Job, plan_jobs
 from asg_benchmark.protocol import BenchmarkSpec
 from asg_benchmark.provenance import machine, provenance
-from asg_benchmark.registry import GREEDY_SUFFIX, AgentSpec, build_agent, learns
+from asg_benchmark.registry import AgentSpec, build_agent, learns
 from asg_benchmark.reuse import reuse_cells
 from asg_benchmark.seeds import reseed_agent, run_seed, seed_everything
-from asg_benchmark.store import Cell, ResultsStore
+from asg_benchmark.store import ResultsStore
 from asg_benchmark.training_env import TrainingEnv
 
 CHECKPOINT_EVERY = 300  # env steps between training checkpoints: 10 protocol episodes, ~7 min on 2 CPU cores
-
-
-@dataclass(frozen=True)
-class EvalCell:
-    """One evaluation episode to run: its cell and whether ``predict`` is greedy."""
-
-    cell: Cell
-    deterministic: bool
-
-
-@dataclass(frozen=True)
-class Job:
-    """One agent and training seed (``None``: an unseeded agent, run once) with its pending cells."""
-
-    agent: str
-    train_seed: int | None
-    cells: tuple[EvalCell, ...]
 
 
 @dataclass
@@ -55,27 +39,6 @@ class Record:
 
     row: dict[str, Any]
     episode: dict[str, Any]
-
-
-def agent_cells(spec: BenchmarkSpec, agent: AgentSpec, train_seed: int | None) -> list[EvalCell]:
-    """Every cell of one agent and training seed: sampled draws, and greedy ones if it has a greedy row."""
-    draws = spec.draws if agent.stochastic else 1
-    cells = [EvalCell(Cell(agent.name, train_seed, e, d), False) for e in spec.eval_seeds for d in range(draws)]
-    if agent.greedy and spec.greedy:
-        cells += [EvalCell(Cell(agent.name + GREEDY_SUFFIX, train_seed, e, 0), True) for e in spec.eval_seeds]
-    return cells
-
-
-def plan_jobs(spec: BenchmarkSpec, agents: dict[str, AgentSpec], store: ResultsStore | None = None) -> list[Job]:
-    """The jobs with cells still to run, in the order of ``spec.agents`` then training seeds."""
-    jobs = []
-    for name in spec.agents:
-        agent = agents[name]
-        for train_seed in spec.train_seeds if agent.seeded else [None]:
-            cells = tuple(c for c in agent_cells(spec, agent, train_seed) if store is None or not store.done(c.cell))
-            if cells:
-                jobs.append(Job(name, train_seed, cells))
-    return jobs
 
 
 class Envs:
@@ -119,13 +82,14 @@ def _make(env_id: str, kwargs: dict[str, Any]) -> gym.Env:
 
 
 def episode_settings(env: gym.Env) -> dict[str, Any]:
-    """The episode length (actions), decision window (SGD steps per action) and score key of ``env``."""
+    """The episode length (actions), decision window (SGD steps per action: the first window when windows grow)
+    and score key of ``env``, from its public attributes (an env without them: one SGD step per action)."""
     unwrapped = env.unwrapped
     length = getattr(unwrapped, "total_steps", None)
     if length is None and env.spec is not None:
         length = env.spec.max_episode_steps
-    config = getattr(unwrapped, "config", None)
-    return {"episode_length": length, "decision_window": getattr(config, "sgd_steps_per_action", 1),
+    windows = getattr(unwrapped, "windows", None) or [1]
+    return {"episode_length": length, "decision_window": int(windows[0]),
             "target_metric": getattr(unwrapped, "target_metric", "target_accuracy")}
 
 

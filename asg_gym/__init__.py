@@ -2,7 +2,7 @@
 
 from gymnasium.envs.registration import register, registry
 
-__version__ = "0.2.0"  # 0.2.0: channels-last by default on CPU, momentum_style, num_threads
+__version__ = "0.3.0"  # CHANGELOG.md: what each release changed
 
 # Registered by string entry point so that importing asg_gym stays cheap.
 _ENVS = {

@@ -59,8 +59,9 @@ def test_schedule_agents_through_make_agent() -> None:
 
 
 def test_reference_warmup_is_100_sgd_iterations() -> None:
-    env = SimpleNamespace(unwrapped=SimpleNamespace(total_steps=300, config=SimpleNamespace(sgd_steps_per_action=2)))
+    """From the env's public ``sgd_steps_per_episode`` (growing windows included), else ``total_steps``."""
+    env = SimpleNamespace(unwrapped=SimpleNamespace(total_steps=300, sgd_steps_per_episode=600))
     assert reference_warmup_fraction(env) == pytest.approx(100 / 600)
-    short = SimpleNamespace(unwrapped=SimpleNamespace(total_steps=6, config=SimpleNamespace(sgd_steps_per_action=1)))
+    short = SimpleNamespace(unwrapped=SimpleNamespace(total_steps=6))
     assert reference_warmup_fraction(short) == 1.0
     assert reference_warmup_fraction(ToyLREnv()) == 0.1

@@ -21,8 +21,8 @@ from asg_benchmark import (
     run_benchmark,
 )
 from asg_benchmark.cli import main
+from asg_benchmark.plan import agent_cells, plan_jobs
 from asg_benchmark.provenance import cpu_model, machine
-from asg_benchmark.runner import agent_cells, plan_jobs
 from asg_benchmark.seeds import TRAIN_EPISODE_OFFSET
 from asg_benchmark.training_env import TrainingEnv
 from tests.toy_lr_env import ToyLREnv
