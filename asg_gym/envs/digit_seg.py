@@ -23,7 +23,7 @@ from asg_gym.segmentation.evaluation import SegmentationEvaluation
 from asg_gym.segmentation.models import build_segmentation_network
 from asg_gym.segmentation.optimizee import SegmentationOptimizee
 
-# base_lr and λ from experiments/sweep_digitseg.py (results/sweep_digitseg/): at 1e-2 "all_large" and
+# base_lr and λ from experiments/studies/sweep_digitseg.py (results/sweep_digitseg/): at 1e-2 "all_large" and
 # λ = 10 diverge; at 3e-3 nothing diverges and λ = 1 gave the best mIoU. Sizes: ~2 min per episode.
 DEFAULTS: dict[str, Any] = {
     "weights": "imagenet",
@@ -67,7 +67,7 @@ class DigitSegEnv(ASGTransferEnv):
     * ``total_steps`` (shared): the 300-step default keeps an episode near 2 minutes on 2 CPU cores,
       but the FCN is then still
       learning to segment at all (held-out rendered scenes score about as low as real ones;
-      ``experiments/digitseg_gap.py``): for synthetic-to-real questions use 1,200 steps or more.
+      ``experiments/studies/digitseg_gap.py``): for synthetic-to-real questions use 1,200 steps or more.
     * ``num_source_scenes``, ``max_digits``, ``source_seed``: the rendered synthetic set.
 
     ## Version History (``ASG-DigitSeg-v0``)

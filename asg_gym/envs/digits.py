@@ -24,7 +24,7 @@ from asg_gym.optimizee import ClassificationOptimizee
 from asg_gym.regularisers import build_regulariser
 
 NUM_DIGIT_CLASSES = 10
-# Defaults chosen by experiments/sweep_defaults.py (results/README.md, "Choosing the defaults").
+# Defaults chosen by experiments/studies/sweep_defaults.py (results/README.md, "Choosing the defaults").
 DEFAULTS: dict[str, Any] = {
     "weights": "imagenet",
     "lam": 0.1,
