@@ -9,7 +9,7 @@ import gymnasium as gym
 
 from agents.base import Agent
 from agents.baselines import PRESETS, ConstantPolicy, RandomInitPolicy, RandomPolicy, preset_scales
-from agents.cards import deployment_env_kwargs, deploys_greedily
+from agents.cards import decision_env_kwargs, deployment_env_kwargs, deploys_greedily
 from agents.lstm_policy import ReinforceLSTMPolicy
 from agents.reinforce_lstm import PRESETS as REINFORCE_PRESETS
 from agents.reinforce_lstm import ReinforceLSTMAgent
@@ -130,6 +130,9 @@ __all__ = [
     "StepRecord",
     "TunedConstantAgent",
     "asg_num_coordinates",
+    "decision_env_kwargs",
+    "deployment_env_kwargs",
+    "deploys_greedily",
     "load_agent",
     "load_pretrained",
     "make_agent",

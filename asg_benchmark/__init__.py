@@ -11,25 +11,36 @@ The protocol and the plug-in interface are described in ``docs/benchmark.md``; t
 ``asg-benchmark run …`` / ``asg-benchmark report DIR``.
 """
 
+from asg_benchmark.checkpoints import TrainingSummary, training_summaries
+from asg_benchmark.compare import RowComparison, compare_rows, comparison_markdown, differing_settings
 from asg_benchmark.demo import Demo
 from asg_benchmark.episode import EpisodeResult, run_episode
 from asg_benchmark.errors import AgentError, BenchmarkError, ProtocolError, SeedError
 from asg_benchmark.flags import json_object
 from asg_benchmark.protocol import BenchmarkSpec, quick
 from asg_benchmark.provenance import append_provenance, git_revision, machine
-from asg_benchmark.registry import AgentSpec, declare_agent, register_agent, resolve_agent, unregister_agent
-from asg_benchmark.report import write_report
+from asg_benchmark.registry import (
+    GREEDY_SUFFIX,
+    AgentSpec,
+    declare_agent,
+    register_agent,
+    resolve_agent,
+    split_label,
+    unregister_agent,
+)
+from asg_benchmark.report import statistics_cells, write_report
 from asg_benchmark.resumable_csv import ResumableCSV
 from asg_benchmark.runner import Job, JobRunner, Record, RunSummary, plan_jobs, run_benchmark
 from asg_benchmark.scale_out import RayFlags, ray_session, run_tasks
-from asg_benchmark.seeds import MIN_EVAL_SEEDS, check_seeds, parse_seeds
+from asg_benchmark.seeds import MIN_EVAL_SEEDS, check_seeds, parse_seeds, reseed_agent
 from asg_benchmark.ship import Ship
-from asg_benchmark.stats import Summary, summarize
+from asg_benchmark.stats import RowStats, Summary, summarize
 from asg_benchmark.store import ResultsStore, StoreError, migrate, open_store, read_episodes, read_rows
 from asg_benchmark.train import Train, tensorboard_writer
 from asg_benchmark.train import main as train_controller
 
 __all__ = [
+    "GREEDY_SUFFIX",
     "MIN_EVAL_SEEDS",
     "AgentError",
     "AgentSpec",
@@ -44,15 +55,21 @@ __all__ = [
     "Record",
     "ResultsStore",
     "ResumableCSV",
+    "RowComparison",
+    "RowStats",
     "RunSummary",
     "SeedError",
     "Ship",
     "StoreError",
     "Summary",
     "Train",
+    "TrainingSummary",
     "append_provenance",
     "check_seeds",
+    "compare_rows",
+    "comparison_markdown",
     "declare_agent",
+    "differing_settings",
     "git_revision",
     "json_object",
     "machine",
@@ -65,13 +82,17 @@ __all__ = [
     "read_episodes",
     "read_rows",
     "register_agent",
+    "reseed_agent",
     "resolve_agent",
     "run_benchmark",
     "run_episode",
     "run_tasks",
+    "split_label",
+    "statistics_cells",
     "summarize",
     "tensorboard_writer",
     "train_controller",
+    "training_summaries",
     "unregister_agent",
     "write_report",
 ]

@@ -28,14 +28,14 @@ def repo_relative(path: Path | str) -> str:
 
 def git_revision() -> str:
     """The checkout's short revision (``-dirty`` with uncommitted changes); one definition, the benchmark's."""
-    from asg_benchmark.provenance import git_revision as revision
+    from asg_benchmark import git_revision as revision
 
     return revision()
 
 
 def machine() -> str:
     """The machine line of provenance records; one definition, the benchmark's (names a CUDA device too)."""
-    from asg_benchmark.provenance import machine as describe
+    from asg_benchmark import machine as describe
 
     return describe()
 
@@ -75,7 +75,7 @@ def run_episode(env: Any, agent: Any, seed: int, progress: Any = None, *, determ
     The curve holds ``(sgd_step, target score, old-task agreement)`` at every evaluation, the
     score being the env's ``target_metric`` (``target_accuracy``; ``target_miou`` for segmentation).
     """
-    from asg_benchmark.episode import run_episode as run
+    from asg_benchmark import run_episode as run
 
     on_step = None if progress is None else lambda: progress.update(1)
     result = run(env, agent, seed, deterministic=deterministic, on_step=on_step)

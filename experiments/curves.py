@@ -103,8 +103,7 @@ def interval_table(curves: dict, label: Callable[[str, float], str], reference: 
     """The final scores as the benchmark reports them (:func:`asg_benchmark.summarize`, ``rliable``): per
     curve the IQM over seeds with its 95 % stratified-bootstrap CI, and, when ``reference`` names one curve
     for all, the probability of improvement over it and the paired mean difference."""
-    from asg_benchmark import summarize
-    from asg_benchmark.report import statistics_cells
+    from asg_benchmark import statistics_cells, summarize
 
     rows = final_rows(curves, label)
     named = {reference(*key) for key in curves} if reference else set()

@@ -252,10 +252,15 @@ def ratio_to_bare(rows: list[dict[str, Any]], model: str, precision: str, ms: fl
 
 
 def pinned(roots: dict[str, Path], scale: Scale) -> dict[str, Any]:
-    from asg_gym.backbones.torchvision_weights import IMAGENET_MEAN, IMAGENET_STD
-    from asg_gym.data.driving import SegmentationLoaderSource, gta5_dataset
-    from asg_gym.data.loaders import LoaderSource, default_num_workers
-    from asg_gym.data.visda import visda_split
+    from asg_gym import (
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        LoaderSource,
+        SegmentationLoaderSource,
+        default_num_workers,
+        gta5_dataset,
+        visda_split,
+    )
 
     train = visda_split(roots["visda"], "train", scale.image_size)
     frames = gta5_dataset(roots["gta5"], crop_size=(scale.crop, scale.crop))

@@ -23,11 +23,17 @@ import gymnasium as gym
 import tyro
 
 import asg_gym  # noqa: F401  (registers the ids)
-from agents import ConstantPolicy, ReinforceLSTMAgent, load_pretrained, make_agent, pretrained_path
-from agents.cards import decision_env_kwargs, deployment_env_kwargs, deploys_greedily
-from asg_benchmark.registry import GREEDY_SUFFIX
-from asg_benchmark.scale_out import RayFlags, ray_session, run_tasks
-from asg_benchmark.seeds import reseed_agent
+from agents import (
+    ConstantPolicy,
+    ReinforceLSTMAgent,
+    decision_env_kwargs,
+    deployment_env_kwargs,
+    deploys_greedily,
+    load_pretrained,
+    make_agent,
+    pretrained_path,
+)
+from asg_benchmark import GREEDY_SUFFIX, RayFlags, ray_session, reseed_agent, run_tasks
 from experiments.common import REPO, ResumableCSV, parse_env_kwargs, run_episode, sort_new_rows, write_provenance
 from experiments.curves import QUICK_ENV, SCORE_NAMES, Reference, curve_fields, write_outputs
 

@@ -41,10 +41,16 @@ from typing import Any
 
 import torch
 
-from asg_gym.backbones.torchvision_weights import IMAGENET_MEAN, IMAGENET_STD
-from asg_gym.data.driving import SegmentationLoaderSource, gta5_dataset
-from asg_gym.data.loaders import MAX_DEFAULT_WORKERS, LoaderSource, default_num_workers
-from asg_gym.data.visda import visda_split
+from asg_gym import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    MAX_DEFAULT_WORKERS,
+    LoaderSource,
+    SegmentationLoaderSource,
+    default_num_workers,
+    gta5_dataset,
+    visda_split,
+)
 from experiments.bench.make_fixture_folders import GTA5_SIZE, VISDA_RENDER_SIZE, make_gta5_folder, make_visda_folder
 from experiments.common import REPO, git_revision, machine, write_provenance
 
@@ -157,7 +163,7 @@ def forward_gflops() -> dict[str, float]:
     import torchvision
     from torch.utils.flop_counter import FlopCounterMode
 
-    from asg_gym.segmentation.models import build_segmentation_network
+    from asg_gym import build_segmentation_network
 
     def count(run: Callable[[], object]) -> float:
         with FlopCounterMode(display=False) as counter:

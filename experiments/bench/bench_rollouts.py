@@ -30,7 +30,7 @@ import tyro
 
 import asg_gym  # noqa: F401  (registers the ids)
 from agents import RayRollouts, ReinforceLSTMAgent
-from asg_benchmark.scale_out import RayFlags, ray_session
+from asg_benchmark import RayFlags, ray_session
 from experiments.common import REPO, git_revision, machine, parse_env_kwargs, write_provenance
 
 ENV = "ASG-Digits-v0"

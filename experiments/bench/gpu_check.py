@@ -34,11 +34,15 @@ import torch.nn.functional as F
 import tyro
 from torch import nn
 
-from asg_gym.backbones import build_backbone
-from asg_gym.optimizee import ClassificationOptimizee, CoordinateSGD, build_new_head
-from asg_gym.segmentation.metrics import IGNORE_INDEX
-from asg_gym.segmentation.models import build_segmentation_network
-from asg_gym.segmentation.optimizee import SegmentationOptimizee
+from asg_gym import (
+    IGNORE_INDEX,
+    ClassificationOptimizee,
+    CoordinateSGD,
+    SegmentationOptimizee,
+    build_backbone,
+    build_new_head,
+    build_segmentation_network,
+)
 
 NUM_CLASSES = 12  # VisDA-17
 NUM_SEG_CLASSES = 19  # Cityscapes

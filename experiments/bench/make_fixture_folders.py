@@ -30,8 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from asg_gym.data.driving import ID_TO_TRAIN_ID
-from asg_gym.data.visda import VISDA_CLASSES
+from asg_gym import ID_TO_TRAIN_ID, VISDA_CLASSES
 
 VISDA_RENDER_SIZE = (384, 216)  # (width, height)
 GTA5_SIZE = (1914, 1052)

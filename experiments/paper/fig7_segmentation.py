@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from asg_benchmark import Train, train_controller
-from asg_gym.envs.digit_seg import DEFAULTS
+from asg_gym import DIGIT_SEG_DEFAULTS
 from experiments import runner
 from experiments.common import REPO
 from experiments.curves import QUICK_SEG_ENV
@@ -43,11 +43,11 @@ class Args(runner.CurveArgs):
     """episodes to train the policy when --policy is not given"""
     agent_kwargs: str = "{}"
     """REINFORCE-LSTM options for that training, a JSON object, e.g. '{"preset": "stabilized"}'"""
-    lam: float = DEFAULTS["lam"]
+    lam: float = DIGIT_SEG_DEFAULTS["lam"]
     """λ of the proxy-guided runs"""
     seeds: list[int] = field(default_factory=lambda: [100, 101, 102])
     """fresh episode seeds (not those of policy training)"""
-    total_steps: int = DEFAULTS["total_steps"]
+    total_steps: int = DIGIT_SEG_DEFAULTS["total_steps"]
     eval_every: int = 50
     out: str = str(REPO / "results" / "fig7_segmentation")
 

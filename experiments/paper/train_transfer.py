@@ -44,8 +44,7 @@ import tyro
 import asg_gym  # noqa: F401  (registers the ids)
 from agents import ConstantPolicy
 from asg_benchmark import ResumableCSV, tensorboard_writer
-from asg_gym.checkpoint import load_checkpoint, save_checkpoint
-from asg_gym.schedules import REFERENCE_POLY_POWER, REFERENCE_WARMUP_ITERS, LRSchedule
+from asg_gym import REFERENCE_POLY_POWER, REFERENCE_WARMUP_ITERS, LRSchedule, load_checkpoint, save_checkpoint
 from experiments.common import REPO, parse_env_kwargs, write_provenance
 
 CHECKPOINT_KIND = "train_transfer"

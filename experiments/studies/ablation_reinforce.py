@@ -30,14 +30,24 @@ from typing import Any
 import numpy as np
 import tyro
 
-from asg_benchmark import BenchmarkSpec, StoreError, open_store, read_rows, run_benchmark, summarize, write_report
-from asg_benchmark.checkpoints import TrainingSummary, training_summaries
-from asg_benchmark.protocol import quick
-from asg_benchmark.registry import split_label
-from asg_benchmark.report import statistics_cells
-from asg_benchmark.seeds import parse_seeds
-from asg_benchmark.stats import RowStats, Summary
-from asg_benchmark.store import protocol_differences
+from asg_benchmark import (
+    BenchmarkSpec,
+    RowStats,
+    StoreError,
+    Summary,
+    TrainingSummary,
+    differing_settings,
+    open_store,
+    parse_seeds,
+    quick,
+    read_rows,
+    run_benchmark,
+    split_label,
+    statistics_cells,
+    summarize,
+    training_summaries,
+    write_report,
+)
 from experiments.common import REPO, parse_env_kwargs, repo_relative
 
 REFERENCE = "paper"
@@ -137,7 +147,7 @@ def bar_rows(out: Path, there: Path, bars: list[str]) -> list[dict[str, str]]:
         except StoreError as exc:
             raise SystemExit(f"--bars-from must be a benchmark folder (or '' for no bars): {exc}") from None
     mine, theirs = protocols
-    changed = protocol_differences(mine, theirs, ignore=BUDGET_FREE)
+    changed = [key for key in differing_settings(mine, theirs) if key not in BUDGET_FREE]
     if changed:
         raise SystemExit(f"{there} was run under another protocol ({', '.join(changed)} differ from {out}'s): its "
                          "rows cannot stand beside the ablation's; pass --bars-from '' or a folder of this protocol")

@@ -19,7 +19,7 @@ from typing import Any
 
 import tyro
 
-from asg_benchmark.compare import compare_rows, comparison_markdown, differing_settings
+from asg_benchmark import compare_rows, comparison_markdown, differing_settings
 from experiments.curves import final_rows, load_curves
 
 

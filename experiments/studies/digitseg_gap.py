@@ -21,11 +21,16 @@ import tyro
 
 import asg_gym  # noqa: F401
 from agents import ConstantPolicy
-from asg_gym.data.digit_scenes import BACKGROUND, real_scenes, synthetic_scenes
-from asg_gym.envs.digit_seg import DEFAULTS, TARGET_SCENES_SEED
-from asg_gym.evaluation import TensorBatches
-from asg_gym.segmentation.evaluation import SegmentationEvaluation
-from asg_gym.segmentation.metrics import IGNORE_INDEX
+from asg_gym import (
+    BACKGROUND,
+    DIGIT_SEG_DEFAULTS,
+    IGNORE_INDEX,
+    TARGET_SCENES_SEED,
+    SegmentationEvaluation,
+    TensorBatches,
+    real_scenes,
+    synthetic_scenes,
+)
 from experiments.common import REPO, ResumableCSV, parse_env_kwargs, run_episode, write_provenance
 from experiments.curves import QUICK_SEG_ENV
 
@@ -40,11 +45,11 @@ class Args:
 
     steps: list[int] = field(default_factory=lambda: [300, 1200])
     """episode lengths (SGD steps)"""
-    lrs: list[float] = field(default_factory=lambda: [DEFAULTS["base_lr"]])
+    lrs: list[float] = field(default_factory=lambda: [DIGIT_SEG_DEFAULTS["base_lr"]])
     """base learning rates"""
     seeds: list[int] = field(default_factory=lambda: [0])
     """episode seeds"""
-    eval_size: int = DEFAULTS["eval_size"]
+    eval_size: int = DIGIT_SEG_DEFAULTS["eval_size"]
     """scenes per evaluation set"""
     env_kwargs: str = "{}"
     """extra gym.make keywords, a JSON object, e.g. '{"scene_size": 48}'"""
@@ -63,7 +68,7 @@ def background_floor(labels: torch.Tensor) -> float:
 
 def main(argv: list[str] | None = None) -> Path:
     args = tyro.cli(Args, args=argv)
-    env_kwargs = {**DEFAULTS, **parse_env_kwargs(args.env_kwargs)}
+    env_kwargs = {**DIGIT_SEG_DEFAULTS, **parse_env_kwargs(args.env_kwargs)}
     if args.quick:
         args.steps, args.eval_size = [4], 8
         args.out = tempfile.mkdtemp(prefix="asg_digitseg_gap_")

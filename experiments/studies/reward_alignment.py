@@ -26,8 +26,7 @@ import numpy as np
 import tyro
 from scipy.stats import spearmanr
 
-from asg_benchmark import read_rows
-from asg_benchmark.registry import GREEDY_SUFFIX  # a deterministic re-run of a sampled row: not new evidence
+from asg_benchmark import GREEDY_SUFFIX, read_rows
 from experiments.common import REPO, repo_relative, write_provenance
 
 
@@ -57,6 +56,7 @@ class Episodes:
 
     @classmethod
     def read(cls, folder: Path) -> Episodes:
+        # a /greedy row is a deterministic re-run of a sampled row: not new evidence
         rows = [r for r in read_rows(folder) if not r["agent"].endswith(GREEDY_SUFFIX)]
         if not rows:
             raise SystemExit(f"no sampled or deterministic rows in {folder / 'results.csv'}")
