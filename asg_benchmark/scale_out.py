@@ -29,7 +29,7 @@ class RayFlags:
     each rollout worker a Ray actor)"""
     ray_address: str | None = None
     """scale out on the running Ray cluster at this address instead (e.g. 'auto'; implies --ray); its nodes need
-    this checkout importable"""
+    asg-gym installed (and this checkout importable for the experiments' scripts)"""
     cpus_per_task: float = 1.0
     """CPUs each Ray task or actor asks for (also its torch threads)"""
     gpus_per_task: float = 0.0
