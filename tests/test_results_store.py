@@ -149,15 +149,18 @@ def _writer(folder: str) -> None:
 
 
 def test_two_writers_on_one_folder_store_each_cell_once(tmp_path: Path) -> None:
-    """Two processes run the same benchmark into one folder at once: every cell once, as one process stores it."""
-    _run(tmp_path / "alone")
+    """Two processes run the same benchmark into one folder at once: every cell once, as one process stores it.
+    (Each run in a forked process: a fork keeps one torch thread, which the rows' machine column records.)"""
     context = multiprocessing.get_context("fork")  # the toy env's registration is inherited
+    alone = context.Process(target=_writer, args=(str(tmp_path / "alone"),))
+    alone.start()
+    alone.join(120)
     writers = [context.Process(target=_writer, args=(str(tmp_path / "shared"),)) for _ in range(2)]
     for writer in writers:
         writer.start()
     for writer in writers:
         writer.join(120)
-    assert [w.exitcode for w in writers] == [0, 0]
+    assert [w.exitcode for w in (alone, *writers)] == [0, 0, 0]
     timing = ("train_seconds", "eval_seconds")
     strip = [sorted(tuple(v for k, v in row.items() if k not in timing) for row in read_rows(tmp_path / folder))
              for folder in ("alone", "shared")]
