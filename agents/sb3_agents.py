@@ -2,15 +2,25 @@
 
 SB3 is an optional extra (``pip install -e .[sb3]``) and is imported only when such an agent is
 built. These agents save with SB3's own zip format (SB3 owns it and reads it back with its own
-checks) rather than :mod:`asg_gym.checkpoint`; resuming continues from the saved parameters and
-optimizer but not mid-rollout, so unlike :class:`~agents.reinforce_lstm.ReinforceLSTMAgent` a
-resumed run is not bitwise the uninterrupted one. Given an SB3 vector env (:func:`make_vec_env`),
+checks) rather than :mod:`asg_gym.checkpoint`. Given an SB3 vector env (:func:`make_vec_env`),
 an agent steps its envs together, and the training callback sees one record per env step.
+
+Resuming: SB3's zip holds the parameters, the optimizer and the counters, but no rollout in progress
+and not the random generators SB3 samples from (the process-wide ones of Python, NumPy and torch;
+SB3's ``load`` reseeds them with the agent's seed and has its env's next reset reuse that seed). So
+:meth:`SB3Agent.save` adds those generators and, on one env, that env's generator as it was before
+the episode that begins next; :meth:`SB3Agent.load` with an env puts them back. An agent saved
+between two ``learn`` calls (a rollout boundary) that is also between two episodes
+(:attr:`SB3Agent.resumes_exactly`) then trains on bit for bit as it would have without the save.
+Saved in the middle of an episode it cannot: the episode's past actions and the env's state are in
+no file, so it starts a new episode (the benchmark does not checkpoint it there); nor on a vector
+env, whose envs' generators are not saved.
 """
 
 from __future__ import annotations
 
 import importlib
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,6 +32,7 @@ from agents.rollouts import episode_limit
 from agents.training import StepCallback, StepRecord, asg_num_coordinates
 
 _EPISODES_ATTRIBUTE = "asg_num_episodes"  # stored on the SB3 model, so it travels in its zip
+_RESUME_ATTRIBUTE = "asg_resume"  # the random generators at the save (module docstring), in the zip too
 EnvOrVecEnv = Any
 """A ``gym.Env`` or an SB3 ``VecEnv`` (SB3 is optional, so its types are not imported here)."""
 
@@ -101,6 +112,50 @@ def _callback_adapter(agent: SB3Agent, callback: StepCallback | None, bar: Any) 
     return StepCallbackAdapter()
 
 
+class RepeatableResets(gym.Wrapper):
+    """Keeps the env's generator as it was before the latest reset, so that the reset can be made again.
+
+    SB3 resets its env between episodes without a seed, so each episode is drawn from the env's own
+    generator; after a load it would reset it with the agent's seed instead. :meth:`repeat` makes the
+    next reset, whatever seed it is given, draw from a state kept by an earlier one.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.generator_state: dict[str, Any] | None = None
+        """The env's generator before the latest reset (``None`` before any, or after a seeded one)."""
+        self._repeat: dict[str, Any] | None = None
+
+    def repeat(self, generator_state: dict[str, Any]) -> None:
+        """Make the next reset the one that found the env's generator in ``generator_state``."""
+        self._repeat = generator_state
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        if self._repeat is not None:
+            generator = np.random.Generator(getattr(np.random, self._repeat["bit_generator"])())
+            generator.bit_generator.state = self._repeat
+            self.env.unwrapped.np_random, seed, self._repeat = generator, None, None
+        self.generator_state = None if seed is not None else dict(self.env.unwrapped.np_random.bit_generator.state)
+        return self.env.reset(seed=seed, options=options)
+
+
+def global_generators() -> dict[str, Any]:
+    """The states of Python's, NumPy's and torch's process-wide generators (SB3 samples from them)."""
+    import torch
+
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def set_global_generators(states: dict[str, Any]) -> None:
+    """Put back :func:`global_generators`' states."""
+    import torch
+
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))  # a tuple again if it went through JSON
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+
+
 class SB3Agent:
     """One SB3 algorithm on an ASG-layout env; ``learn``/``predict``/``save``/``load`` as the other agents.
 
@@ -117,12 +172,20 @@ class SB3Agent:
     def __init__(self, env: EnvOrVecEnv, *, seed: int | None = None, **kwargs: Any) -> None:
         asg_num_coordinates(env.observation_space, env.action_space)
         algorithm = _import(self.module, self.algorithm)
-        self.model = algorithm(self.policy_name, env, seed=seed, **{"device": "cpu", **self.defaults, **kwargs})
+        self.resets = RepeatableResets(env) if isinstance(env, gym.Env) else None  # None: a vector env
+        self.model = algorithm(self.policy_name, env if self.resets is None else self.resets, seed=seed,
+                               **{"device": "cpu", **self.defaults, **kwargs})
         self.num_episodes = 0
 
     @property
     def num_timesteps(self) -> int:
         return int(self.model.num_timesteps)
+
+    @property
+    def resumes_exactly(self) -> bool:
+        """Whether :meth:`save` now and :meth:`load` would train on bit for bit: one env, between two episodes."""
+        return (self.resets is not None and self.resets.generator_state is not None
+                and bool(np.all(self.model._last_episode_starts)))
 
     def learn(self, total_timesteps: int, callback: StepCallback | None = None,
               progress_bar: bool = False) -> SB3Agent:
@@ -147,18 +210,28 @@ class SB3Agent:
         path = path if path.suffix == ".zip" else path.with_name(path.name + ".zip")
         path.parent.mkdir(parents=True, exist_ok=True)
         setattr(self.model, _EPISODES_ATTRIBUTE, self.num_episodes)
+        setattr(self.model, _RESUME_ATTRIBUTE, {
+            "generators": global_generators(),
+            "next_reset": self.resets.generator_state if self.resets is not None and self.resumes_exactly else None})
         self.model.save(path)
         return path
 
     @classmethod
     def load(cls, path: str | Path, env: EnvOrVecEnv | None = None) -> SB3Agent:
-        """A new agent from :meth:`save`'s zip; pass ``env`` to go on learning."""
+        """A new agent from :meth:`save`'s zip; pass ``env`` to go on learning (then the process-wide random
+        generators are set to their states at the save: see the module docstring)."""
         if env is not None:
             asg_num_coordinates(env.observation_space, env.action_space)
         algorithm = _import(cls.module, cls.algorithm)
         agent = cls.__new__(cls)
-        agent.model = algorithm.load(path, env=env, device="cpu")
+        agent.resets = RepeatableResets(env) if isinstance(env, gym.Env) else None
+        agent.model = algorithm.load(path, env=env if agent.resets is None else agent.resets, device="cpu")
         agent.num_episodes = int(getattr(agent.model, _EPISODES_ATTRIBUTE, 0))
+        resume = getattr(agent.model, _RESUME_ATTRIBUTE, None)  # absent in zips saved before it
+        if env is not None and resume is not None:
+            set_global_generators(resume["generators"])  # after SB3's load, which reseeds them
+            if agent.resets is not None and resume["next_reset"] is not None:
+                agent.resets.repeat(resume["next_reset"])  # SB3 resets the env before its first step
         return agent
 
 

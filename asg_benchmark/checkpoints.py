@@ -10,10 +10,29 @@ a temporary name and renamed, so it is either whole or absent. A rerun of the jo
 instead of training it; one trained with other keywords or another budget is refused, not reused.
 
 Learning agents (``AgentSpec.resumable``) also keep ``<agent>-seed<k>.partial/`` while they train,
-rewritten every few hundred env steps: a job stopped in training continues from there. For
-``reinforce_lstm`` (its ``learn`` continues where the last call stopped, and a checkpoint taken
-mid-episode replays that episode) and ``tuned_constant`` it ends with the agent of an uninterrupted
-run; SB3 agents continue from their last checkpoint with a fresh episode.
+rewritten every ``checkpoint_every`` env steps: a job stopped in training, even by SIGKILL, continues
+from there and ends with the agent and the ``episodes.csv`` of an uninterrupted run, bit for bit:
+
+* ``reinforce_lstm``: its file holds its own generator, optimizer, normalizer, baselines, LSTM state,
+  the unroll so far and the episode in progress, which ``learn`` replays from the episode's seed
+  (episode k of training is reset with ``seed + k``) before it goes on.
+* ``tuned_constant``: tunes in whole episodes (also ``seed + k``) and saves its trials; trial n is
+  proposed by a sampler seeded with ``seed + n`` from the trials before it, saved or not.
+* SB3 agents (``ppo``, ``a2c``, ``recurrent_ppo``): SB3's zip keeps no episode in progress (not the
+  rollout buffer, not the env's state; a rollout may end mid-episode and the next one carry on), so
+  they are checkpointed only where ``learn`` stopped between two episodes (``resumes_exactly``):
+  then the zip also holds the process-wide generators SB3 samples from and the env generator of the
+  next episode's reset (:mod:`agents.sb3_agents`). Rollouts that do not divide into whole episodes
+  make such points rarer (PPO's 32-step rollouts, the protocol's 30-decision episodes and pieces of
+  300 steps: every 960 steps), and a job stopped after the last of them trains again from it.
+
+The other half of exactness is the env: an episode depends only on its seed and actions, not on the
+episodes run before it in the process (the teacher cache: ``CoordinateSGD.enable_teacher_cache``),
+and nothing the agents or envs train with draws from the process-wide generators (the env's reset
+draws inside ``torch.random.fork_rng``) except SB3's, which are saved. "Bit for bit" holds on one
+machine and build with the same number of torch threads (``torch.get_num_threads()``: the env's
+convolutions sum in another order with another count; forked workers run with one, Ray's with their
+tasks' ``num_cpus``).
 """
 
 from __future__ import annotations

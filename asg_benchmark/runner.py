@@ -177,7 +177,8 @@ class JobRunner:
 
     def _train_resumably(self, agent: Any, train_env: TrainingEnv, partial: TrainedAgent,
                          settings: dict[str, Any], log: EpisodeLog | None) -> tuple[Any, dict[str, Any]]:
-        """Train in pieces of ``checkpoint_every`` env steps, saving to ``partial`` between them."""
+        """Train in pieces of ``checkpoint_every`` env steps, saving to ``partial`` between them where a resume
+        from the save would be exact (an agent's ``resumes_exactly``, if it has one: SB3 agents between episodes)."""
         seconds = 0.0
         resumed = partial.load(agent, train_env, settings)
         if resumed is not None:
@@ -190,7 +191,7 @@ class JobRunner:
             started = time.perf_counter()
             _learn(agent, min(self.checkpoint_every, self.spec.budget - _granted(agent)), log)
             seconds += time.perf_counter() - started
-            if (granted := _granted(agent)) < self.spec.budget:
+            if (granted := _granted(agent)) < self.spec.budget and getattr(agent, "resumes_exactly", True):
                 partial.save(agent, settings, _training(agent.num_timesteps, seconds),
                              None if log is None else log.rows)
                 self._say(f"{partial.folder.name}: {granted}/{self.spec.budget} training env steps, checkpointed")

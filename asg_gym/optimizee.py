@@ -144,7 +144,16 @@ class CoordinateSGD:
         raise NotImplementedError
 
     def enable_teacher_cache(self, num_samples: int) -> None:
-        """Cache the frozen teacher's outputs for sample ids ``0 … num_samples-1``."""
+        """Cache the frozen teacher's outputs for sample ids ``0 … num_samples-1``.
+
+        A batch with any sample not cached yet runs the teacher on the whole batch, as without the
+        cache (so never more often), and keeps the new samples' rows. Run on the new samples alone,
+        a cached output depended on how many there were (CPU kernels round differently at another
+        batch size), so an episode depended on the episodes run before it in the same env, and a
+        resumed training run on where it resumed. A cached output now has the bits of the uncached
+        one wherever a sample's output does not depend on the other samples of a batch of the same
+        size (so on the CPU kernels measured; ``tests/test_resume.py`` checks it).
+        """
         raise NotImplementedError
 
     def set_scales(self, scales: Sequence[float]) -> list[float]:
@@ -307,8 +316,8 @@ class ClassificationOptimizee(CoordinateSGD):
         assert self._teacher_cached is not None
         keys = keys.to(self.device)
         missing = ~self._teacher_cached[keys]
-        if bool(missing.any()):
-            self._teacher_cache[keys[missing]] = F.log_softmax(self.teacher_logits(images[missing]).float(), dim=1)
+        if bool(missing.any()):  # the whole batch: see CoordinateSGD.enable_teacher_cache
+            self._teacher_cache[keys[missing]] = F.log_softmax(self.teacher_logits(images).float(), dim=1)[missing]
             self._teacher_cached[keys[missing]] = True
         return self._teacher_cache[keys]
 

@@ -2,7 +2,8 @@
 
 The snapshot holds the weights, the SGD momentum, the pending gradients, the data order (and the
 patch generator of the segmentation envs) and the step counters; restore it with
-``reset(seed=<same seed>)`` then ``load_state_dict``.
+``reset(seed=<same seed>)`` then ``load_state_dict``. What the env keeps across episodes, the
+teacher cache, must not change an episode: a resumed run fills it from other batches.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 from tests.cheap_envs import CheapEnv
 
@@ -99,3 +101,26 @@ def test_state_dict_and_load_state_dict_before_reset_raise(cheap_env: CheapEnv) 
         fresh.unwrapped.load_state_dict(state)
     with pytest.raises(RuntimeError, match=r"reset\(\) before state_dict"):
         fresh.unwrapped.state_dict()
+
+
+def test_the_teacher_cache_gives_the_losses_of_no_cache(cheap_env: CheapEnv, one_thread: None) -> None:
+    """Whichever of a batch's samples were cached before, the losses are those computed without the cache.
+
+    A resumed training run (a fresh env) fills the cache from other batches than the uninterrupted run did.
+    When the teacher ran on a batch's uncached samples alone, their outputs depended on how many there were
+    (convolutions and matrix products round differently for another batch size) and so did every later
+    episode: a REINFORCE run resumed after two episodes ended with other weights than an uninterrupted one.
+    """
+    env = cheap_env.make(eval_every=0)
+    env.reset(seed=0)
+    optimizee, source = env.unwrapped.optimizee, env.unwrapped.source
+    if not source.cacheable:
+        pytest.skip(f"{cheap_env.env_id} augments its source images: nothing is cached")
+    cached = source.next_batch()
+    optimizee.forward_backward(*cached)
+    size = len(cached[0])
+    for _ in range(source.num_samples // size - 1):  # the rest of the epoch
+        new = source.next_batch()
+        for k in range(size):  # a batch with one sample not cached yet, at each position
+            batch = [torch.cat([old[:k], fresh[k:k + 1], old[k + 1:]]) for old, fresh in zip(cached, new, strict=True)]
+            assert optimizee.forward_backward(*batch) == optimizee.forward_backward(*batch[:2])  # keys: the cache

@@ -134,8 +134,8 @@ class SegmentationOptimizee(CoordinateSGD):
             return self._teacher_conv5(images)
         keys = keys.to(self.device)
         missing = ~self._teacher_cached[keys]
-        if bool(missing.any()):
-            fresh = self._teacher_conv5(images[missing])
+        if bool(missing.any()):  # the whole batch: see CoordinateSGD.enable_teacher_cache
+            fresh = self._teacher_conv5(images)[missing]
             if self._teacher_cache is None:  # the map's shape is known only now
                 self._teacher_cache = torch.empty(self._cache_size, *fresh.shape[1:], device=self.device)
             self._teacher_cache[keys[missing]] = fresh
