@@ -51,10 +51,10 @@ class AgentSpec:
             built-in learning agents): its training episodes are kept beside the trained agent.
         resumable: successive ``learn(n)`` calls train as one, ``num_timesteps`` counts its env
             steps, and ``save``/``load`` mid-training continue its training: the benchmark
-            checkpoints it while it trains. ``reinforce_lstm`` and ``tuned_constant`` resume
-            exactly (a stopped job ends with the agent of an uninterrupted one); SB3 agents resume
-            from their last checkpoint with a fresh episode and their random generators as the
-            job left them (one interruption costs at most one unfinished episode's context).
+            checkpoints it while it trains. Every built-in learning agent resumes exactly (a stopped
+            job ends with the agent of an uninterrupted one, on the same machine, build and thread
+            count): ``reinforce_lstm`` from any step, ``tuned_constant``, and the SB3 agents on one
+            env from checkpoints taken at episode ends (:mod:`asg_benchmark.checkpoints`).
     """
 
     name: str

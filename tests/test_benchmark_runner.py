@@ -180,7 +180,7 @@ def _stop_in_the_third_piece(monkeypatch: Any, agent_class: Any) -> list[int]:
 
 def test_sb3_training_interrupted_resumes_from_its_checkpoint(tmp_path: Path, monkeypatch: Any) -> None:
     """SB3 agents are checkpointed while they train too: a job stopped in training continues from its last
-    checkpoint (with a fresh episode, so not bit for bit) and ends with its budget trained and every row."""
+    checkpoint and ends with its budget trained and every row (bit for bit: tests/test_exact_resume.py)."""
     from agents import PPOAgent
 
     spec = BenchmarkSpec(**{**_spec(("ppo",), (100, 101)).__dict__,

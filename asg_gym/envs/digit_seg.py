@@ -80,6 +80,10 @@ class DigitSegEnv(ASGTransferEnv):
       ``window_growth``, ``num_threads``.
     * asg-gym 0.3.0: keywords validated when the env is built (as ``ASG-Digits-v0``;
       ``num_source_scenes`` ≥ ``batch_size``); not result-changing.
+    * asg-gym 0.3.0, **result-changing (bitwise)** with ``cache_teacher=True`` (the default): the cached
+      teacher outputs of a batch with any new sample are computed on the whole batch, as without the
+      cache, so an episode no longer depends on the episodes the same env ran before it (CPU kernels
+      round differently for other batch sizes; differences of ~1e-8 in L_KL).
     """
 
     def __init__(

@@ -72,6 +72,10 @@ class DigitsEnv(ASGTransferEnv):
     * asg-gym 0.3.0: keywords validated when the env is built (whole-number counts in range, ``lam``
       finite ≥ 0, ``base_lr`` finite > 0, ``momentum`` in [0, 1), ``num_source_images`` ≥ ``batch_size``);
       not result-changing.
+    * asg-gym 0.3.0, **result-changing (bitwise)** with ``cache_teacher=True`` (the default): the cached
+      teacher outputs of a batch with any new sample are computed on the whole batch, as without the
+      cache, so an episode no longer depends on the episodes the same env ran before it (CPU kernels
+      round differently for other batch sizes; differences of ~1e-8 in L_KL).
     """
 
     def __init__(

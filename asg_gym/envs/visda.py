@@ -81,6 +81,10 @@ class VisDAEnv(ASGTransferEnv):
       unchanged). New keywords with the earlier behaviour as default: ``momentum_style``,
       ``window_growth``, ``num_threads``.
     * asg-gym 0.3.0: keywords validated when the env is built; not result-changing.
+    * asg-gym 0.3.0, **result-changing (bitwise)** with ``cache_teacher=True`` (the default): the cached
+      teacher outputs of a batch with any new sample are computed on the whole batch, as without the
+      cache, so an episode no longer depends on the episodes the same env ran before it (CPU kernels
+      round differently for other batch sizes; differences of ~1e-8 in L_KL).
     """
 
     def __init__(
