@@ -39,6 +39,7 @@ from asg_benchmark.scale_out import RayFlags, ray_session, run_tasks
 from asg_benchmark.seeds import parse_seeds
 from asg_benchmark.ship import Ship
 from asg_benchmark.store import migrate
+from asg_benchmark.suite import env_folders, write_suite_report
 from asg_benchmark.train import Train
 from asg_gym.errors import MissingDependencyError
 
@@ -49,8 +50,8 @@ class Run(RayFlags):
 
     agents: list[str] = field(default_factory=lambda: list(AGENT_NAMES))
     """agents: built-in names, names from asg_benchmark.register_agent, or import paths package.module:factory"""
-    env: str = "ASG-Digits-v0"
-    """environment id"""
+    env: list[str] = field(default_factory=lambda: ["ASG-Digits-v0"])
+    """environment id; several: one folder per env under --out and a report across them (suite.md)"""
     train_seeds: list[str] = field(default_factory=lambda: ["0", "1", "2"])
     """training seeds (one trained agent each); ranges such as 0-4 allowed"""
     eval_seeds: list[str] = field(default_factory=lambda: ["100-109"])
@@ -124,8 +125,8 @@ Command = (Annotated[Run, tyro.conf.subcommand("run")] | Annotated[Report, tyro.
            | Annotated[Demo, tyro.conf.subcommand("demo")])
 
 
-def spec_from(args: Run) -> tuple[BenchmarkSpec, Path]:
-    """The benchmark and output folder that ``run``'s flags describe."""
+def spec_from(args: Run, env: str) -> BenchmarkSpec:
+    """The benchmark of ``env`` that ``run``'s flags describe."""
     agent_kwargs = json_object(args.agent_kwargs, "--agent-kwargs", '{"ppo": {"n_steps": 16}}')
     bad = [name for name, value in agent_kwargs.items() if not isinstance(value, dict)]
     if bad:
@@ -133,17 +134,21 @@ def spec_from(args: Run) -> tuple[BenchmarkSpec, Path]:
     budget = args.budget if args.budget is not None else QUICK_BUDGET if args.quick else None
     if budget is None:
         raise BenchmarkError("state the training budget of the learning agents: --budget ENV_STEPS")
-    if args.out is None and not args.quick:
-        raise BenchmarkError("give the results folder: --out DIR")
-    out = Path(args.out) if args.out is not None else Path(tempfile.mkdtemp(prefix="asg_benchmark_quick_"))
     env_kwargs = json_object(args.env_kwargs, "--env-kwargs", '{"total_steps": 100}')
     if args.use_ray:  # each task's torch threads = its CPUs, unless --env-kwargs says otherwise
         env_kwargs = args.task_env_kwargs(env_kwargs)
-    spec = BenchmarkSpec(env=args.env, agents=tuple(args.agents), train_seeds=tuple(parse_seeds(args.train_seeds)),
+    spec = BenchmarkSpec(env=env, agents=tuple(args.agents), train_seeds=tuple(parse_seeds(args.train_seeds)),
                          eval_seeds=tuple(parse_seeds(args.eval_seeds)), budget=budget, draws=args.draws,
                          env_kwargs=env_kwargs, agent_kwargs=agent_kwargs, allow_few_seeds=args.allow_few_seeds,
                          greedy=args.greedy)
-    return (quick(spec) if args.quick else spec), out
+    return quick(spec) if args.quick else spec
+
+
+def output_folder(args: Run) -> Path:
+    """``--out``, or under ``--quick`` without it a new temporary folder."""
+    if args.out is None and not args.quick:
+        raise BenchmarkError("give the results folder: --out DIR")
+    return Path(args.out) if args.out is not None else Path(tempfile.mkdtemp(prefix="asg_benchmark_quick_"))
 
 
 def run_job(runner: JobRunner, job: Job) -> list[Record]:
@@ -152,18 +157,27 @@ def run_job(runner: JobRunner, job: Job) -> list[Record]:
 
 
 def run(args: Run) -> int:
-    """``asg-benchmark run``: the benchmark into its folder (on Ray with ``--ray``), then its report."""
-    spec, out = spec_from(args)
+    """``asg-benchmark run``: the benchmark of each env into its folder (on Ray with ``--ray``), then the reports
+    (one per env, and ``suite.md`` across several)."""
+    if not args.env or len(set(args.env)) != len(args.env):
+        raise BenchmarkError(f"give each env once with --env, got {args.env}")
+    specs = [spec_from(args, env) for env in args.env]  # every spec checked before anything runs
+    out = output_folder(args)
+    folders = env_folders(out, args.env)
 
     def on_ray(runner: JobRunner, jobs: Sequence[Job]) -> Iterator[list[Record]]:
         for _, records in run_tasks(run_job, [(runner, job) for job in jobs], args):
             yield records
 
     with ray_session(args) if args.use_ray else contextlib.nullcontext():
-        summary = run_benchmark(spec, out, report=False, reuse=args.reuse, storage=args.storage,
-                                map_jobs=on_ray if args.use_ray else None)
-    path = write_report(out, reps=args.reps, storage=args.storage)
-    print(f"{summary.cells_written} new episodes; results and report in {out} ({path.name})")
+        for spec in specs:
+            folder = folders[spec.env]
+            summary = run_benchmark(spec, folder, report=False, reuse=args.reuse, storage=args.storage,
+                                    map_jobs=on_ray if args.use_ray else None)
+            path = write_report(folder, reps=args.reps, storage=args.storage)
+            print(f"{spec.env}: {summary.cells_written} new episodes; results and report in {folder} ({path.name})")
+    if len(args.env) > 1:
+        print(f"across the envs: {write_suite_report(out, args.env, reps=args.reps)}")
     return 0
 
 

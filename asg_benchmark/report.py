@@ -1,10 +1,11 @@
 """The report of a benchmark folder, regenerated from its results store alone.
 
 Writes ``report.md`` (the table, the protocol as the rows state it, the paired per-cell
-differences, and every row against the tuned constant when there is one), ``iqm.png`` (IQM
-intervals of the target score and of old-task agreement), ``profiles.png`` (performance
-profiles with their bands) and, when learning rows saved their training episodes,
-``training.png`` (training return and policy entropy per training episode).
+differences, every row against the tuned constant when there is one, and the Pareto front of target
+score against old-task agreement), ``iqm.png`` (IQM intervals of the target score and of old-task
+agreement), ``profiles.png`` (performance profiles with their bands), ``pareto.png`` and, when
+learning rows saved their training episodes, ``training.png`` (training return and policy entropy per
+training episode).
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ import numpy as np
 
 from asg_benchmark.checkpoints import TrainingSummary, pooled, summarize_training, training_runs_by_seed
 from asg_benchmark.errors import BenchmarkError
+from asg_benchmark.pareto import pareto_section, plot_pareto
 from asg_benchmark.seeds import MIN_EVAL_SEEDS
 from asg_benchmark.stats import RowStats, Summary, compared_with, summarize
 from asg_benchmark.store import open_store
 
 REPORT, IQM_PLOT, PROFILE_PLOT, TRAINING_PLOT = "report.md", "iqm.png", "profiles.png", "training.png"
+PARETO_PLOT = "pareto.png"
 TUNED_CONSTANT = "tuned_constant"  # the registry's name of the Optuna-tuned constant agent
 SMOKE = ("**Smoke run, not a result** (`--quick`: toy backbone, tiny images, a few steps of training): it shows "
          "that the benchmark runs end to end; run without `--quick` for numbers.\n\n")
@@ -68,10 +71,13 @@ def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None 
     source = "" if eval_seeds is None else f"Evaluation seeds {_seeds(eval_seeds)} of `{folder}`.\n\n"
     if (store.protocol() or {}).get("smoke"):
         source = SMOKE + source
+    metric = ", ".join(summary.protocol["target_metric"])
     path.write_text(source + markdown(summary) + against_tuned + against_chance + per_seed
+                    + pareto_section(summary.rows, metric)
                     + training_section(summarize_training(_with_each_seed(by_seed))))
     plot_intervals(summary, out / IQM_PLOT)
     plot_profiles(summary, out / PROFILE_PLOT)
+    plot_pareto(summary.rows, metric, out / PARETO_PLOT)
     if runs:
         plot_training(runs, out / TRAINING_PLOT)
     return path
