@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 
 from asg_gym.data.real_digits import real_digits
@@ -52,3 +53,26 @@ def test_uci_target_and_augmentation_run(digits_kwargs):
     _, _, _, _, info = env.step(np.full(7, 5))
     assert np.isfinite(info["loss"])
     assert env.unwrapped.source.cacheable is False
+
+
+def test_mnist_m_puts_real_digits_on_real_photographs(digits_kwargs):
+    """MNIST-M's construction, |crop − digit| per channel, with fixed seeded crops of scikit-image's photographs."""
+    from asg_gym.data.real_digits import blend_into_photographs
+
+    mnist, y = real_digits("mnist", 32)
+    blended, y_m = real_digits("mnist_m", 32)
+    assert blended.shape == mnist.shape and blended.dtype == torch.uint8 and torch.equal(y, y_m)
+    assert blended[:, :, 0, :].float().mean() > 40  # photographs behind, not a black background
+    assert len({tuple(img[:, 0, 0].tolist()) for img in blended[:50]}) > 10  # varied backgrounds (colour at a corner)
+    photo = np.full((40, 40, 3), 200, dtype=np.uint8)
+    one = blend_into_photographs(mnist[:1], (photo,), seed=1)
+    assert torch.equal(one[0].int(), (200 - mnist[0].int()).abs())  # stroke pixels inverted against the photo
+    other = np.arange(50 * 60 * 3, dtype=np.uint8).reshape(50, 60, 3)
+    assert torch.equal(blend_into_photographs(mnist[:20], (photo, other), 3),
+                       blend_into_photographs(mnist[:20], (photo, other), 3))  # seeded: the same crops
+    with pytest.raises(ValueError, match="cannot give 32-px crops"):
+        blend_into_photographs(mnist[:1], (photo[:20],), 0)
+    env = gym.make("ASG-Digits-v0", **{**digits_kwargs, "target": "mnist_m"})
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(np.full(7, 5))
+    assert np.isfinite(info["loss"])

@@ -53,7 +53,8 @@ class DigitsEnv(ASGTransferEnv):
       or ``"toy"`` (a tiny CNN for tests).
     * ``image_size``: the square image side in pixels.
     * ``eval_size``: evaluate on a fixed subset of this many real target images.
-    * ``target``: ``"mnist"`` (real MNIST-5k) or ``"uci"`` (UCI 8×8 digits, upsampled).
+    * ``target``: ``"mnist"`` (real MNIST-5k), ``"uci"`` (UCI 8×8 digits, upsampled) or ``"mnist_m"``
+      (MNIST-5k blended into crops of real photographs, as MNIST-M; needs scikit-image, extra ``tasks``).
     * ``num_source_images``, ``source_seed``: size and seed of the rendered synthetic set.
     * ``augment``: random shifts/contrast of source images (disables the teacher cache).
     * ``regulariser``, ``regulariser_weight``: an extra lifelong-learning penalty on θ_s,
