@@ -17,6 +17,7 @@ from asg_benchmark.demo import Demo
 from asg_benchmark.episode import EpisodeResult, run_episode
 from asg_benchmark.errors import AgentError, BenchmarkError, ProtocolError, SeedError
 from asg_benchmark.flags import json_object
+from asg_benchmark.migration import migrate
 from asg_benchmark.pareto import pareto_front
 from asg_benchmark.protocol import BenchmarkSpec, quick
 from asg_benchmark.provenance import append_provenance, git_revision, machine
@@ -36,7 +37,7 @@ from asg_benchmark.scale_out import RayFlags, ray_session, run_tasks
 from asg_benchmark.seeds import MIN_EVAL_SEEDS, check_seeds, parse_seeds, reseed_agent
 from asg_benchmark.ship import Ship
 from asg_benchmark.stats import RowStats, Summary, summarize
-from asg_benchmark.store import ResultsStore, StoreError, migrate, open_store, read_episodes, read_rows
+from asg_benchmark.store import ResultsStore, StoreError, open_store, read_episodes, read_rows
 from asg_benchmark.suite import write_suite_report
 from asg_benchmark.train import Train, tensorboard_writer
 from asg_benchmark.train import main as train_controller

@@ -32,13 +32,13 @@ from asg_benchmark.compare import write_comparison
 from asg_benchmark.demo import Demo
 from asg_benchmark.errors import BenchmarkError
 from asg_benchmark.flags import json_object
+from asg_benchmark.migration import migrate
 from asg_benchmark.protocol import QUICK_BUDGET, BenchmarkSpec, quick
 from asg_benchmark.report import write_report
 from asg_benchmark.runner import Job, JobRunner, Record, run_benchmark
 from asg_benchmark.scale_out import RayFlags, ray_session, run_tasks
 from asg_benchmark.seeds import parse_seeds
 from asg_benchmark.ship import Ship
-from asg_benchmark.store import migrate
 from asg_benchmark.suite import env_folders, write_suite_report
 from asg_benchmark.train import Train
 from asg_gym.errors import MissingDependencyError

@@ -10,8 +10,8 @@ invocation (command, machine, versions, git revision where there is a checkout).
 ``results.csv``, ``protocol.json`` and ``provenance.json`` are *exports*, regenerated from the
 database after every write and each replaced atomically; they are for reading, never read back.
 A folder written before the database existed (asg-gym 0.2: ``results.csv`` and
-``episodes.jsonl`` appended in place) is moved in by :func:`migrate` (``asg-benchmark migrate``),
-which checks that the stored rows equal the file's.
+``episodes.jsonl`` appended in place) is moved in by :func:`asg_benchmark.migration.migrate`
+(``asg-benchmark migrate``), which checks that the stored rows equal the file's.
 
 The database is named by a storage URL, Optuna's convention: ``sqlite:///relative/path.db`` or
 ``sqlite:////absolute/path.db``; the default is ``sqlite:///<folder>/results.db``. Only SQLite is
@@ -28,9 +28,7 @@ import contextlib
 import csv
 import io
 import json
-import os
 import sqlite3
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -157,7 +155,7 @@ def parse_row(row: dict[str, Any], where: str) -> tuple[Any, ...]:
     return tuple(values)
 
 
-def _record(episode: dict[str, Any]) -> str:
+def record_json(episode: dict[str, Any]) -> str:
     """An episode record as stored: JSON without the cell's own fields (the row holds them)."""
     return json.dumps({k: v for k, v in episode.items() if k not in KEY}, allow_nan=True)
 
@@ -198,8 +196,8 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS protocol (id INTEGER PRIMARY KEY CHECK (id = 0), value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY AUTOINCREMENT, value TEXT NOT NULL)",
 )
-_INSERT = f"INSERT INTO episodes ({', '.join(FIELDS)}, record) VALUES ({', '.join('?' * (len(FIELDS) + 1))})"
-_INSERT_NEW = _INSERT + " ON CONFLICT DO NOTHING"  # a cell another writer stored first stays as it is
+INSERT_ROW = f"INSERT INTO episodes ({', '.join(FIELDS)}, record) VALUES ({', '.join('?' * (len(FIELDS) + 1))})"
+INSERT_NEW_ROW = INSERT_ROW + " ON CONFLICT DO NOTHING"  # a cell another writer stored first stays as it is
 
 
 class ResultsStore:
@@ -260,9 +258,9 @@ class ResultsStore:
         with a warning if this run's score differs.
         """
         values = parse_row(row, f"the row of cell {tuple(_as_text(row.get(k)) for k in KEY)}")
-        record = _record(episode)
+        record = record_json(episode)
         with self._transaction() as db:
-            inserted = db.execute(_INSERT_NEW, (*values, record)).rowcount == 1
+            inserted = db.execute(INSERT_NEW_ROW, (*values, record)).rowcount == 1
             stored = None if inserted else db.execute(
                 f"SELECT {', '.join(FIELDS)} FROM episodes WHERE {' AND '.join(f'{k} = ?' for k in KEY)}",
                 values[:len(KEY)]).fetchone()
@@ -275,10 +273,10 @@ class ResultsStore:
 
     def append_many(self, rows: list[dict[str, str]], episodes: list[dict[str, Any]]) -> int:
         """:meth:`append` of several cells in one transaction (a migration, a reuse); returns how many were new."""
-        parsed = [(parse_row(row, f"row {i + 1}"), _record(ep))
+        parsed = [(parse_row(row, f"row {i + 1}"), record_json(ep))
                   for i, (row, ep) in enumerate(zip(rows, episodes, strict=True))]
         with self._transaction() as db:
-            new = sum(db.execute(_INSERT_NEW, (*values, record)).rowcount for values, record in parsed)
+            new = sum(db.execute(INSERT_NEW_ROW, (*values, record)).rowcount for values, record in parsed)
         self.export_results()
         return new
 
@@ -394,119 +392,3 @@ def read_episodes(folder: str | Path, storage: str | None = None) -> dict[tuple[
 def protocol_differences(a: dict[str, Any], b: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
     """The keys, other than ``ignore``, on which two protocol records differ (sorted)."""
     return sorted(k for k in set(a) | set(b) if k not in ignore and a.get(k) != b.get(k))
-
-
-# ---------------------------------------------------------------------------------------- migration from 0.2
-@dataclass(frozen=True)
-class Migration:
-    """What :func:`migrate` moved into the store."""
-
-    rows: int
-    duplicates: int
-    runs: int
-    database: Path
-
-
-def read_results_csv(path: Path, machine: str = "") -> tuple[list[dict[str, str]], int]:
-    """The rows of a 0.2 ``results.csv`` and the number of lines they came from, strictly: a line that does not
-    parse, or a cell written twice with different scores, raises :class:`StoreError` naming the line and the fix;
-    a cell written twice with the same score (an append repeated after an interruption) is read once. Files
-    older than the ``machine`` column read ``machine`` (the one their provenance records, or "")."""
-    with path.open(newline="") as f:
-        text = f.read()
-    reader = csv.reader(io.StringIO(text), strict=True)
-    fix = f"fix or delete that line of {path} (a deleted episode runs again) and migrate again"
-    try:
-        header = next(reader)
-    except (StopIteration, csv.Error):
-        raise StoreError(f"{path} has no header line; delete the file to start the folder afresh") from None
-    missing = [k for k in FIELDS if k not in header and k != "machine"]
-    unknown = [k for k in header if k not in FIELDS]
-    if missing or unknown:
-        raise StoreError(f"{path}: the header lacks {missing} or has unknown columns {unknown}")
-    rows: list[dict[str, str]] = []
-    first: dict[tuple[str, ...], tuple[int, str]] = {}
-    lines = 0
-    try:
-        for fields in reader:
-            line, lines = reader.line_num, lines + 1
-            if len(fields) != len(header):
-                raise StoreError(f"{path}, line {line}: {len(fields)} fields where the header has {len(header)} "
-                                 f"(a write cut short?); {fix}")
-            row = render_row(parse_row({"machine": machine} | dict(zip(header, fields, strict=True)),
-                                       f"{path}, line {line}"))  # canonical text, as the store returns it
-            key = cell_key(row)
-            if key not in first:
-                first[key] = (line, row["target_score"])
-                rows.append(row)
-            elif first[key][1] != row["target_score"]:
-                raise StoreError(f"{path}: cell {key} is on line {first[key][0]} with target_score {first[key][1]} "
-                                 f"and on line {line} with {row['target_score']}; delete the wrong line and migrate "
-                                 "again")
-    except csv.Error as exc:
-        raise StoreError(f"{path}, line {reader.line_num}: {exc} (a write cut short inside a quoted field?); "
-                         f"{fix}") from None
-    return rows, lines
-
-
-def read_episodes_jsonl(path: Path) -> dict[tuple[str, ...], dict[str, Any]]:
-    """A 0.2 ``episodes.jsonl`` by cell key (a record written twice counts once, the last)."""
-    found = {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            key = tuple(str(record[k]) for k in KEY)
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise StoreError(f"{path}, line {number}: not an episode record ({exc}); fix or delete the line and "
-                             "migrate again") from None
-        found[key] = record
-    return found
-
-
-def migrate(folder: str | Path, storage: str | None = None) -> Migration:
-    """Move a 0.2 results folder (``results.csv``, ``episodes.jsonl``, ``protocol.json``, ``provenance.json``)
-    into a new store, check that the stored rows equal the file's, and export ``results.csv`` from the store.
-
-    The database is built under a temporary name and moved into place only when the check passes; a row without
-    an episode record gets an empty one. ``episodes.jsonl`` is left where it is (the store holds its records).
-    """
-    folder = Path(folder)
-    csv_path, path = folder / RESULTS, database_path(storage or storage_url(folder))
-    if not csv_path.is_file():
-        raise StoreError(f"nothing to migrate: no {RESULTS} in {folder}")
-    if path.is_file():
-        raise StoreError(f"{path} exists already: {folder} was migrated (delete the database to migrate again)")
-    runs = _read_json(folder / PROVENANCE).get("runs", [])
-    machines = {run.get("machine", "") for run in runs}
-    rows, lines = read_results_csv(csv_path, machines.pop() if len(machines) == 1 else "")
-    episodes = read_episodes_jsonl(folder / EPISODES) if (folder / EPISODES).is_file() else {}
-    protocol = _read_json(folder / PROTOCOL)
-    staging = path.with_name(f".{path.name}.migrating")
-    staging.unlink(missing_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:  # the staging store's exports go nowhere
-        store = ResultsStore(scratch, f"sqlite:///{staging}")
-        with store._transaction() as db:
-            if protocol:
-                db.execute("INSERT INTO protocol VALUES (0, ?)", (json.dumps(protocol, sort_keys=True),))
-            for run in runs:
-                db.execute("INSERT INTO runs (value) VALUES (?)", (json.dumps(run, ensure_ascii=False, default=str),))
-            for row in rows:
-                db.execute(_INSERT, (*parse_row(row, "row"), _record(episodes.get(cell_key(row), {}))))
-        if store.rows() != rows:
-            staging.unlink()
-            raise StoreError(f"migrating {folder}: the stored rows differ from {csv_path}'s; nothing was changed")
-    os.replace(staging, path)
-    ResultsStore(folder, storage).export()
-    return Migration(len(rows), lines - len(rows), len(runs), path)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        value = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise StoreError(f"{path} is not JSON ({exc}); repair or delete it and migrate again") from None
-    return value if isinstance(value, dict) else {}
