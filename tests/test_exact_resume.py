@@ -16,8 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import multiprocessing
-import os
 import signal
 import zipfile
 from pathlib import Path
@@ -26,8 +24,8 @@ from typing import Any
 import pytest
 import torch
 
-from asg_benchmark import BenchmarkSpec, faults, quick, read_rows, run_benchmark
-from tests.test_faults import _canonical
+from asg_benchmark import BenchmarkSpec, quick, read_rows
+from tests.forked_runs import canonical, run_forked
 
 pytestmark = pytest.mark.faults
 
@@ -48,20 +46,8 @@ WALL_TIMES = ("train_seconds", "eval_seconds")
 
 
 def _run(spec: BenchmarkSpec, folder: Path, fault: str | None = None) -> int:
-    """The benchmark in a forked child, killed at ``fault`` (``"point:n"``) if given; its exit code."""
-
-    def child() -> None:
-        torch.set_num_threads(1)  # every run alike (the count changes the env's sums) and fast on a busy machine
-        if fault is not None:
-            os.environ[faults.VARIABLE] = fault
-        faults.calls.clear()
-        run_benchmark(spec, folder, log=None, report=False, checkpoint_every=CHECKPOINT_EVERY)
-
-    process = multiprocessing.get_context("fork").Process(target=child)
-    process.start()
-    process.join(300)
-    assert process.exitcode is not None, "the benchmark hung"
-    return process.exitcode
+    # One torch thread: every run alike (the count changes the env's sums) and fast on a busy machine.
+    return run_forked(spec, folder, fault, checkpoint_every=CHECKPOINT_EVERY, threads=1)
 
 
 def _trained(folder: Path, agent: str) -> dict[str, Any]:
@@ -70,12 +56,12 @@ def _trained(folder: Path, agent: str) -> dict[str, Any]:
     (path,) = (p for p in saved.iterdir() if p.name.startswith("agent"))
     if path.suffix == ".zip":  # SB3: parameters, optimizer and counters (the rest holds wall-clock times)
         with zipfile.ZipFile(path) as archive:
-            content: Any = {name: _canonical(torch.load(io.BytesIO(archive.read(name)), weights_only=True))
+            content: Any = {name: canonical(torch.load(io.BytesIO(archive.read(name)), weights_only=True))
                             for name in archive.namelist() if name.endswith(".pth")}
             data = json.loads(archive.read("data"))
         content["counters"] = [data[k] for k in ("num_timesteps", "_n_updates", "_episode_num", "asg_num_episodes")]
     elif path.read_bytes()[:2] == b"PK":  # a torch checkpoint (reinforce_lstm)
-        content = _canonical(torch.load(path, weights_only=True))
+        content = canonical(torch.load(path, weights_only=True))
     else:  # JSON (tuned_constant)
         content = json.loads(path.read_text())
     with (saved / "episodes.csv").open(newline="") as f:

@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from asg_benchmark import faults, read_episodes, read_rows, run_benchmark
+from tests.forked_runs import canonical, run_forked
 from tests.test_benchmark_runner import _spec
 
 pytestmark = pytest.mark.faults
@@ -32,19 +33,7 @@ WALL_TIMES = ("train_seconds", "eval_seconds")
 
 
 def _run(folder: Path, fault: str | None = None) -> int:
-    """The benchmark in a forked child (killed at ``fault``, ``"point:n"``, if given); its exit code."""
-
-    def child() -> None:
-        if fault is not None:
-            os.environ[faults.VARIABLE] = fault
-        faults.calls.clear()
-        run_benchmark(SPEC, folder, log=None, report=False, checkpoint_every=CHECKPOINT_EVERY)
-
-    process = multiprocessing.get_context("fork").Process(target=child)
-    process.start()
-    process.join(300)
-    assert process.exitcode is not None, "the benchmark hung"
-    return process.exitcode
+    return run_forked(SPEC, folder, fault, checkpoint_every=CHECKPOINT_EVERY)
 
 
 def _state(folder: Path) -> dict[str, object]:
@@ -59,24 +48,12 @@ def _state(folder: Path) -> dict[str, object]:
                 saved["training"].pop("train_seconds")
                 agents[name] = saved
             elif path.name == "agent" and path.read_bytes()[:2] == b"PK":  # a torch checkpoint (reinforce_lstm)
-                agents[name] = _canonical(torch.load(path, weights_only=True))
+                agents[name] = canonical(torch.load(path, weights_only=True))
             else:
                 agents[name] = path.read_bytes()
     leftovers = sorted(p.name for p in folder.rglob(".*"))  # staging, retired or temporary files
     return {"rows": sorted(rows, key=lambda r: tuple(r.values())), "episodes": read_episodes(folder),
             "agents": agents, "leftovers": leftovers, "files": sorted(p.name for p in folder.iterdir())}
-
-
-def _canonical(value: object) -> object:
-    """A checkpoint's content as plain values: each tensor's dtype, shape and bytes. (The file's bytes also
-    depend on which tensors shared storage when it was saved, which a resumed run changes.)"""
-    if isinstance(value, torch.Tensor):
-        return str(value.dtype), tuple(value.shape), value.contiguous().numpy().tobytes()
-    if isinstance(value, dict):
-        return {k: _canonical(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_canonical(v) for v in value]
-    return value
 
 
 @pytest.fixture(scope="module")
