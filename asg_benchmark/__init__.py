@@ -5,10 +5,10 @@
     register_agent("mine", my_factory)              # or name it "mypkg.agent:make_agent"
     spec = BenchmarkSpec(env="ASG-Digits-v0", agents=("hand_tuned", "ppo", "mine"),
                          train_seeds=(0, 1), eval_seeds=tuple(range(100, 110)), budget=4000)
-    run_benchmark(spec, "results/my_benchmark")     # resumable; writes report.md, iqm.png, profiles.png
+    run_benchmark(spec, "results/my_benchmark")     # resumable: results.db, report.md and its plots
 
-The protocol and the plug-in interface are described in ``docs/benchmark.md``; the command line is
-``asg-benchmark run …`` / ``asg-benchmark report DIR``.
+The protocol, the plug-in interface and the results store are described in ``docs/benchmark.md``; the
+command line is ``asg-benchmark run | report | compare | migrate | train | ship | demo``.
 """
 
 from asg_benchmark.checkpoints import TrainingSummary, training_summaries
