@@ -161,6 +161,8 @@ def run(args: Run) -> int:
     (one per env, and ``suite.md`` across several)."""
     if not args.env or len(set(args.env)) != len(args.env):
         raise BenchmarkError(f"give each env once with --env, got {args.env}")
+    if len(args.env) > 1 and args.storage is not None:
+        raise BenchmarkError("--storage names one store, and each of several --env has its own (OUT/<env>/results.db)")
     specs = [spec_from(args, env) for env in args.env]  # every spec checked before anything runs
     out = output_folder(args)
     folders = env_folders(out, args.env)

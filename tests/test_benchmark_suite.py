@@ -60,3 +60,5 @@ def test_a_suite_without_its_references_says_why_it_has_no_aggregate(tmp_path: P
     assert "Not computed: " in (out / "suite.md").read_text()
     assert main(["run", "--env", ENV_ID, ENV_ID, "--agents", "hand_tuned", "--budget", "4", "--out",
                  str(tmp_path / "twice")]) == 2
+    assert main(["run", "--env", ENV_ID, OTHER_ID, "--agents", "hand_tuned", "--budget", "4", "--out",
+                 str(tmp_path / "one_store"), "--storage", f"sqlite:///{tmp_path / 'x.db'}"]) == 2
