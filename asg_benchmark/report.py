@@ -73,7 +73,7 @@ def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None 
         source = SMOKE + source
     metric = ", ".join(summary.protocol["target_metric"])
     path.write_text(source + markdown(summary) + against_tuned + against_chance + per_seed
-                    + pareto_section(summary.rows, metric)
+                    + pareto_section(summary, metric)
                     + training_section(summarize_training(_with_each_seed(by_seed))))
     plot_intervals(summary, out / IQM_PLOT)
     plot_profiles(summary, out / PROFILE_PLOT)

@@ -80,6 +80,8 @@ class Summary:
     profile_cis: dict[str, np.ndarray] = field(default_factory=dict)
     reference: str | None = None
     """The row the others are compared with (``improvement``, ``paired``): the best hand-designed by default."""
+    agreement_scores: dict[str, np.ndarray] = field(default_factory=dict)
+    """Old-task agreement, row label → (runs, 1), the runs in the order of ``scores``."""
 
 
 def _rliable() -> Any:
@@ -220,7 +222,8 @@ def _summarize(rows: list[dict[str, str]], reps: int, seed: int, reference: str 
     taus = np.linspace(0.0, 1.0, 101)
     # What rly.create_performance_profile computes, with a seeded bootstrap (it takes no generator).
     profiles, profile_cis = _seeded_estimates(rly, scores, lambda x: _score_profile(x, taus), reps, seed)
-    return Summary(stats, best, scores, protocol_of(rows), reps, taus, profiles, profile_cis, compared_with)
+    return Summary(stats, best, scores, protocol_of(rows), reps, taus, profiles, profile_cis, compared_with,
+                   agreement_scores)
 
 
 def _seeded_estimates(rly: Any, scores: dict[str, Any], aggregate: Any, reps: int, seed: int) -> tuple[dict, dict]:

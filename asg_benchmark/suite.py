@@ -4,7 +4,8 @@
 ``OUT/<env>/`` (each folder its own store, protocol and report) and writes ``OUT/suite.md``:
 
 * per env, every row's IQM target score and old-task agreement with their 95 % intervals, and the rows
-  on the Pareto front of the two (:mod:`asg_benchmark.pareto`; each env folder has its ``pareto.png``);
+  on the Pareto front of the two (:mod:`asg_benchmark.pareto`; each env folder has its ``pareto.png``), and
+  Spearman's ρ between the two across the rows, with its interval;
 * the aggregate across envs: rliable's IQM over *normalised* scores, each env's scores mapped so that
   the ``low`` reference row's IQM is 0 and the ``high`` one's is 1 (by default the uniform random policy
   and the Optuna-tuned constant: the two bars a learned controller has to clear), with 95 %
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asg_benchmark.pareto import pareto_front
+from asg_benchmark.pareto import agreement_correlation, correlation_sentence, pareto_front
 from asg_benchmark.stats import Summary, _quiet, _rliable, _seeded_estimates, cell_scores, iqm, summarize
 from asg_benchmark.store import read_rows
 
@@ -44,21 +45,23 @@ def write_suite_report(out: str | Path, envs: Sequence[str], *, reps: int = 2000
     summaries = {env: summarize(env_rows, reps=reps, seed=seed) for env, env_rows in rows.items()}
     text = [f"# Benchmark over {len(envs)} envs\n", "Each env's full report: `<env>/report.md`.\n"]
     for env, summary in summaries.items():
-        text.append(_env_section(env, summary))
+        text.append(_env_section(env, summary, seed))
     text.append(_aggregate_section(rows, summaries, normalised_by, reps, seed))
     path = Path(out) / SUITE
     path.write_text("\n".join(text))
     return path
 
 
-def _env_section(env: str, summary: Summary) -> str:
+def _env_section(env: str, summary: Summary, seed: int) -> str:
     front = set(pareto_front(summary.rows))
     metric = ", ".join(summary.protocol["target_metric"])
     lines = [f"| {s.label} | {s.runs} × {s.draws} | {s.iqm:.3f} [{s.iqm_ci[0]:.3f}, {s.iqm_ci[1]:.3f}] | "
              f"{s.agreement_iqm:.3f} [{s.agreement_ci[0]:.3f}, {s.agreement_ci[1]:.3f}] | "
              f"{'yes' if s.label in front else ''} |" for s in summary.rows]
     return (f"## {env}\n\n| row | runs × draws | IQM {metric} [95 % CI] | IQM old-task agreement [95 % CI] | "
-            "Pareto front |\n|---|---|---|---|---|\n" + "\n".join(lines) + "\n")
+            "Pareto front |\n|---|---|---|---|---|\n" + "\n".join(lines) + "\n\n"
+            + correlation_sentence(agreement_correlation(summary.scores, summary.agreement_scores,
+                                                         reps=summary.reps, seed=seed)))
 
 
 def normalised_scores(rows: dict[str, list[dict[str, str]]], summaries: dict[str, Summary],

@@ -10,7 +10,7 @@ from gymnasium.envs.registration import register, registry
 
 from asg_benchmark import read_rows, summarize
 from asg_benchmark.cli import main
-from asg_benchmark.pareto import pareto_front
+from asg_benchmark.pareto import agreement_correlation, correlation_sentence, pareto_front
 from asg_benchmark.stats import RowStats, iqm
 from asg_benchmark.suite import normalised_scores
 from tests.test_benchmark_runner import ENV_ID
@@ -30,6 +30,23 @@ def test_the_pareto_front_keeps_the_rows_nothing_beats_on_both() -> None:
     assert pareto_front(rows) == ["forgets", "keeps", "balanced", "tie"]
 
 
+def test_the_rank_correlation_follows_the_rows_and_its_interval_their_spread() -> None:
+    rng = np.random.default_rng(0)
+    agreement = {f"row{k}": rng.normal(0.1 * k, 0.01, (20, 1)) for k in range(6)}
+    keeps = {label: x + rng.normal(0, 0.01, x.shape) for label, x in agreement.items()}  # score rises with it
+    forgets = {label: -x for label, x in keeps.items()}
+    up, down = agreement_correlation(keeps, agreement, reps=200), agreement_correlation(forgets, agreement, reps=200)
+    assert up is not None and down is not None and up.rows == down.rows == 6
+    assert up.rho == pytest.approx(1.0) and up.ci[0] > 0.5 and "paper's thesis" in correlation_sentence(up)
+    assert down.rho == pytest.approx(-1.0) and down.ci[1] < -0.5 and "keep less" in correlation_sentence(down)
+    noise = {label: rng.normal(0.5, 0.2, (20, 1)) for label in agreement}  # scores unrelated, widely spread
+    unrelated = agreement_correlation(noise, agreement, reps=200)
+    assert unrelated is not None and unrelated.ci[0] < unrelated.rho < unrelated.ci[1]
+    assert agreement_correlation(dict(list(keeps.items())[:2]), agreement) is None
+    flat = agreement_correlation({label: np.full((5, 1), 0.3) for label in agreement}, agreement, reps=20)
+    assert flat is not None and np.isnan(flat.rho) and "do not vary" in correlation_sentence(flat)
+
+
 def test_a_run_over_two_envs_writes_a_folder_each_and_a_suite(tmp_path: Path) -> None:
     out = tmp_path / "suite"
     assert main(["run", "--env", ENV_ID, OTHER_ID, "--agents", "hand_tuned", "random", "tuned_constant",
@@ -37,10 +54,11 @@ def test_a_run_over_two_envs_writes_a_folder_each_and_a_suite(tmp_path: Path) ->
                  "--out", str(out)]) == 0
     for env in (ENV_ID, OTHER_ID):
         report = (out / env / "report.md").read_text()
-        assert "Pareto view" in report and (out / env / "pareto.png").is_file()
+        assert "Pareto view" in report and "rank correlation" in report and (out / env / "pareto.png").is_file()
         assert {r["env"] for r in read_rows(out / env)} == {env}
     suite = (out / "suite.md").read_text()
     assert f"## {ENV_ID}" in suite and f"## {OTHER_ID}" in suite and "## Aggregate across envs" in suite
+    assert suite.count("rank correlation") == 2
     assert "| random |" in suite.split("## Aggregate")[1] and "| tuned_constant |" in suite.split("## Aggregate")[1]
 
     rows = {env: read_rows(out / env) for env in (ENV_ID, OTHER_ID)}
