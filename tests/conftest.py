@@ -41,6 +41,7 @@ def one_thread():
 
 @pytest.fixture(params=[
     "ASG-Digits-v0",
+    "ASG-DigitsOnPhotos-v0",
     "ASG-DigitSeg-v0",
     "ASG-GTA5-v0",
     pytest.param("ASG-VisDA-v0", marks=pytest.mark.slow),

@@ -76,3 +76,26 @@ def test_mnist_m_puts_real_digits_on_real_photographs(digits_kwargs):
     env.reset(seed=0)
     _, _, _, _, info = env.step(np.full(7, 5))
     assert np.isfinite(info["loss"])
+
+
+def test_digits_on_photos_holds_a_validation_split_out_of_its_target(digits_kwargs):
+    """Its own id and defaults (96 px, the photo target); test and validation images disjoint and fixed;
+    ASG-Digits-v0 keeps its subset and has no validation split."""
+    from asg_gym.envs.digits import DigitsEnv
+    from asg_gym.envs.digits_on_photos import DigitsOnPhotosEnv
+
+    assert DigitsOnPhotosEnv.defaults["image_size"] == 96 and DigitsOnPhotosEnv.defaults["target"] == "mnist_m"
+    test = DigitsOnPhotosEnv.target_subset(5000, "test", 4000, "mnist_m")
+    validation = DigitsOnPhotosEnv.target_subset(5000, "validation", 1000, "mnist_m")
+    assert len(set(test.tolist()) | set(validation.tolist())) == 5000  # a partition of the 5,000 images
+    assert torch.equal(DigitsOnPhotosEnv.target_subset(5000, "test", 100, "mnist_m"), test[:100])
+    digits = DigitsEnv.target_subset(5000, "test", 1000, "mnist")
+    assert torch.equal(digits, torch.randperm(5000, generator=torch.Generator().manual_seed(0))[:1000])  # as in 0.3
+    assert torch.equal(digits, test[:1000])  # the screen's a2 images are test images of the new task
+    with pytest.raises(ValueError, match="holds no validation split"):
+        gym.make("ASG-Digits-v0", **digits_kwargs, target_split="validation")
+    env = gym.make("ASG-DigitsOnPhotos-v0", **digits_kwargs, target_split="validation")
+    assert env.unwrapped.spec.id == "ASG-DigitsOnPhotos-v0" and env.unwrapped.env_id == "ASG-DigitsOnPhotos-v0"
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(np.full(7, 5))
+    assert np.isfinite(info["loss"])

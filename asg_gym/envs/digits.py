@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from typing_extensions import Unpack
@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "eval_size": 1000,
     "num_source_images": 8000,
 }
+TARGET_SPLITS = ("test", "validation")
 
 
 class DigitsEnv(ASGTransferEnv):
@@ -61,6 +62,9 @@ class DigitsEnv(ASGTransferEnv):
       ``"weight_l2"``, ``"feature_l2"`` (ROAD-style) or ``"si"`` (Synaptic Intelligence); the
       baselines of Table 2. Usually combined with ``lam=0``.
     * ``head_hidden``: hidden width of the new head θ_n.
+    * ``target_split``: ``"test"`` (the default; results are reported on it) or ``"validation"``, a fixed
+      held-out part of the target for choosing settings; only tasks that hold one out have it
+      (``ASG-DigitsOnPhotos-v0``: 1,000 images). ``ASG-Digits-v0``'s test split is all of MNIST-5k.
 
     ## Version History (``ASG-Digits-v0``)
 
@@ -79,14 +83,21 @@ class DigitsEnv(ASGTransferEnv):
       round differently for other batch sizes; differences of ~1e-8 in L_KL).
     """
 
+    env_id: ClassVar[str] = "ASG-Digits-v0"
+    defaults: ClassVar[dict[str, Any]] = DEFAULTS
+    """The task's defaults (keywords left out take these); a task built on this env has its own."""
+    validation_size: ClassVar[int] = 0
+    """Target images held out of the test split for ``target_split="validation"`` (0: none held out)."""
+
     def __init__(
         self,
         *,
         backbone: str = "efficientnet_lite0",
-        image_size: int = DEFAULTS["image_size"],
-        eval_size: int = DEFAULTS["eval_size"],
-        target: str = "mnist",
-        num_source_images: int = DEFAULTS["num_source_images"],
+        image_size: int | None = None,
+        eval_size: int | None = None,
+        target: str | None = None,
+        target_split: str = "test",
+        num_source_images: int | None = None,
         source_seed: int = 0,
         augment: bool = False,
         regulariser: str | None = None,
@@ -94,10 +105,15 @@ class DigitsEnv(ASGTransferEnv):
         head_hidden: int = 512,
         **shared: Unpack[SharedKwargs],
     ) -> None:
-        config = EnvConfig.build("ASG-Digits-v0", DEFAULTS, shared)
+        env_id, defaults = self.env_id, self.defaults
+        config = EnvConfig.build(env_id, defaults, shared)
         if config.data_root is not None:
-            warnings.warn("ASG-Digits-v0 ships its data; data_root is ignored", stacklevel=2)
-        image_size = check_count("image_size", image_size, 16, why="pixels")
+            warnings.warn(f"{env_id} ships its data; data_root is ignored", stacklevel=2)
+        image_size = check_count("image_size", defaults["image_size"] if image_size is None else image_size, 16,
+                                 why="pixels")
+        eval_size = defaults["eval_size"] if eval_size is None else eval_size
+        target = defaults.get("target", "mnist") if target is None else target
+        num_source_images = defaults["num_source_images"] if num_source_images is None else num_source_images
         eval_size = check_count("eval_size", eval_size)
         num_source_images = check_count("num_source_images", num_source_images, config.batch_size,
                                         minimum_name="batch_size")
@@ -112,12 +128,27 @@ class DigitsEnv(ASGTransferEnv):
         images, labels = synthetic_digits(num_source_images, image_size, source_seed)
         source = TensorSource(images, labels, config.batch_size, net.mean, net.std, device, augment=augment)
         target_images, target_labels = real_digits(target, image_size)
-        if eval_size > len(target_images):
-            raise ValueError(f"eval_size must be in 1…{len(target_images)} for target {target!r}, got {eval_size}")
-        # A fixed subset, independent of the episode seed, so episodes are compared on the same images.
-        subset = torch.randperm(len(target_images), generator=torch.Generator().manual_seed(0))[:eval_size]
+        subset = self.target_subset(len(target_images), target_split, eval_size, target)
         evaluation = TensorEvaluation(
             target_images[subset], target_labels[subset], NUM_DIGIT_CLASSES, net.mean, net.std, device
         )
         super().__init__(optimizee=optimizee, source=source, evaluation=functools.partial(evaluation, optimizee),
                          config=config)
+
+    @classmethod
+    def target_subset(cls, available: int, split: str, eval_size: int, target: str) -> torch.Tensor:
+        """The indices of the target images an episode is scored on: a fixed subset, independent of the episode
+        seed, so that episodes are compared on the same images. One fixed permutation of the target set: its
+        last ``validation_size`` images are the validation split, the first ``eval_size`` the test subset."""
+        if split not in TARGET_SPLITS:
+            raise ValueError(f"target_split must be one of {TARGET_SPLITS}, got {split!r}")
+        if split == "validation" and not cls.validation_size:
+            raise ValueError(f"{cls.env_id} holds no validation split out of its target (its test split is every "
+                             "target image); use target_split='test', or a task that holds one out "
+                             "(ASG-DigitsOnPhotos-v0)")
+        pool = cls.validation_size if split == "validation" else available - cls.validation_size
+        if eval_size > pool:
+            raise ValueError(f"eval_size must be in 1…{pool} for the {split} split of target {target!r} on "
+                             f"{cls.env_id}, got {eval_size}")
+        order = torch.randperm(available, generator=torch.Generator().manual_seed(0))
+        return (order[available - cls.validation_size:] if split == "validation" else order)[:eval_size]

@@ -1,0 +1,46 @@
+"""``ASG-DigitsOnPhotos-v0``: synthetic rendered digits → real handwritten digits on real photographs.
+
+``ASG-Digits-v0``'s source, student and method with a target nearer the paper's: MNIST-5k digits blended
+into fixed crops of the colour photographs scikit-image ships (MNIST-M's construction), at 96 px, the
+student nearer the resolution its ImageNet features were trained at. The target is natural-image texture
+that the synthetic source lacks, so how much ImageNet knowledge a schedule keeps can matter; whether
+it does is measured, not assumed (``results/task_screen/``). Everything comes from PyPI packages
+(extra ``tasks`` for scikit-image); nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from asg_gym.envs.digits import DEFAULTS as DIGITS_DEFAULTS
+from asg_gym.envs.digits import DigitsEnv
+
+# The screen's settings (results/task_screen/, candidate a2); the other defaults are ASG-Digits-v0's.
+DEFAULTS: dict[str, Any] = {**DIGITS_DEFAULTS, "image_size": 96, "target": "mnist_m"}
+
+
+class DigitsOnPhotosEnv(DigitsEnv):
+    __doc__ = (DigitsEnv.__doc__ or "").split("## Arguments")[0] + """
+    ## Arguments (``ASG-DigitsOnPhotos-v0``)
+
+    ```python
+    import gymnasium as gym, asg_gym
+    env = gym.make("ASG-DigitsOnPhotos-v0")                          # scored on the test split
+    env = gym.make("ASG-DigitsOnPhotos-v0", target_split="validation")  # for choosing settings
+    ```
+
+    ``ASG-Digits-v0``'s keywords, with defaults 96-px images and ``target="mnist_m"`` (the others: base LR
+    1e-2, λ 0.1, batch 32, 300 steps). The target's 5,000 images are split once, by a fixed permutation:
+    1,000 are held out as the ``"validation"`` split (choose settings on it), the other 4,000 are the
+    ``"test"`` split that results are reported on (``eval_size`` ≤ 4,000; the benchmark scores on all of
+    them). The validation digits are other MNIST images than the test ones, on other crops of the same
+    eight photographs.
+
+    ## Version History (``ASG-DigitsOnPhotos-v0``)
+
+    * v0, asg-gym 0.3.0: initial release.
+    """
+
+    env_id: ClassVar[str] = "ASG-DigitsOnPhotos-v0"
+    defaults: ClassVar[dict[str, Any]] = DEFAULTS
+    validation_size: ClassVar[int] = 1000
