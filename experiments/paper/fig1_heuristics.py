@@ -27,6 +27,8 @@ class Args(CurveArgs):
     """λ of the proxy-guided runs"""
     total_steps: int = 600
     eval_every: int = 50
+    env: str = "ASG-Digits-v0"
+    """a classification env id of the Digits family (ASG-Digits-v0, ASG-DigitsOnPhotos-v0)"""
     out: str = str(REPO / "results" / "fig1_heuristics")
 
 
@@ -38,8 +40,8 @@ def main(argv: list[str] | None = None) -> Path:
     args = parse_curve_args(Args, argv)
     settings = [Setting(preset, lam, constant(preset)) for preset in args.settings for lam in (0.0, args.lam)
                 if not (preset == "head_only" and lam > 0)]  # head_only: L_KL is 0, guidance changes nothing
-    return run_curve_experiment(args, "ASG-Digits-v0", settings, label=label,
-                                title="ASG-Digits-v0: LR heuristics ± proxy guidance",
+    return run_curve_experiment(args, args.env, settings, label=label,
+                                title=f"{args.env}: LR heuristics ± proxy guidance",
                                 reference=lambda s, lam: (s, 0.0))  # each heuristic with guidance vs without
 
 

@@ -27,14 +27,16 @@ class Args(CurveArgs):
     policy: str = "hand_tuned"
     """constant-policy preset"""
     total_steps: int = 300
+    env: str = "ASG-Digits-v0"
+    """a classification env id of the Digits family (ASG-Digits-v0, ASG-DigitsOnPhotos-v0)"""
     out: str = str(REPO / "results" / "table1_lambda")
 
 
 def main(argv: list[str] | None = None) -> Path:
     args = parse_curve_args(Args, argv)
     settings = [Setting(args.policy, lam, constant(args.policy)) for lam in args.lams]
-    return run_curve_experiment(args, "ASG-Digits-v0", settings, label=lambda s, lam: f"λ = {lam:g}",
-                                title=f"ASG-Digits-v0: λ ablation ({args.policy})",
+    return run_curve_experiment(args, args.env, settings, label=lambda s, lam: f"λ = {lam:g}",
+                                title=f"{args.env}: λ ablation ({args.policy})",
                                 sort_key=lambda r: float(r["setting"][4:]), reference=lambda s, lam: (s, 0.0))
 
 
