@@ -51,7 +51,8 @@ from asg_benchmark.scale_out import RayFlags, ray_session
 from asg_gym.errors import MissingDependencyError
 
 EVAL_KEYS = ("target_accuracy", "target_mean_class_accuracy", "target_miou", "old_task_agreement")
-EPISODE_FIELDS = ["episode", "num_timesteps", "return", "length", "diverged", *EVAL_KEYS]
+EPISODE_FIELDS = ["episode", "num_timesteps", "return", "length", "diverged", *EVAL_KEYS, "task"]
+# "task": the episode's task under ASG-Mixture-v0 (empty for one env).
 # + "entropy" and "entropy_<c>" (c = 0 … C-1, the env's coordinate order): the policy's entropy (nats) per
 # coordinate over the episode, for agents that report it (reinforce_lstm, ppo, a2c); "entropy" is their mean.
 # Uniform is ln 11 ≈ 2.40; near 0, a coordinate has collapsed onto one action.
@@ -171,7 +172,7 @@ class TrainingMonitor:
         row = {"episode": record.num_episodes - 1, "num_timesteps": record.num_timesteps,
                "return": record.episode_return, "length": record.episode_length,
                "diverged": bool(info.get("diverged", False)), **{k: info.get(k, "") for k in EVAL_KEYS},
-               **entropy_columns(record.episode_entropy, self.coordinates)}
+               "task": info.get("task", ""), **entropy_columns(record.episode_entropy, self.coordinates)}
         if not self.table.done(episode=row["episode"]):  # a resumed run may repeat an episode's end
             self.table.append(row)
         if self.writer is not None:

@@ -16,6 +16,7 @@ _ENVS = {
     "ASG-VisDA-v0": "asg_gym.envs.visda:VisDAEnv",
     "ASG-DigitSeg-v0": "asg_gym.envs.digit_seg:DigitSegEnv",
     "ASG-GTA5-v0": "asg_gym.envs.gta5:GTA5Env",
+    "ASG-Mixture-v0": "asg_gym.envs.mixture:TaskMixture",  # episodes drawn from several of the above
 }
 
 for _env_id, _entry_point in _ENVS.items():
