@@ -94,6 +94,14 @@ def test_digits_on_photos_holds_a_validation_split_out_of_its_target(digits_kwar
     assert torch.equal(digits, test[:1000])  # the screen's a2 images are test images of the new task
     with pytest.raises(ValueError, match="holds no validation split"):
         gym.make("ASG-Digits-v0", **digits_kwargs, target_split="validation")
+    photos = gym.make("ASG-DigitsOnPhotos-v0", **digits_kwargs)  # the screen's a2 episodes are this task's
+    blended = gym.make("ASG-Digits-v0", **digits_kwargs, target="mnist_m")
+    photos.reset(seed=3)
+    blended.reset(seed=3)
+    for _ in range(digits_kwargs["total_steps"]):
+        step, same = photos.step(np.full(7, 6)), blended.step(np.full(7, 6))
+        assert np.array_equal(step[0], same[0]) and step[1] == same[1]
+    assert step[4]["target_accuracy"] == same[4]["target_accuracy"]
     env = gym.make("ASG-DigitsOnPhotos-v0", **digits_kwargs, target_split="validation")
     assert env.unwrapped.spec.id == "ASG-DigitsOnPhotos-v0" and env.unwrapped.env_id == "ASG-DigitsOnPhotos-v0"
     env.reset(seed=0)
