@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint docs test test-slow demo bench benchmark top30 top30-seeds confirm leads ablation fig7-horizon sweep clean
+.PHONY: install lint docs test test-slow demo bench benchmark top30 top30-seeds confirm leads ablation fig7-horizon sweep suite clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -117,6 +117,17 @@ fig7-horizon: $(STAMP)
 
 sweep: $(STAMP)
 	$(PY) -m experiments.studies.sweep_defaults
+
+# The benchmark over tasks (issue 36, item 4; pre-registered in results/suite/README.md before any run): every row on
+# ASG-Digits-v0 and ASG-DigitsOnPhotos-v0, fresh evaluation seeds 400-409, training seed 0, 4,000 decisions per
+# learning agent; OUT/<env>/report.md each and OUT/suite.md across them. ~20 h of CPU on 2 cores (the learning rows
+# on the 96-px task ~3.5 h each), resumable; on a Ray cluster: SUITE_RAY='--ray-address auto'.
+SUITE_AGENTS := hand_tuned all_large head_only hand_tuned_warmup_poly hand_tuned_cosine hand_tuned_step random \
+	random_init tuned_constant recommended=reinforce_lstm ppo
+suite: $(STAMP)
+	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 ASG-DigitsOnPhotos-v0 --agents $(SUITE_AGENTS) \
+		--train-seeds 0 --eval-seeds 400-409 --budget 4000 --agent-kwargs '{"recommended": {"preset": "recommended"}}' \
+		--out results/suite $(SUITE_RAY)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -70,7 +70,7 @@ def correlation_sentence(c: RankCorrelation | None) -> str:
     if c is None:
         return "Fewer than 3 rows: no rank correlation between target score and agreement.\n"
     if not np.isfinite(c.rho):
-        return f"Across the {c.rows} rows the IQMs do not vary, so they have no rank correlation.\n"
+        return f"Across the {c.rows} rows one of the two IQMs is the same on every row: no rank correlation.\n"
     verdict = ("rows that keep more ImageNet knowledge score higher on the target (the paper's thesis)"
                if c.ci[0] > 0 else "rows that keep less ImageNet knowledge score higher on the target"
                if c.ci[1] < 0 else "the interval holds 0: no relation shown either way")

@@ -44,7 +44,7 @@ def test_the_rank_correlation_follows_the_rows_and_its_interval_their_spread() -
     assert unrelated is not None and unrelated.ci[0] < unrelated.rho < unrelated.ci[1]
     assert agreement_correlation(dict(list(keeps.items())[:2]), agreement) is None
     flat = agreement_correlation({label: np.full((5, 1), 0.3) for label in agreement}, agreement, reps=20)
-    assert flat is not None and np.isnan(flat.rho) and "do not vary" in correlation_sentence(flat)
+    assert flat is not None and np.isnan(flat.rho) and "same on every row" in correlation_sentence(flat)
 
 
 def test_a_run_over_two_envs_writes_a_folder_each_and_a_suite(tmp_path: Path) -> None:
