@@ -25,6 +25,7 @@ FULL_TEST_SPLIT: dict[str, dict[str, int]] = {
     "ASG-DigitsOnPhotos-v0": {"mnist": 4000, "uci": 797, "mnist_m": 4000},
 }
 DEFAULT_TARGET = {"ASG-Digits-v0": "mnist", "ASG-DigitsOnPhotos-v0": "mnist_m"}
+VALIDATION_SPLIT = {"ASG-DigitsOnPhotos-v0": 1000}  # target_split="validation": all its held-out images
 COMMON_ENV_KWARGS: dict[str, Any] = {"eval_every": 0}
 # Decision windows of 10 SGD steps (the reference code's shortest): the per-decision reward's
 # signal-to-noise is 0.04 / 0.40 / 0.70 / 1.02 for windows of 1 / 5 / 10 / 20 steps
@@ -35,7 +36,10 @@ DIGITS_DECISIONS: dict[str, Any] = {"sgd_steps_per_action": 10, "total_steps": 3
 def protocol_env_kwargs(env: str, given: Mapping[str, Any]) -> dict[str, Any]:
     """The protocol's keywords for ``env`` given the user's (which win over them)."""
     if env in FULL_TEST_SPLIT:
-        full = FULL_TEST_SPLIT[env].get(given.get("target", DEFAULT_TARGET[env]), 5000)
+        if given.get("target_split") == "validation" and env in VALIDATION_SPLIT:
+            full = VALIDATION_SPLIT[env]
+        else:
+            full = FULL_TEST_SPLIT[env].get(given.get("target", DEFAULT_TARGET[env]), 5000)
         return {**COMMON_ENV_KWARGS, **DIGITS_DECISIONS, "eval_size": full}
     return dict(COMMON_ENV_KWARGS)
 # The training env never shows target scores to an agent (asg_benchmark.training_env strips them), so
