@@ -85,6 +85,7 @@ def test_digits_on_photos_holds_a_validation_split_out_of_its_target(digits_kwar
     from asg_gym.envs.digits_on_photos import DigitsOnPhotosEnv
 
     assert DigitsOnPhotosEnv.defaults["image_size"] == 96 and DigitsOnPhotosEnv.defaults["target"] == "mnist_m"
+    assert DigitsOnPhotosEnv.defaults["lam"] == 0.0  # chosen on the validation split
     test = DigitsOnPhotosEnv.target_subset(5000, "test", 4000, "mnist_m")
     validation = DigitsOnPhotosEnv.target_subset(5000, "validation", 1000, "mnist_m")
     assert len(set(test.tolist()) | set(validation.tolist())) == 5000  # a partition of the 5,000 images
@@ -94,7 +95,7 @@ def test_digits_on_photos_holds_a_validation_split_out_of_its_target(digits_kwar
     assert torch.equal(digits, test[:1000])  # the screen's a2 images are test images of the new task
     with pytest.raises(ValueError, match="holds no validation split"):
         gym.make("ASG-Digits-v0", **digits_kwargs, target_split="validation")
-    photos = gym.make("ASG-DigitsOnPhotos-v0", **digits_kwargs)  # the screen's a2 episodes are this task's
+    photos = gym.make("ASG-DigitsOnPhotos-v0", **digits_kwargs, lam=0.1)  # a2's episodes are this task's
     blended = gym.make("ASG-Digits-v0", **digits_kwargs, target="mnist_m")
     photos.reset(seed=3)
     blended.reset(seed=3)

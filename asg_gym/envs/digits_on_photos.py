@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 from asg_gym.envs.digits import DEFAULTS as DIGITS_DEFAULTS
 from asg_gym.envs.digits import DigitsEnv
 
-# The screen's settings (results/task_screen/, candidate a2); the other defaults are ASG-Digits-v0's.
-DEFAULTS: dict[str, Any] = {**DIGITS_DEFAULTS, "image_size": 96, "target": "mnist_m"}
+# The screen's settings (results/task_screen/, candidate a2), and λ = 0: on the validation split every λ in
+# {0.1, 0.3, 1} scored below λ = 0 on every seed (ibid.). The other defaults are ASG-Digits-v0's.
+DEFAULTS: dict[str, Any] = {**DIGITS_DEFAULTS, "image_size": 96, "target": "mnist_m", "lam": 0.0}
 
 
 class DigitsOnPhotosEnv(DigitsEnv):
@@ -30,8 +31,11 @@ class DigitsOnPhotosEnv(DigitsEnv):
     env = gym.make("ASG-DigitsOnPhotos-v0", target_split="validation")  # for choosing settings
     ```
 
-    ``ASG-Digits-v0``'s keywords, with defaults 96-px images and ``target="mnist_m"`` (the others: base LR
-    1e-2, λ 0.1, batch 32, 300 steps). The target's 5,000 images are split once, by a fixed permutation:
+    ``ASG-Digits-v0``'s keywords, with defaults 96-px images, ``target="mnist_m"`` and **λ = 0** (the others:
+    base LR 1e-2, batch 32, 300 steps). λ was chosen on the validation split: guidance at λ = 0.1, 0.3 or 1
+    lowered target accuracy on every seed; ``lam=0.1`` gives the paper's setting (L_KL is reported either way).
+
+    The target's 5,000 images are split once, by a fixed permutation:
     1,000 are held out as the ``"validation"`` split (choose settings on it), the other 4,000 are the
     ``"test"`` split that results are reported on (``eval_size`` ≤ 4,000; the benchmark scores on all of
     them). The validation digits are other MNIST images than the test ones, on other crops of the same
