@@ -232,7 +232,20 @@ CLI_SCRIPTS = ["paper.train_transfer", "bench.bench_env", "bench.bench_vector", 
                "studies.reward_snr", "studies.sweep_defaults", "studies.digitseg_gap", "paper.fig8_policy_behaviour",
                "paper.fig1_heuristics", "paper.table1_lambda", "paper.table2_retention", "paper.fig6_policies",
                "paper.fig7_segmentation", "studies.sweep_digitseg", "studies.ablation_reinforce",
-               "studies.reward_alignment", "studies.compare_curves"]
+               "studies.reward_alignment", "studies.compare_curves", "studies.peak_decay"]
+
+
+def test_peak_decay_counts_the_seeds_that_end_below_an_earlier_evaluation(tmp_path):
+    from experiments.studies import peak_decay
+
+    rows = ["setting,lam,seed,sgd_step,target_accuracy,old_task_agreement,diverged,seconds"]
+    for seed, curve in ((0, (0.3, 0.5, 0.4)), (1, (0.3, 0.4, 0.5)), (2, (0.3, 0.51, 0.5))):
+        rows += [f"hand_tuned,0.0,{seed},{100 * (i + 1)},{a},0.1,False,{10 + seed}" for i, a in enumerate(curve)]
+    path = tmp_path / "curves.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert peak_decay.main([str(path)]) == ["hand_tuned, λ = 0.0: 2/3 seeds end below an earlier evaluation (by more "
+                                            "than 0); seconds per episode: least 10, median 11"]
+    assert peak_decay.main([str(path), "--margin", "0.02"])[0].startswith("hand_tuned, λ = 0.0: 1/3 seeds")
 
 
 @pytest.mark.parametrize("module", CLI_SCRIPTS)
