@@ -76,6 +76,8 @@ def test_digits_and_digitseg_mix_their_coordinates_line_up() -> None:
     ({"weights": [1.0]}, "one per env"),
     ({"weights": [-1.0, 2.0]}, "non-negative"),
     ({"per_env_kwargs": {"ASG-DigitsOnPhotos-v0": {"total_steps": 5}}}, "same total_steps"),
+    ({"per_env_kwargs": {"ASG-DigitsOnPhotos-v0": {"sgd_steps_per_action": 2}}},
+     "same sgd_steps_per_action"),
 ])
 def test_a_bad_mixture_says_what_to_change(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):

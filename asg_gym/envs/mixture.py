@@ -95,7 +95,7 @@ class TaskMixture(gym.Env[np.ndarray, np.ndarray]):
 
     @property
     def sgd_steps_per_episode(self) -> int:
-        return int(sum(self.windows))
+        return int(self.tasks[0].sgd_steps_per_episode)  # the same for every task (_check_same_decisions)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -141,3 +141,6 @@ def _check_same_decisions(first_id: str, first: Any, env_id: str, task: Any) -> 
     if task.total_steps != first.total_steps:
         raise ValueError(f"{env_id} takes {task.total_steps} decisions per episode, {first_id} "
                          f"{first.total_steps}: give both the same total_steps (per_env_kwargs)")
+    if list(task.windows) != list(first.windows):  # the windows are what t/T and the mixture's attributes mean
+        raise ValueError(f"{env_id} decides every {task.windows[0]} SGD steps, {first_id} every "
+                         f"{first.windows[0]}: give both the same sgd_steps_per_action and window_growth")

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import tyro
 
+from experiments.curves import load_curves
+
 
 @dataclass
 class Args:
@@ -27,19 +29,17 @@ class Args:
 
 def main(argv: list[str] | None = None) -> list[str]:
     args = tyro.cli(Args, args=argv)
-    curves: dict[tuple[str, str], dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
-    seconds: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)  # every row of an episode has its seconds
-    with args.curves.open() as f:
+    curves = load_curves(args.curves)
+    seconds: dict[tuple[str, float], dict[int, float]] = defaultdict(dict)  # every row of an episode has its seconds
+    with args.curves.open(newline="") as f:
         for row in csv.DictReader(f):
-            key = (row["setting"], row["lam"])
-            curves[key][row["seed"]].append((int(row["sgd_step"]), float(row["target_accuracy"])))
-            seconds[key][row["seed"]] = float(row["seconds"])
+            seconds[(row["setting"], float(row["lam"]))][int(row["seed"])] = float(row["seconds"])
     lines = []
     for key, by_seed in curves.items():
         decayed = 0
         for points in by_seed.values():
-            points.sort()
-            earlier = [accuracy for _, accuracy in points[:-1]]
+            points = sorted(points)
+            earlier = [score for _, score, _ in points[:-1]]
             decayed += bool(earlier) and points[-1][1] < max(earlier) - args.margin
         per_episode = list(seconds[key].values())
         lines.append(f"{key[0]}, λ = {key[1]}: {decayed}/{len(by_seed)} seeds end below an earlier evaluation "
@@ -47,7 +47,6 @@ def main(argv: list[str] | None = None) -> list[str]:
                      f"median {statistics.median(per_episode):.0f}")
     print("\n".join(lines))
     return lines
-
 
 if __name__ == "__main__":
     main()
