@@ -13,6 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import gymnasium as gym
+from gymnasium.envs.registration import load_env_creator
+
+import asg_gym  # noqa: F401  (registers the ids)
 from asg_benchmark.errors import AgentError, ProtocolError
 from asg_benchmark.registry import AgentSpec, resolve_agent, split_label
 from asg_benchmark.seeds import check_seeds
@@ -20,12 +24,8 @@ from asg_benchmark.seeds import check_seeds
 # Protocol settings, under the user's --env-kwargs: the score is on the full real test split (all 5,000
 # MNIST images; the 1,797 UCI digits; ASG-DigitsOnPhotos-v0's 4,000 not held out for validation), and
 # only the final evaluation counts (eval_every for curves).
-FULL_TEST_SPLIT: dict[str, dict[str, int]] = {
-    "ASG-Digits-v0": {"mnist": 5000, "uci": 1797, "mnist_m": 5000},
-    "ASG-DigitsOnPhotos-v0": {"mnist": 4000, "uci": 797, "mnist_m": 4000},
-}
-DEFAULT_TARGET = {"ASG-Digits-v0": "mnist", "ASG-DigitsOnPhotos-v0": "mnist_m"}
-VALIDATION_SPLIT = {"ASG-DigitsOnPhotos-v0": 1000}  # target_split="validation": all its held-out images
+TARGET_IMAGES = {"mnist": 5000, "uci": 1797, "mnist_m": 5000}  # asg_gym.data.real_digits' sets
+DIGITS_FAMILY = ("ASG-Digits-v0", "ASG-DigitsOnPhotos-v0")  # DigitsEnv and the tasks built on it
 COMMON_ENV_KWARGS: dict[str, Any] = {"eval_every": 0}
 # Decision windows of 10 SGD steps (the reference code's shortest): the per-decision reward's
 # signal-to-noise is 0.04 / 0.40 / 0.70 / 1.02 for windows of 1 / 5 / 10 / 20 steps
@@ -35,13 +35,18 @@ DIGITS_DECISIONS: dict[str, Any] = {"sgd_steps_per_action": 10, "total_steps": 3
 
 def protocol_env_kwargs(env: str, given: Mapping[str, Any]) -> dict[str, Any]:
     """The protocol's keywords for ``env`` given the user's (which win over them)."""
-    if env in FULL_TEST_SPLIT:
-        if given.get("target_split") == "validation" and env in VALIDATION_SPLIT:
-            full = VALIDATION_SPLIT[env]
-        else:
-            full = FULL_TEST_SPLIT[env].get(given.get("target", DEFAULT_TARGET[env]), 5000)
-        return {**COMMON_ENV_KWARGS, **DIGITS_DECISIONS, "eval_size": full}
+    if env in DIGITS_FAMILY:
+        return {**COMMON_ENV_KWARGS, **DIGITS_DECISIONS, "eval_size": whole_split(env, given)}
     return dict(COMMON_ENV_KWARGS)
+def whole_split(env: str, given: Mapping[str, Any]) -> int:
+    """The target images of the split a Digits-family ``env`` scores on, from the env class's own defaults and
+    held-out size: the test split (every image not held out for validation), or the validation split."""
+    task: Any = load_env_creator(str(gym.spec(env).entry_point))  # the env class (registered by string)
+    if given.get("target_split") == "validation":
+        return int(task.validation_size)
+    return TARGET_IMAGES[given.get("target", task.defaults.get("target", "mnist"))] - int(task.validation_size)
+
+
 # The training env never shows target scores to an agent (asg_benchmark.training_env strips them), so
 # its end-of-episode evaluation is wasted work: make it as small as the env allows.
 TRAIN_ENV_KWARGS: dict[str, dict[str, Any]] = {"ASG-Digits-v0": {"eval_size": 10},
