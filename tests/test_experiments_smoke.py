@@ -12,10 +12,12 @@ def test_sweep_defaults_quick(capsys):
     assert "results in" in capsys.readouterr().out
 
 
-def test_bench_env_quick():
+@pytest.mark.parametrize("env_id", ["ASG-Digits-v0", "ASG-DigitsOnPhotos-v0"])
+def test_bench_env_quick(env_id):
     from experiments.bench import bench_env
 
-    result = bench_env.main(["--quick"])
+    result = bench_env.main(["--quick", "--env", env_id])
+    assert result["config"]["env"] == env_id
     assert result["env_cached_over_best_bare"] > 0 and result["speedup_over_previous_default"] > 0
     assert result["reset_over_step"] > 0 and result["policy_over_step"] > 0
     assert set(result["ms"]) >= {"data", "student_fwd_bwd", "teacher", "optimizer", "observation",

@@ -1,4 +1,4 @@
-"""Env overhead on ASG-Digits-v0, as ratios measured in one run (docs/design.md, "Performance contract").
+"""Env overhead on a Digits-family env, as ratios measured in one run (docs/design.md, "Performance contract").
 
 * env step ÷ the fastest bare PyTorch SGD step of the same student on the same batch (forward +
   backward + update; no env, no teacher) we have: eager in channels-last memory format; the
@@ -34,10 +34,12 @@ from experiments.common import REPO, report_result
 
 @dataclass
 class Args:
-    """Benchmark of one ASG-Digits-v0 step against a bare SGD step."""
+    """Benchmark of one env step of a Digits-family env against a bare SGD step of its student."""
 
+    env: str = "ASG-Digits-v0"
+    """env id: ASG-Digits-v0 or ASG-DigitsOnPhotos-v0 (the same student and step at their own defaults)"""
     backbone: str = "efficientnet_lite0"
-    """backbone of ASG-Digits-v0"""
+    """student backbone"""
     image_size: int | None = None
     """image size (None: the env's default)"""
     batch_size: int | None = None
@@ -66,7 +68,7 @@ def make_env(args: Args, **kwargs: object) -> gym.Env:
     sizes = {k: v for k, v in (("image_size", args.image_size), ("batch_size", args.batch_size)) if v is not None}
     extra = {"num_source_images": 256, "eval_size": 100} if args.quick else {}
     # A source of 20 batches: one warm-up epoch fills the teacher cache.
-    env = gym.make("ASG-Digits-v0", backbone=args.backbone, device="cpu", eval_every=0, total_steps=10**6,
+    env = gym.make(args.env, backbone=args.backbone, device="cpu", eval_every=0, total_steps=10**6,
                    **{"num_source_images": 20 * (args.batch_size or 32), **extra, **sizes, **kwargs})
     return env
 
@@ -178,8 +180,9 @@ def main(argv: list[str] | None = None) -> dict:
         "speedup_over_previous_default": round(ms["env_step_previous_default"] / ms["env_step_cached"], 3),
         "reset_over_step": round(ms["reset"] / ms["env_step_cached"], 3),
         "policy_over_step": round(ms["policy_act_update"] / ms["env_step_cached"], 4),
-        "config": {"backbone": args.backbone, "image_size": cached.unwrapped.source.images.shape[-1],
-                   "batch_size": cached.unwrapped.source.batch_size, "threads": args.threads,
+        "config": {"env": args.env, "backbone": args.backbone, "image_size": cached.unwrapped.source.images.shape[-1],
+                   "batch_size": cached.unwrapped.source.batch_size, "lam": cached.unwrapped.optimizee.lam,
+                   "threads": args.threads,
                    "channels_last": cached.unwrapped.optimizee.channels_last},
     }
     return report_result(result, args.out, "bench_env", args)
