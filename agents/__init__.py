@@ -11,6 +11,14 @@ from agents.base import Agent
 from agents.baselines import PRESETS, ConstantPolicy, RandomInitPolicy, RandomPolicy, preset_scales
 from agents.cards import decision_env_kwargs, deployment_env_kwargs, deploys_greedily
 from agents.lstm_policy import ReinforceLSTMPolicy
+from agents.pretrained import (
+    POLICIES,
+    PretrainedPolicy,
+    load_pretrained,
+    pretrained_deterministic,
+    pretrained_env_kwargs,
+    pretrained_path,
+)
 from agents.reinforce_lstm import PRESETS as REINFORCE_PRESETS
 from agents.reinforce_lstm import ReinforceLSTMAgent
 from agents.rollouts import LocalRollouts, RayRollouts, Rollouts
@@ -23,11 +31,9 @@ from asg_gym.spaces import scales_to_action
 _SB3_AGENTS: dict[str, type[SB3Agent]] = {"ppo": PPOAgent, "a2c": A2CAgent, "recurrent_ppo": RecurrentPPOAgent}
 LEARNING_AGENTS = ("reinforce_lstm", *_SB3_AGENTS)
 """Agents with ``learn``/``save``/``load``."""
-AGENT_NAMES = (*LEARNING_AGENTS, *PRESETS, "random", "random_init", *SCHEDULE_AGENTS, "tuned_constant")
-"""Every name :func:`make_agent` knows (``tuned_constant`` learns but is not saved by :func:`load_agent`)."""
-
-POLICIES = Path(__file__).resolve().parent / "policies"
-_PRETRAINED = {"ASG-Digits-v0": "reinforce_lstm_digits.pt"}
+AGENT_NAMES = (*LEARNING_AGENTS, *PRESETS, "random", "random_init", *SCHEDULE_AGENTS, "tuned_constant", "pretrained")
+"""Every name :func:`make_agent` knows (``tuned_constant`` learns but is not saved by :func:`load_agent`;
+``pretrained`` deploys a saved policy frozen: :class:`agents.pretrained.PretrainedPolicy`)."""
 
 
 def make_agent(name: str, env: EnvOrVecEnv, **kwargs: Any) -> Any:
@@ -36,7 +42,8 @@ def make_agent(name: str, env: EnvOrVecEnv, **kwargs: Any) -> Any:
     ``kwargs`` go to the agent's constructor; ``seed`` is accepted by every agent (ignored by
     the constant presets); ``reinforce_lstm`` also takes ``preset`` (``"paper"``, the default, or
     ``"stabilized"``, ``"entropy_floor"``, ``"recommended"``: :data:`REINFORCE_PRESETS`), which the other
-    keywords override. ``env`` is a ``gym.Env``, or rollout slots (``reinforce_lstm``: an ``agents.Rollouts``)
+    keywords override; ``pretrained`` takes ``policy`` (an env id with a shipped policy, or a policy file).
+    ``env`` is a ``gym.Env``, or rollout slots (``reinforce_lstm``: an ``agents.Rollouts``)
     or an SB3 vector env (SB3 agents).
     """
     c = asg_num_coordinates(env.observation_space, env.action_space)
@@ -51,6 +58,8 @@ def make_agent(name: str, env: EnvOrVecEnv, **kwargs: Any) -> Any:
         return TunedConstantAgent(env, **kwargs)
     if name in SCHEDULE_AGENTS:
         return make_schedule_agent(name, env, c, **kwargs)
+    if name == "pretrained":
+        return PretrainedPolicy(c, **kwargs)
     seed = kwargs.pop("seed", None)
     if kwargs:
         raise ValueError(f"agent {name!r} takes no options besides seed, got {sorted(kwargs)}")
@@ -73,42 +82,10 @@ def load_agent(name: str, path: str | Path, env: gym.Env | Rollouts | EnvOrVecEn
     raise ValueError(f"only learning agents are saved; {name!r} is not one of {', '.join(LEARNING_AGENTS)}")
 
 
-def pretrained_path(env_id: str = "ASG-Digits-v0", folder: str | Path | None = None) -> Path:
-    """Where the shipped policy of ``env_id`` lives, its card beside it (``folder``: default ``agents/policies``)."""
-    if env_id not in _PRETRAINED:
-        raise ValueError(f"no pretrained policy for {env_id!r}; shipped: {', '.join(_PRETRAINED)}")
-    return Path(POLICIES if folder is None else folder) / _PRETRAINED[env_id]
-
-
-def load_pretrained(env_id: str = "ASG-Digits-v0", folder: str | Path | None = None) -> ReinforceLSTMAgent:
-    """The shipped REINFORCE-LSTM policy trained on ``env_id`` (frozen use: ``predict``), from ``folder``
-    (default: the package's ``agents/policies``).
-
-    Deploy it on the env it was trained on, ``gym.make(env_id, **pretrained_env_kwargs(env_id))``, and take
-    its actions as it was scored: ``predict(obs, state, deterministic=pretrained_deterministic(env_id))``.
-    """
-    path = pretrained_path(env_id, folder)
-    if not path.is_file():
-        raise FileNotFoundError(f"no pretrained policy at {path}; train it with: asg-benchmark train "
-                                f"--env {env_id} --save {path}")
-    return ReinforceLSTMAgent.load(path)
-
-
-def pretrained_env_kwargs(env_id: str = "ASG-Digits-v0", folder: str | Path | None = None) -> dict[str, Any]:
-    """The ``gym.make`` keywords the shipped policy of ``env_id`` was trained with (its decision window,
-    episode length, …), from the card beside it (``<policy>.json``); ``{}``: the env's defaults."""
-    return deployment_env_kwargs(pretrained_path(env_id, folder))
-
-
-def pretrained_deterministic(env_id: str = "ASG-Digits-v0", folder: str | Path | None = None) -> bool:
-    """Whether the shipped policy of ``env_id`` is deployed greedily (``predict(deterministic=True)``), as its
-    card says; False: its actions are sampled, as it was trained."""
-    return deploys_greedily(pretrained_path(env_id, folder))
-
-
 __all__ = [
     "AGENT_NAMES",
     "LEARNING_AGENTS",
+    "POLICIES",
     "PRESETS",
     "REINFORCE_PRESETS",
     "SCHEDULE_AGENTS",
@@ -117,6 +94,7 @@ __all__ = [
     "ConstantPolicy",
     "LocalRollouts",
     "PPOAgent",
+    "PretrainedPolicy",
     "RandomInitPolicy",
     "RandomPolicy",
     "RayRollouts",

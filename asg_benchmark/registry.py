@@ -76,9 +76,10 @@ def builtin_spec(name: str) -> AgentSpec:
     if name not in agents.AGENT_NAMES:
         raise AgentError(f"{name!r} is not a built-in agent; built-in: {', '.join(agents.AGENT_NAMES)}")
     fixed = name in PRESETS or name in SCHEDULE_AGENTS
+    # A frozen saved policy is deployed as its card says, once per evaluation seed, with no training.
     return AgentSpec(name, functools.partial(agents.make_agent, name),
                      stochastic=name in _LEARNED or name in ("random", "random_init"),
-                     greedy=name in _LEARNED, seeded=not fixed, hand_designed=fixed,
+                     greedy=name in _LEARNED, seeded=not fixed and name != "pretrained", hand_designed=fixed,
                      reports_steps=name in agents.LEARNING_AGENTS or name == "tuned_constant",
                      resumable=name in agents.LEARNING_AGENTS or name == "tuned_constant")
 

@@ -229,3 +229,40 @@ def test_training_interrupted_resumes_to_the_same_agent(name: str, tmp_path: Pat
         else:
             assert a.trials == b.trials
         assert (saved[0] / "episodes.csv").read_text() == (saved[1] / "episodes.csv").read_text()
+
+
+@pytest.mark.parametrize("deployment", ["greedy", "sampled"])
+def test_a_saved_policy_runs_frozen_as_its_card_says(deployment: str, tmp_path: Path) -> None:
+    """``pretrained`` (a saved policy deployed zero-shot): one row per evaluation seed, no training, the card's
+    deployment whatever the row asks, and the same episodes as the policy run by hand."""
+    from agents import ReinforceLSTMAgent
+    from agents.cards import write_card
+
+    trained = ReinforceLSTMAgent(ScoredToyEnv(episode_length=4), seed=3, learning_rate=1e-2)
+    trained.learn(40)
+    policy = tmp_path / "toy_policy.pt"
+    trained.save(policy)
+    write_card(policy, {"env": ENV_ID, "env_kwargs": {}, "deployment": deployment})
+    spec = BenchmarkSpec(**{**_spec(("moved=pretrained",), (100, 101)).__dict__,
+                            "agent_kwargs": {"moved": {"policy": str(policy)}}})
+    run_benchmark(spec, tmp_path / "out", log=None, report=False)
+    rows = _rows(tmp_path / "out")
+    assert sorted(rows) == [("moved", "-", "100", "0"), ("moved", "-", "101", "0")]  # unseeded, one draw, no /greedy
+    assert {steps for *_, steps in rows.values()} == {"0"}  # never trained
+    again = run_benchmark(spec, tmp_path / "again", log=None, report=False)
+    assert again is not None and _rows(tmp_path / "again") == rows  # a sampled card's draws are seeded per cell
+    if deployment == "greedy":  # the episode of the saved policy taken greedily by hand
+        by_hand = run_episode(ScoredToyEnv(episode_length=4), ReinforceLSTMAgent.load(policy), seed=100,
+                              deterministic=True)
+        assert float(rows[("moved", "-", "100", "0")][0]) == pytest.approx(by_hand.target_score)
+
+
+def test_a_saved_policy_refuses_an_env_with_other_coordinates(tmp_path: Path) -> None:
+    from agents import PretrainedPolicy, ReinforceLSTMAgent
+
+    policy = tmp_path / "two.pt"
+    ReinforceLSTMAgent(ToyLREnv(targets=(1, 2)), seed=0).save(policy)
+    with pytest.raises(ValueError, match="sets 2 learning-rate scales, this env has 3"):
+        PretrainedPolicy(3, policy=str(policy))
+    with pytest.raises(FileNotFoundError, match="no policy at"):
+        PretrainedPolicy(3, policy=str(tmp_path / "missing.pt"))

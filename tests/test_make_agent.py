@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from agents import (
     A2CAgent,
     ConstantPolicy,
     PPOAgent,
+    PretrainedPolicy,
     RandomInitPolicy,
     RandomPolicy,
     RecurrentPPOAgent,
@@ -32,16 +35,20 @@ class WrongLayout(ToyLREnv):
         self.observation_space = spaces.Box(-1, 1, shape=(4 + 3,), dtype=np.float32)
 
 
-def test_make_agent_knows_every_name() -> None:
+def test_make_agent_knows_every_name(tmp_path: Path) -> None:
     env = ToyLREnv()
-    kinds = {"reinforce_lstm": ReinforceLSTMAgent, "ppo": PPOAgent, "a2c": A2CAgent,
+    saved = tmp_path / "toy_policy.pt"
+    ReinforceLSTMAgent(env, seed=0).save(saved)
+    kinds = {"pretrained": PretrainedPolicy, "reinforce_lstm": ReinforceLSTMAgent, "ppo": PPOAgent, "a2c": A2CAgent,
              "recurrent_ppo": RecurrentPPOAgent, "all_large": ConstantPolicy, "hand_tuned": ConstantPolicy,
              "head_only": ConstantPolicy, "random": RandomPolicy, "random_init": RandomInitPolicy,
              "tuned_constant": TunedConstantAgent, **dict.fromkeys(SCHEDULE_AGENTS, ScheduledPolicy)}
     assert set(kinds) == set(AGENT_NAMES)
     for name, kind in kinds.items():
         tuned = name == "tuned_constant"  # the toy env has no total_steps: tell the search its episode length
-        agent = make_agent(name, env, seed=0, **({"episode_length": env.episode_length} if tuned else {}))
+        options = {"episode_length": env.episode_length} if tuned else {"policy": str(saved)} if name == "pretrained" \
+            else {}
+        agent = make_agent(name, env, seed=0, **options)
         assert isinstance(agent, kind)
         if tuned:  # it acts only after its search
             agent.learn(2 * env.episode_length)
