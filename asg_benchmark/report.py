@@ -171,15 +171,19 @@ def training_seeds_section(rows: list[dict[str, str]], summary: Summary, bars: l
     by_seed = summarize(base + per_seed, reps=summary.reps, reference=summary.reference)
     against = [compared_with(base + per_seed, by_seed, b) for b in bars]
     header = ["row", "IQM target [95 % CI]", f"P(> {summary.reference or 'reference'}) [95 % CI]", "paired Δ, W/T/L",
-              *(f"P(> {b}) [95 % CI]" for b in bars)]
+              *(h for b in bars for h in (f"P(> {b}) [95 % CI]", f"paired Δ to {b} [95 % CI]")), "beats every bar"]
     lines = ["", "## Per training seed", "", "Rows trained with more than one training seed, each seed's runs on "
-             "their own (the table above pools them).", "", "| " + " | ".join(header) + " |",
+             "their own (the table above pools them). *Beats every bar*: the paired Δ's interval lies above 0 against "
+             f"each of {', '.join(bars) or 'no bar (none benchmarked)'}.", "", "| " + " | ".join(header) + " |",
              "|" + "---|" * len(header)]
     for i, s in enumerate(by_seed.rows):
         if s.label in references:
             continue
         score, improvement, paired, counts, _ = statistics_cells(s)
-        cells = [s.label, score, improvement, f"{paired}, {counts}", *(statistics_cells(a.rows[i])[1] for a in against)]
+        to_bars = [a.rows[i] for a in against]
+        beats = bool(bars) and all(b.paired is not None and b.paired.ci[0] > 0 for b in to_bars)
+        cells = [s.label, score, improvement, f"{paired}, {counts}",
+                 *(cell for b in to_bars for cell in statistics_cells(b)[1:3]), "yes" if beats else "no"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

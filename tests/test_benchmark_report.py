@@ -203,11 +203,16 @@ def test_report_lists_each_training_seed_of_a_row_trained_with_several(tmp_path:
     section = write_report(tmp_path, reps=50).read_text().split("## Per training seed")[1].split("## ")[0]
     lines = {line.split(" | ")[0]: line for line in section.splitlines() if line.startswith("| ")}
     assert set(lines) == {"| row", *(f"| {r} (training seed {t})" for r in ("ppo", "ppo/greedy") for t in (0, 1))}
-    assert "P(> hand_tuned)" in lines["| row"] and lines["| row"].endswith("| P(> random) [95 % CI] |")
+    assert "P(> hand_tuned)" in lines["| row"]
+    assert lines["| row"].endswith("| P(> random) [95 % CI] | paired Δ to random [95 % CI] | beats every bar |")
     assert "10/0/0" in lines["| ppo (training seed 0)"] and "0/0/10" in lines["| ppo (training seed 1)"]
-    improvement = {seed: [float(c.split(" [")[0]) for c in lines[f"| ppo (training seed {seed})"].split(" | ")[2::2]]
-                   for seed in (0, 1)}  # P(> hand_tuned), P(> random)
+    cells = {seed: lines[f"| ppo (training seed {seed})"].split(" | ") for seed in (0, 1)}
+    # P(> hand_tuned) and P(> random)
+    improvement = {seed: [float(cells[seed][c].split(" [")[0]) for c in (2, 4)] for seed in (0, 1)}
     assert improvement[0][0] > 0.5 > improvement[1][0] and improvement[1][1] > 0.5
+    low_to_random = {seed: float(cells[seed][5].split("[")[1].split(",")[0]) for seed in (0, 1)}  # Δ's lower bound
+    assert min(low_to_random.values()) > 0  # both seeds lie above random on every cell
+    assert cells[0][-1] == cells[1][-1] == "yes |"  # random is the only bar here, and both lie above it
 
     add_results(tmp_path / "one", (r for r in read_rows(tmp_path) if r["train_seed"] in ("-", "0")))
     assert "Per training seed" not in write_report(tmp_path / "one", reps=50).read_text()
