@@ -21,6 +21,7 @@ import numpy as np
 from asg_benchmark.checkpoints import TrainingSummary, pooled, summarize_training, training_runs_by_seed
 from asg_benchmark.errors import BenchmarkError
 from asg_benchmark.pareto import pareto_section, plot_pareto
+from asg_benchmark.registry import GREEDY_SUFFIX
 from asg_benchmark.seeds import MIN_EVAL_SEEDS
 from asg_benchmark.stats import RowStats, Summary, compared_with, summarize
 from asg_benchmark.store import open_store
@@ -74,7 +75,7 @@ def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None 
     metric = ", ".join(summary.protocol["target_metric"])
     path.write_text(source + markdown(summary) + against_tuned + against_chance + per_seed
                     + pareto_section(summary, metric)
-                    + training_section(summarize_training(_with_each_seed(by_seed))))
+                    + training_section(summarize_training(_with_each_seed(by_seed)), training_hours(rows)))
     plot_intervals(summary, out / IQM_PLOT)
     plot_profiles(summary, out / PROFILE_PLOT)
     plot_pareto(summary.rows, metric, out / PARETO_PLOT)
@@ -246,21 +247,38 @@ def _with_each_seed(by_seed: dict[str, dict[str, list[dict[str, str]]]]) -> dict
     return runs
 
 
-def training_section(summaries: dict[str, TrainingSummary]) -> str:
-    """How each learning row trained: its return and policy entropy over the first and last 20 % of training."""
+def training_hours(rows: list[dict[str, str]]) -> dict[str, float]:
+    """Wall-clock hours of training per run, by the labels of :func:`_with_each_seed`: a row's mean over its
+    training seeds, and each seed's own (``"<row> (training seed k)"``)."""
+    seconds: dict[str, dict[str, float]] = {}
+    for r in rows:
+        if r["train_seed"] != "-" and r.get("train_seconds") not in (None, "") and float(r["train_env_steps"]) > 0:
+            seconds.setdefault(r["agent"].split(GREEDY_SUFFIX)[0], {})[r["train_seed"]] = float(r["train_seconds"])
+    hours = {label: float(np.mean(list(by_seed.values()))) / 3600 for label, by_seed in seconds.items()}
+    hours.update({f"{label} (training seed {seed})": value / 3600 for label, by_seed in seconds.items()
+                  for seed, value in by_seed.items()})
+    return hours
+
+
+def training_section(summaries: dict[str, TrainingSummary], hours: dict[str, float] | None = None) -> str:
+    """How each learning row trained: its return and policy entropy over the first and last 20 % of training,
+    and ``hours`` of training per run (wall clock, on the machine of its rows)."""
     if not summaries:
         return ""
+    hours = hours or {}
     lines = ["", "## Training", "",
              "Training episodes of each learning row (kept in `agents/<row>-seed<k>/episodes.csv`): mean over the "
              "first and last 20 % of each run's episodes. Entropy: the policy's mean per-coordinate entropy (nats; "
              "uniform ln 11 = 2.40, near 0 a policy collapsed onto one action; — where the agent does not report it). "
-             "A row trained with several training seeds: its runs pooled, then each run on its own.",
-             "", "| row | runs | episodes | training return first → last | entropy first → last |",
-             "|---|---|---|---|---|"]
+             "A row trained with several training seeds: its runs pooled, then each run on its own. Hours: wall "
+             "clock of one run's training (the mean over a row's runs), on the machine its rows name.",
+             "", "| row | runs | episodes | training return first → last | entropy first → last | hours per run |",
+             "|---|---|---|---|---|---|"]
     for label, t in summaries.items():
         entropy = "—" if math.isnan(t.entropy_early) else f"{t.entropy_early:.2f} → {t.entropy_late:.2f}"
+        took = f"{hours[label]:.2f}" if label in hours else "—"
         lines.append(f"| {label} | {t.runs} | {t.episodes} | {t.return_early:.3f} → {t.return_late:.3f} | "
-                     f"{entropy} |")
+                     f"{entropy} | {took} |")
     return "\n".join(lines) + "\n"
 
 

@@ -245,5 +245,19 @@ def test_training_section_lists_each_training_run_of_a_row_trained_with_several(
     section = write_report(tmp_path, reps=50).read_text().split("## Training")[1]
     rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| ppo")]
     assert [r[0] for r in rows] == ["| ppo", *(f"| ppo (training seed {s})" for s in (0, 1, 10))]
-    assert [r[4] for r in rows] == ["1.17 → 1.17 |", "0.50 → 0.50 |", "2.00 → 2.00 |", "1.00 → 1.00 |"]
+    assert [r[4] for r in rows] == ["1.17 → 1.17", "0.50 → 0.50", "2.00 → 2.00", "1.00 → 1.00"]
+    assert [r[5] for r in rows] == ["0.00 |", "0.00 |", "0.00 |", "— |"]  # 1 s each; seed 10 has no rows
     assert [r[1] for r in rows] == ["3", "1", "1", "1"]
+
+
+def test_training_hours_per_run_and_per_seed() -> None:
+    """The cost of a recipe per training seed: each run's training seconds as hours, a row's mean over its seeds;
+    greedy rows are the same trained agent, and rows that did not train have no cost."""
+    from asg_benchmark.report import training_hours
+
+    rows = [{**_row("ppo", "0", 100, 0, 0.5, False), "train_seconds": 3600.0},
+            {**_row("ppo/greedy", "0", 100, 0, 0.5, False), "train_seconds": 3600.0},
+            {**_row("ppo", "1", 100, 0, 0.5, False), "train_seconds": 7200.0},
+            _row("hand_tuned", "-", 100, 0, 0.4, True)]
+    hours = training_hours([{k: str(v) for k, v in r.items()} for r in rows])
+    assert hours == {"ppo": 1.5, "ppo (training seed 0)": 1.0, "ppo (training seed 1)": 2.0}
