@@ -41,7 +41,7 @@ def make_agent(name: str, env: EnvOrVecEnv, **kwargs: Any) -> Any:
 
     ``kwargs`` go to the agent's constructor; ``seed`` is accepted by every agent (ignored by
     the constant presets); ``reinforce_lstm`` also takes ``preset`` (``"paper"``, the default, or
-    ``"stabilized"``, ``"entropy_floor"``, ``"recommended"``: :data:`REINFORCE_PRESETS`), which the other
+    ``"stabilized"``, ``"entropy_floor"``, ``"recommended"``, ``"paired"``: :data:`REINFORCE_PRESETS`), which the other
     keywords override; ``pretrained`` takes ``policy`` (an env id with a shipped policy, or a policy file).
     ``env`` is a ``gym.Env``, or rollout slots (``reinforce_lstm``: an ``agents.Rollouts``)
     or an SB3 vector env (SB3 agents).

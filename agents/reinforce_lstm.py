@@ -43,6 +43,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # after thousands of decisions (its 600-decision ablation row, 20 updates, is still near uniform).
     "recommended": {**_STABILIZED, "learning_rate": 1e-2, "unroll_length": "episode", "gamma": 1.0,
                     "baseline_per_step": True},
+    # `recommended` on pairs of episodes with the same data order, each the other's baseline (common random
+    # numbers): a candidate for issue 37's reliable recipe, not yet measured under the benchmark protocol.
+    "paired": {**_STABILIZED, "learning_rate": 1e-2, "unroll_length": "episode", "gamma": 1.0,
+               "paired_episodes": True},
 }
 """Named settings of :class:`ReinforceLSTMAgent` (``ReinforceLSTMAgent(env, **PRESETS[name])``)."""
 
@@ -105,6 +109,11 @@ class ReinforceLSTMAgent:
     clipping), ``seed`` (parameters, sampling and episode seeds; drawn and recorded when None).
     Without ``env`` (``num_coordinates`` given) the agent can only ``predict``.
 
+    ``paired_episodes`` (one env, whole-episode unrolls): training episodes come in pairs reset with the
+    same seed (pair j: ``seed + j``), so both draw the same minibatches; one update per pair, each
+    episode's return-to-go credited against the other's at the same position (common random numbers:
+    the data order's share of the return cancels, what the actions did stays).
+
     Switches, all off by default (the ``paper`` preset of :data:`PRESETS`, bit for bit):
     ``normalize_observations`` (running mean/std of the 5 scalar features, which differ by orders
     of magnitude: L_XE ~2.3, mean θ_n ~5e-4), ``optimizer="adam"``, ``lstm_init="reference"``
@@ -137,6 +146,7 @@ class ReinforceLSTMAgent:
         entropy_floor: float | None = None,
         entropy_floor_coef: float = 1.0,
         entropy_floor_decay_steps: int | None = None,
+        paired_episodes: bool = False,
         seed: int | None = None,
     ) -> None:
         if env is not None:
@@ -150,6 +160,9 @@ class ReinforceLSTMAgent:
             unroll_length = _decisions_per_episode(env)
         if isinstance(unroll_length, str):
             raise ValueError(f"unroll_length must be a number >= 1 or 'episode', got {unroll_length!r}")
+        if paired_episodes and unroll_length < (_known_decisions(env) or 0):
+            raise ValueError("paired_episodes credits each episode against its pair's whole returns: it needs "
+                             f"unroll_length='episode' (or >= the episode's decisions), got {unroll_length}")
         if hidden_size < 1 or unroll_length < 1:
             raise ValueError(f"hidden_size and unroll_length must be >= 1, got {hidden_size}, {unroll_length}")
         if learning_rate <= 0 or not 0 <= momentum < 1 or not 0 <= gamma <= 1 or head_gain <= 0:
@@ -166,11 +179,12 @@ class ReinforceLSTMAgent:
         self.env = env  # one env becomes one local rollout slot
         self.num_coordinates, self.unroll_length, self.seed = int(num_coordinates), int(unroll_length), int(seed)
         self.gamma, self.max_grad_norm = float(gamma), max_grad_norm
+        self.paired_episodes = bool(paired_episodes)
         self.config: dict[str, Any] = dict(
             num_coordinates=self.num_coordinates, hidden_size=hidden_size, unroll_length=unroll_length,
             learning_rate=learning_rate, momentum=momentum, gamma=gamma, head_gain=head_gain,
             normalize_observations=normalize_observations, max_grad_norm=max_grad_norm, optimizer=optimizer,
-            lstm_init=lstm_init, **objective.as_dict(), seed=self.seed,
+            lstm_init=lstm_init, **objective.as_dict(), paired_episodes=self.paired_episodes, seed=self.seed,
         )
         self.generator = torch.Generator().manual_seed(self.seed)
         self.policy = ReinforceLSTMPolicy(self.num_coordinates, hidden_size, head_gain, self.generator, lstm_init)
@@ -181,11 +195,16 @@ class ReinforceLSTMAgent:
         self.objective = ReinforceObjective(objective)
         self.normalizer = RunningNormalizer() if normalize_observations else None
         self.num_timesteps = self.num_updates = self.num_episodes = self.num_skipped_updates = 0
-        self.num_started = 0  # episodes begun: the next one is reset with seed + num_started
+        self.num_started = 0  # episodes begun: the next one is reset with episode_seed(num_started)
         slots = 1 if self._rollouts is None else self._rollouts.num_slots
         self._hidden = self.policy.initial_state(slots)
         self._episodes: list[_Episode | None] = [None] * slots
         self._unroll = _Unroll()
+        self._pending: _Unroll | None = None  # paired_episodes: the finished first episode of the pair
+
+    def episode_seed(self, n: int) -> int:
+        """The reset seed of training episode ``n`` (0-based): ``seed + n``, or ``seed + n // 2`` in pairs."""
+        return self.seed + (n // 2 if self.paired_episodes else n)
 
     @property
     def env(self) -> gym.Env | Rollouts | None:
@@ -267,6 +286,9 @@ class ReinforceLSTMAgent:
         if total_timesteps < 0:
             raise ValueError(f"total_timesteps must be >= 0, got {total_timesteps}")
         self._fit_slots(self._rollouts.num_slots)
+        if self.paired_episodes and self._rollouts.num_slots != 1:
+            raise ValueError(f"paired_episodes trains on one env (pairs run one after the other), got "
+                             f"{self._rollouts.num_slots} rollout slots")
         from tqdm.auto import tqdm
 
         with tqdm(total=total_timesteps, disable=not progress_bar, unit="step") as bar:
@@ -294,7 +316,7 @@ class ReinforceLSTMAgent:
         assert self._rollouts is not None
         new = [k for k, episode in enumerate(self._episodes) if episode is None]
         if new:
-            seeds = {k: self.seed + self.num_started + i for i, k in enumerate(new)}
+            seeds = {k: self.episode_seed(self.num_started + i) for i, k in enumerate(new)}
             observations = self._rollouts.reset(seeds)
             self.num_started += len(new)
             for k in new:
@@ -344,7 +366,13 @@ class ReinforceLSTMAgent:
         unroll.actions.append(actions)
         unroll.rewards.append(rewards)
         update = None
-        if any(dones) or len(unroll.actions) == self.unroll_length:
+        if self.paired_episodes:
+            if dones[0] and self.num_episodes % 2 == 0:  # the pair's first episode: kept until its partner ends
+                self._pending, self._unroll = unroll, _Unroll()
+            elif dones[0]:
+                with one_thread():
+                    update = self._update_pair()
+        elif any(dones) or len(unroll.actions) == self.unroll_length:
             with one_thread():
                 update = self._update()
         records = []
@@ -382,6 +410,41 @@ class ReinforceLSTMAgent:
         positions = self._positions(len(unroll.actions)) if self.objective.options.baseline_per_step else None
         loss = self.objective.loss(returns, log_prob, coordinate_entropy, self.unroll_length, self.num_timesteps,
                                    positions)
+        stats = self._step(loss, coordinate_entropy, rewards)
+        self._unroll = _Unroll()
+        return stats
+
+    def _update_pair(self) -> dict[str, float]:
+        """Eq. 7 on a pair of episodes on the same data (slots side by side, the shorter one padded), each
+        step's return credited against the partner's return at the same position."""
+        first, second = self._pending, self._unroll
+        assert first is not None and first.start_state is not None and second.start_state is not None
+        steps = max(len(first.actions), len(second.actions))
+        mask = torch.zeros(steps, 2, dtype=torch.bool)
+        mask[:min(len(first.actions), len(second.actions))] = True  # a step counts only where both episodes have one
+
+        def padded(values: list[np.ndarray]) -> np.ndarray:  # (T, 1, ...): zeros after the episode's end
+            stacked = np.stack(values)
+            return np.concatenate([stacked, np.zeros((steps - len(values), *stacked.shape[1:]), stacked.dtype)])
+
+        inputs = torch.as_tensor(np.concatenate([padded([x.numpy() for x in u.inputs]) for u in (first, second)],
+                                                axis=1))  # (T, 2, 5 + C)
+        actions = torch.as_tensor(np.concatenate([padded(u.actions) for u in (first, second)], axis=1),
+                                  dtype=torch.int64)  # (T, 2, C)
+        rewards = np.concatenate([padded(u.rewards) for u in (first, second)], axis=1)  # (T, 2)
+        start = tuple(torch.cat([first.start_state[i], second.start_state[i]], dim=1) for i in range(2))
+        logits, _ = self.policy(inputs, (start[0], start[1]))
+        log_prob = self.policy.log_prob(logits, actions)
+        returns = torch.stack([discounted_returns(rewards[:, k].tolist(), self.gamma) for k in range(2)], dim=1)
+        coordinate_entropy = self.policy.coordinate_entropy(logits)
+        loss = self.objective.loss(returns, log_prob, coordinate_entropy, self.unroll_length, self.num_timesteps,
+                                   partner_returns=returns.flip(1), mask=mask)
+        stats = self._step(loss, coordinate_entropy[mask], rewards[mask.numpy()])
+        self._pending, self._unroll = None, _Unroll()
+        return stats
+
+    def _step(self, loss: torch.Tensor, coordinate_entropy: torch.Tensor, rewards: np.ndarray) -> dict[str, float]:
+        """One optimizer step on ``loss`` (skipped when it or its gradient is not finite) and its statistics."""
         self.optimizer.zero_grad()
         loss.backward()
         max_norm = self.max_grad_norm if self.max_grad_norm is not None else math.inf
@@ -393,8 +456,8 @@ class ReinforceLSTMAgent:
             self.num_skipped_updates += 1
             warnings.warn(f"skipped a policy update with a non-finite loss or gradient ({loss.item()}, {grad_norm})",
                           stacklevel=3)
-        coordinate_entropy = coordinate_entropy.detach()
-        per_coordinate = coordinate_entropy.mean(dim=(0, 1))  # (C,)
+        coordinate_entropy = coordinate_entropy.detach()  # (T, K, C), or (steps, C) of a pair's counted steps
+        per_coordinate = coordinate_entropy.mean(dim=tuple(range(coordinate_entropy.dim() - 1)))  # (C,)
         stats = {
             "losses/policy_loss": loss.item(),
             "losses/entropy": float(coordinate_entropy.sum(dim=-1).mean()),  # of the joint distribution
@@ -405,7 +468,6 @@ class ReinforceLSTMAgent:
         floor = self.objective.options.floor_at(self.num_timesteps)
         if floor is not None:  # the constraint this update was under (annealed or not)
             stats["losses/entropy_floor"] = floor
-        self._unroll = _Unroll()
         return stats
 
     # ------------------------------------------------------------------------- persistence
@@ -418,7 +480,6 @@ class ReinforceLSTMAgent:
             "episode_return": episode.episode_return,
             "entropy_sum": torch.zeros(0) if episode.entropy_sum is None else torch.from_numpy(episode.entropy_sum),
         } for episode in self._episodes]
-        unroll = self._unroll
         payload = {
             "config": dict(self.config),
             "policy": self.policy.state_dict(),
@@ -431,13 +492,8 @@ class ReinforceLSTMAgent:
                          "num_started": self.num_started},
             "hidden": list(self._hidden),
             "episodes": episodes,
-            "unroll": {
-                "start_state": None if unroll.start_state is None else list(unroll.start_state),
-                "inputs": [x.clone() for x in unroll.inputs],
-                "actions": _stack_actions(unroll.actions, (len(episodes), self.num_coordinates)),
-                "rewards": torch.from_numpy(np.stack(unroll.rewards) if unroll.rewards
-                                            else np.zeros((0, len(episodes)))),
-            },
+            "unroll": self._unroll_payload(self._unroll, len(episodes)),
+            "pending": None if self._pending is None else self._unroll_payload(self._pending, 1),
         }
         if len(episodes) == 1:  # the single-env layout of earlier checkpoints, for their readers
             payload["episode"] = episodes[0]
@@ -465,13 +521,26 @@ class ReinforceLSTMAgent:
             float(ep["episode_return"]), needs_replay=True, entropy_sum=_entropy_sum(ep)) for ep in episodes]
         in_progress = sum(episode is not None for episode in agent._episodes)
         agent.num_started = counters.get("num_started", agent.num_episodes + in_progress)
-        unroll = payload["unroll"]
-        start, actions, rewards = unroll["start_state"], unroll["actions"].numpy(), unroll["rewards"].numpy()
-        if actions.ndim == 2:  # a single-env checkpoint of earlier versions: one slot
-            actions, rewards = actions[:, None], rewards[:, None]
-        agent._unroll = _Unroll(None if start is None else (start[0], start[1]),
-                                [x if x.ndim == 2 else x[None] for x in unroll["inputs"]], list(actions), list(rewards))
+        agent._unroll = _read_unroll(payload["unroll"])
+        agent._pending = None if payload.get("pending") is None else _read_unroll(payload["pending"])
         return agent
+
+    def _unroll_payload(self, unroll: _Unroll, slots: int) -> dict[str, Any]:
+        return {
+            "start_state": None if unroll.start_state is None else list(unroll.start_state),
+            "inputs": [x.clone() for x in unroll.inputs],
+            "actions": _stack_actions(unroll.actions, (slots, self.num_coordinates)),
+            "rewards": torch.from_numpy(np.stack(unroll.rewards) if unroll.rewards else np.zeros((0, slots))),
+        }
+
+
+def _read_unroll(unroll: dict[str, Any]) -> _Unroll:
+    """An unroll of :meth:`ReinforceLSTMAgent.save` (also of single-env checkpoints of earlier versions)."""
+    start, actions, rewards = unroll["start_state"], unroll["actions"].numpy(), unroll["rewards"].numpy()
+    if actions.ndim == 2:  # a single-env checkpoint of earlier versions: one slot
+        actions, rewards = actions[:, None], rewards[:, None]
+    return _Unroll(None if start is None else (start[0], start[1]),
+                   [x if x.ndim == 2 else x[None] for x in unroll["inputs"]], list(actions), list(rewards))
 
 
 def _entropy_sum(episode: dict[str, Any]) -> np.ndarray | None:
@@ -487,14 +556,16 @@ def _stack_actions(actions: list[np.ndarray], shape: tuple[int, ...]) -> torch.T
     return torch.as_tensor(np.stack(actions), dtype=torch.int64)
 
 
+def _known_decisions(env: gym.Env | Rollouts | None) -> int | None:
+    """The decisions of one episode of ``env``; None when it does not say."""
+    if env is None:
+        return None
+    return env.episode_limit if isinstance(env, Rollouts) else episode_limit(env)
+
+
 def _decisions_per_episode(env: gym.Env | Rollouts | None) -> int:
     """The decisions of one episode of ``env`` (``unroll_length="episode"``), or a clear error."""
-    if env is None:
-        limit = None
-    elif isinstance(env, Rollouts):
-        limit = env.episode_limit
-    else:
-        limit = episode_limit(env)
+    limit = _known_decisions(env)
     if not limit:
         raise ValueError("unroll_length='episode' needs an env whose episode length is known (the ASG env's "
                          "total_steps or a registered time limit); give unroll_length as a number instead")

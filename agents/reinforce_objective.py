@@ -20,6 +20,10 @@ With every switch off (the ``paper`` preset) the loss is Eq. 7 exactly,
 * ``entropy_floor_decay_steps``: lower the floor linearly to 0 over that many env steps of
   training, so the policy explores early and is free to commit to a schedule (or a constant)
   by the end of training.
+
+Paired episodes (the agent's ``paired_episodes``) replace the baselines: two episodes on the same
+data order, each the other's baseline (``partner_returns``), so what differs between their returns is
+what their actions did, not which minibatches they drew.
 """
 
 from __future__ import annotations
@@ -79,13 +83,18 @@ class ReinforceObjective:
         self.step_baselines: list[float | None] = []  # baseline_per_step: one running mean per episode position
 
     def loss(self, returns: torch.Tensor, log_prob: torch.Tensor, coordinate_entropy: torch.Tensor | None,
-             unroll_length: int, timestep: int = 0, positions: torch.Tensor | None = None) -> torch.Tensor:
+             unroll_length: int, timestep: int = 0, positions: torch.Tensor | None = None,
+             partner_returns: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
         """``returns`` and ``log_prob`` ``(T, K)``; ``coordinate_entropy`` ``(T, K, C)``, the entropy of each
         coordinate's distribution at each step (used only by ``entropy_coef`` and ``entropy_floor``);
         ``timestep``: env steps trained so far (for an annealed floor); ``positions`` ``(T, K)``: each step's
-        index in its episode (needed by ``baseline_per_step``)."""
+        index in its episode (needed by ``baseline_per_step``). ``partner_returns`` ``(T, K)``: each step's
+        baseline is the return of the paired episode at the same position (the running baselines are not used);
+        ``mask`` ``(T, K)``: the steps that count (padding and steps without a partner have none)."""
         options, advantages = self.options, returns
-        if options.baseline_per_step:
+        if partner_returns is not None:
+            advantages = returns - partner_returns
+        elif options.baseline_per_step:
             if positions is None or positions.shape != returns.shape:
                 raise ValueError("baseline_per_step needs each step's position in its episode, shaped like returns")
             advantages = returns - self._step_baseline(returns, positions)
@@ -95,7 +104,14 @@ class ReinforceObjective:
             advantages = advantages - previous  # the running mean before this unroll (its own mean the first time)
             decay = options.baseline_decay
             self.baseline_value = mean if self.baseline_value is None else decay * previous + (1 - decay) * mean
-        if options.normalize_advantages and advantages.numel() > 1:
+        if mask is not None:  # only the steps that count: their advantages, normalised among them, and entropies
+            keep = mask.bool()
+            kept = advantages[keep]
+            if options.normalize_advantages and kept.numel() > 1:
+                kept = (kept - kept.mean()) / (kept.std() + 1e-8)
+            advantages = torch.zeros_like(returns).masked_scatter(keep, kept)
+            coordinate_entropy = None if coordinate_entropy is None else coordinate_entropy[keep]  # (N, C)
+        elif options.normalize_advantages and advantages.numel() > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         # 1/(U·K) even for a shorter last unroll of an episode: each step keeps the same weight.
         loss = -(advantages * log_prob).sum() / (unroll_length * returns.shape[1])

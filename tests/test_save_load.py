@@ -96,9 +96,9 @@ def test_loading_uses_weights_only(tmp_path: Path) -> None:
 
 
 def test_load_pretrained_names_the_training_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import agents
+    import agents.pretrained
 
-    monkeypatch.setattr(agents, "POLICIES", tmp_path / "agents" / "policies")
+    monkeypatch.setattr(agents.pretrained, "POLICIES", tmp_path / "agents" / "policies")
     with pytest.raises(FileNotFoundError, match=r"asg-benchmark train"):
         load_pretrained("ASG-Digits-v0")
     with pytest.raises(ValueError, match="no pretrained policy"):
