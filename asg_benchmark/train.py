@@ -76,7 +76,7 @@ class Train(RayFlags):
     episodes: int = 50
     """training episodes (the paper trains its policy for 50 optimizee epochs)"""
     seed: int = 0
-    """agent seed; training episode k is reset with seed + k"""
+    """agent seed; training episode k is reset with seed + k (seed + k // 2 under paired_episodes)"""
     out: str = "runs/policy"
     """run folder: checkpoint, episodes.csv, TensorBoard events, provenance"""
     save: str | None = None
