@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.cards import deployment_env_kwargs, deploys_greedily
+from agents.cards import DEPLOYMENTS, deployment_env_kwargs, deploys_greedily
 from agents.reinforce_lstm import ReinforceLSTMAgent
 
 POLICIES = Path(__file__).resolve().parent / "policies"
@@ -63,15 +63,19 @@ class PretrainedPolicy:
 
     ``policy`` is an env id with a shipped policy (``"ASG-Digits-v0"``) or the path of a policy file.
     ``predict`` ignores its ``deterministic`` argument: the card decides (``"greedy"`` or
-    ``"sampled"``), so the policy is scored as it was chosen to be deployed. There is no ``learn``: the
+    ``"sampled"``), or ``deployment`` when given (a policy whose card does not say, declared before it is
+    scored), so the policy is scored as it was chosen to be deployed. There is no ``learn``: the
     benchmark evaluates it as is, with no training budget.
     """
 
-    def __init__(self, num_coordinates: int, policy: str = "ASG-Digits-v0", seed: int | None = None) -> None:
+    def __init__(self, num_coordinates: int, policy: str = "ASG-Digits-v0", deployment: str | None = None,
+                 seed: int | None = None) -> None:
         path = pretrained_path(policy) if policy in _PRETRAINED else Path(policy)
+        if deployment not in (None, *DEPLOYMENTS):
+            raise ValueError(f"deployment is one of {', '.join(DEPLOYMENTS)} (or None: the card's), got {deployment!r}")
         self.path = path
         self.policy = _load(path)
-        self.deterministic = deploys_greedily(path)
+        self.deterministic = deploys_greedily(path) if deployment is None else deployment == "greedy"
         if self.policy.num_coordinates != num_coordinates:
             raise ValueError(f"the policy at {path} sets {self.policy.num_coordinates} learning-rate scales, this "
                              f"env has {num_coordinates}: deploy it on an env with the same coordinates")

@@ -266,3 +266,7 @@ def test_a_saved_policy_refuses_an_env_with_other_coordinates(tmp_path: Path) ->
         PretrainedPolicy(3, policy=str(policy))
     with pytest.raises(FileNotFoundError, match="no policy at"):
         PretrainedPolicy(3, policy=str(tmp_path / "missing.pt"))
+    with pytest.raises(ValueError, match="deployment is one of sampled, greedy"):
+        PretrainedPolicy(2, policy=str(policy), deployment="argmax")
+    assert not PretrainedPolicy(2, policy=str(policy)).deterministic  # no card: sampled, as trained
+    assert PretrainedPolicy(2, policy=str(policy), deployment="greedy").deterministic
