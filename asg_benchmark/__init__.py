@@ -11,7 +11,7 @@ The protocol, the plug-in interface and the results store are described in ``doc
 command line is ``asg-benchmark run | report | compare | migrate | train | ship | demo``.
 """
 
-from asg_benchmark.checkpoints import TrainingSummary, training_summaries
+from asg_benchmark.checkpoints import TrainingSummary, summarize_training, training_summaries
 from asg_benchmark.compare import RowComparison, compare_rows, comparison_markdown, differing_settings
 from asg_benchmark.demo import Demo
 from asg_benchmark.episode import EpisodeResult, run_episode
@@ -30,7 +30,7 @@ from asg_benchmark.registry import (
     split_label,
     unregister_agent,
 )
-from asg_benchmark.report import statistics_cells, write_report
+from asg_benchmark.report import plot_training, statistics_cells, write_report
 from asg_benchmark.resumable_csv import ResumableCSV
 from asg_benchmark.runner import Job, JobRunner, Record, RunSummary, plan_jobs, run_benchmark
 from asg_benchmark.scale_out import RayFlags, ray_session, run_tasks
@@ -81,6 +81,7 @@ __all__ = [
     "pareto_front",
     "parse_seeds",
     "plan_jobs",
+    "plot_training",
     "quick",
     "ray_session",
     "read_episodes",
@@ -94,6 +95,7 @@ __all__ = [
     "split_label",
     "statistics_cells",
     "summarize",
+    "summarize_training",
     "tensorboard_writer",
     "train_controller",
     "training_summaries",

@@ -320,3 +320,16 @@ def test_installed_commands_refuse_env_kwargs_that_are_no_json_object(command, t
     err = capsys.readouterr().err
     assert "--env-kwargs takes a JSON object" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()  # stopped before writing anything
+
+
+def test_training_runs_summarises_labelled_episode_files(tmp_path):
+    from experiments.studies import training_runs
+
+    for label, entropy in (("committed", 0.5), ("uniform", 2.4)):
+        lines = ["episode,return,entropy", *(f"{k},{k},{entropy}" for k in range(10))]
+        (tmp_path / f"{label}.csv").write_text("\n".join(lines) + "\n")
+    result = training_runs.main([f"{label}={tmp_path / label}.csv" for label in ("committed", "uniform")]
+                                + ["--out", str(tmp_path / "out")])
+    assert result["committed"] == {"episodes": 10, "return_first": 0.5, "return_last": 8.5, "entropy_first": 0.5,
+                                   "entropy_last": 0.5}
+    assert result["uniform"]["entropy_last"] == 2.4 and (tmp_path / "out" / "training.png").is_file()
