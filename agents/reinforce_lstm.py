@@ -44,8 +44,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "recommended": {**_STABILIZED, "learning_rate": 1e-2, "unroll_length": "episode", "gamma": 1.0,
                     "baseline_per_step": True},
     # `recommended` on pairs of episodes with the same data order, each the other's baseline (common random
-    # numbers; the running baselines the stabilized switches turn on are then unused): a candidate for issue 37's
-    # reliable recipe (results/recipe_pilot/).
+    # numbers; the running baselines the stabilized switches turn on are then unused). One training-side pilot on
+    # ASG-Digits-v0 (results/recipe_pilot/): half the updates of `recommended`, no commitment, not adopted.
     "paired": {**_STABILIZED, "learning_rate": 1e-2, "unroll_length": "episode", "gamma": 1.0,
                "paired_episodes": True},
 }
