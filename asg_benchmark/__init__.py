@@ -11,7 +11,7 @@ The protocol, the plug-in interface and the results store are described in ``doc
 command line is ``asg-benchmark run | report | compare | migrate | train | ship | demo``.
 """
 
-from asg_benchmark.checkpoints import TrainingSummary, summarize_training, training_summaries
+from asg_benchmark.checkpoints import TrainingSummary, training_summaries
 from asg_benchmark.compare import RowComparison, compare_rows, comparison_markdown, differing_settings
 from asg_benchmark.demo import Demo
 from asg_benchmark.episode import EpisodeResult, run_episode
@@ -39,7 +39,7 @@ from asg_benchmark.ship import Ship
 from asg_benchmark.stats import RowStats, Summary, summarize
 from asg_benchmark.store import ResultsStore, StoreError, open_store, read_episodes, read_rows
 from asg_benchmark.suite import write_suite_report
-from asg_benchmark.train import Train, tensorboard_writer
+from asg_benchmark.train import Train, how_it_trained, tensorboard_writer
 from asg_benchmark.train import main as train_controller
 
 __all__ = [
@@ -74,6 +74,7 @@ __all__ = [
     "declare_agent",
     "differing_settings",
     "git_revision",
+    "how_it_trained",
     "json_object",
     "machine",
     "migrate",
@@ -95,7 +96,6 @@ __all__ = [
     "split_label",
     "statistics_cells",
     "summarize",
-    "summarize_training",
     "tensorboard_writer",
     "train_controller",
     "training_summaries",

@@ -330,6 +330,6 @@ def test_training_runs_summarises_labelled_episode_files(tmp_path):
         (tmp_path / f"{label}.csv").write_text("\n".join(lines) + "\n")
     result = training_runs.main([f"{label}={tmp_path / label}.csv" for label in ("committed", "uniform")]
                                 + ["--out", str(tmp_path / "out")])
-    assert result["committed"] == {"episodes": 10, "return_first": 0.5, "return_last": 8.5, "entropy_first": 0.5,
-                                   "entropy_last": 0.5}
-    assert result["uniform"]["entropy_last"] == 2.4 and (tmp_path / "out" / "training.png").is_file()
+    assert result["committed"] == {"episodes": 10, "return_early": 0.5, "return_late": 8.5, "entropy_early": 0.5,
+                                   "entropy_late": 0.5}
+    assert result["uniform"]["entropy_late"] == 2.4 and (tmp_path / "out" / "training.png").is_file()
