@@ -405,8 +405,7 @@ class ReinforceLSTMAgent:
         logits, _ = self.policy(inputs, unroll.start_state)
         log_prob = self.policy.log_prob(logits, actions)
         rewards = np.stack(unroll.rewards)  # (T, K)
-        slots = rewards.shape[1]
-        returns = torch.stack([discounted_returns(rewards[:, k].tolist(), self.gamma) for k in range(slots)], dim=1)
+        returns = self._returns(rewards)
         coordinate_entropy = self.policy.coordinate_entropy(logits)  # (T, K, C): in the loss if an option uses it
         positions = self._positions(len(unroll.actions)) if self.objective.options.baseline_per_step else None
         loss = self.objective.loss(returns, log_prob, coordinate_entropy, self.unroll_length, self.num_timesteps,
@@ -436,13 +435,18 @@ class ReinforceLSTMAgent:
         start = tuple(torch.cat([first.start_state[i], second.start_state[i]], dim=1) for i in range(2))
         logits, _ = self.policy(inputs, (start[0], start[1]))
         log_prob = self.policy.log_prob(logits, actions)
-        returns = torch.stack([discounted_returns(rewards[:, k].tolist(), self.gamma) for k in range(2)], dim=1)
+        returns = self._returns(rewards)
         coordinate_entropy = self.policy.coordinate_entropy(logits)
         loss = self.objective.loss(returns, log_prob, coordinate_entropy, self.unroll_length, self.num_timesteps,
                                    partner_returns=returns.flip(1), mask=mask)
         stats = self._step(loss, coordinate_entropy[mask], rewards[mask.numpy()])
         self._pending, self._unroll = None, _Unroll()
         return stats
+
+    def _returns(self, rewards: np.ndarray) -> torch.Tensor:
+        """``(T, K)`` rewards → each slot's discounted returns within the unroll."""
+        return torch.stack([discounted_returns(rewards[:, k].tolist(), self.gamma) for k in range(rewards.shape[1])],
+                           dim=1)
 
     def _step(self, loss: torch.Tensor, coordinate_entropy: torch.Tensor, rewards: np.ndarray) -> dict[str, float]:
         """One optimizer step on ``loss`` (skipped when it or its gradient is not finite) and its statistics."""

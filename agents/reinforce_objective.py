@@ -74,6 +74,10 @@ class ObjectiveOptions:
         return asdict(self)
 
 
+def _standardised(advantages: torch.Tensor) -> torch.Tensor:
+    return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+
 class ReinforceObjective:
     """Eq. 7 with the options above; keeps the running baseline (saved with the agent)."""
 
@@ -108,11 +112,11 @@ class ReinforceObjective:
             keep = mask.bool()
             kept = advantages[keep]
             if options.normalize_advantages and kept.numel() > 1:
-                kept = (kept - kept.mean()) / (kept.std() + 1e-8)
+                kept = _standardised(kept)
             advantages = torch.zeros_like(returns).masked_scatter(keep, kept)
             coordinate_entropy = None if coordinate_entropy is None else coordinate_entropy[keep]  # (N, C)
         elif options.normalize_advantages and advantages.numel() > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+            advantages = _standardised(advantages)
         # 1/(U·K) even for a shorter last unroll of an episode: each step keeps the same weight.
         loss = -(advantages * log_prob).sum() / (unroll_length * returns.shape[1])
         if options.entropy_coef > 0:  # of the joint distribution: coordinates are independent given the state

@@ -38,6 +38,8 @@ def protocol_env_kwargs(env: str, given: Mapping[str, Any]) -> dict[str, Any]:
     if env in DIGITS_FAMILY:
         return {**COMMON_ENV_KWARGS, **DIGITS_DECISIONS, "eval_size": whole_split(env, given)}
     return dict(COMMON_ENV_KWARGS)
+
+
 def whole_split(env: str, given: Mapping[str, Any]) -> int:
     """The target images of the split a Digits-family ``env`` scores on, from the env class's own defaults and
     held-out size: the test split (every image not held out for validation), or the validation split."""

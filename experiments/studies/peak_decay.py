@@ -48,5 +48,6 @@ def main(argv: list[str] | None = None) -> list[str]:
     print("\n".join(lines))
     return lines
 
+
 if __name__ == "__main__":
     main()
