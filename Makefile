@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint docs test test-slow demo bench benchmark top30 top30-seeds confirm leads ablation fig7-horizon sweep suite clean
+.PHONY: install lint docs test test-slow demo bench benchmark top30 top30-seeds confirm leads ablation fig7-horizon sweep suite \
+	suite-photos transfer-a transfer-b recipe-digits transfer-c recipe-photos pending clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -128,6 +129,50 @@ suite: $(STAMP)
 	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 ASG-DigitsOnPhotos-v0 --agents $(SUITE_AGENTS) \
 		--train-seeds 0 --eval-seeds 400-409 --budget 4000 --agent-kwargs '{"recommended": {"preset": "recommended"}}' \
 		--out results/suite $(SUITE_RAY)
+
+# Every pre-registered run that has not finished, in the order the notes give, one after another (each resumable:
+# finished cells are skipped, training continues from its checkpoint). Each target is the command its folder's
+# README pre-registered; `make pending` is what a session starts in the background. Later sources of --reuse are
+# folders that ran the same bars on the same machine (the pre-registrations allow copying from any such folder).
+PHOTOS := ASG-DigitsOnPhotos-v0
+BARS := tuned_constant random hand_tuned
+RECIPE_KWARGS := '{"recipe": {"preset": "recommended"}}'
+suite-photos: $(STAMP)
+	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents $(SUITE_AGENTS) --train-seeds 0 --eval-seeds 400-409 \
+		--budget 4000 --agent-kwargs '{"recommended": {"preset": "recommended"}}' --out results/suite/$(PHOTOS)
+transfer-a: $(STAMP)
+	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents digits_policy=pretrained $(BARS) --train-seeds 0 \
+		--eval-seeds 400-419 --budget 4000 --agent-kwargs '{"digits_policy": {"policy": "ASG-Digits-v0"}}' \
+		--reuse results/suite/$(PHOTOS) --out results/transfer/digits_to_photos
+PHOTOS_POLICY := results/suite/$(PHOTOS)/agents/recommended-seed0/agent
+transfer-b: $(STAMP)
+	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 --agents photos_policy=pretrained $(BARS) --train-seeds 0 \
+		--eval-seeds 400-419 --budget 4000 --agent-kwargs '{"photos_policy": {"policy": "$(PHOTOS_POLICY)"}}' \
+		--reuse results/suite/ASG-Digits-v0 --out results/transfer/photos_to_digits
+recipe-digits: $(STAMP)
+	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 --agents $(BARS) --train-seeds 0 --eval-seeds 400-419 \
+		--budget 4000 --reuse results/suite/ASG-Digits-v0 results/transfer/photos_to_digits --out results/recipe/digits
+	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 --agents recipe=reinforce_lstm --train-seeds 0-4 \
+		--eval-seeds 400-419 --budget 4000 --agent-kwargs $(RECIPE_KWARGS) --out results/recipe/digits
+MIXTURE := results/transfer/mixture_training
+MIXTURE_ENV := '{"envs": ["ASG-Digits-v0", "ASG-DigitSeg-v0"], \
+	"env_kwargs": {"sgd_steps_per_action": 10, "total_steps": 30, "eval_every": 0}, \
+	"per_env_kwargs": {"ASG-Digits-v0": {"eval_size": 10}, "ASG-DigitSeg-v0": {"eval_size": 1}}}'
+transfer-c: $(STAMP)
+	$(VENV)/bin/asg-benchmark train --env ASG-Mixture-v0 --env-kwargs $(MIXTURE_ENV) \
+		--agent-kwargs '{"preset": "recommended"}' --episodes 134 --seed 0 --no-progress --no-tensorboard --resume \
+		--out $(MIXTURE) --save $(MIXTURE)/policy.pt
+	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents mixture_policy=pretrained $(BARS) --train-seeds 0 \
+		--eval-seeds 400-419 --budget 4000 \
+		--agent-kwargs '{"mixture_policy": {"policy": "$(MIXTURE)/policy.pt", "deployment": "greedy"}}' \
+		--out results/transfer/digits_to_photos
+recipe-photos: $(STAMP)
+	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents $(BARS) --train-seeds 0 --eval-seeds 400-419 \
+		--budget 4000 --reuse results/transfer/digits_to_photos --out results/recipe/photos
+	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents recipe=reinforce_lstm --train-seeds 0-4 \
+		--eval-seeds 400-419 --budget 4000 --agent-kwargs $(RECIPE_KWARGS) --out results/recipe/photos
+# ~60 h of CPU on 2 cores from the start (the suite ~20 h, the recipe ~39 h).
+pending: suite-photos suite transfer-a transfer-b recipe-digits transfer-c recipe-photos
 
 clean:
 	rm -rf $(VENV) build *.egg-info

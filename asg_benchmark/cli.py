@@ -33,6 +33,7 @@ from asg_benchmark.demo import Demo
 from asg_benchmark.errors import BenchmarkError
 from asg_benchmark.flags import json_object
 from asg_benchmark.migration import migrate
+from asg_benchmark.plan import describe_pending
 from asg_benchmark.protocol import QUICK_BUDGET, BenchmarkSpec, quick
 from asg_benchmark.report import write_report
 from asg_benchmark.runner import Job, JobRunner, Record, run_benchmark
@@ -78,6 +79,8 @@ class Run(RayFlags):
     """results folders whose cells run on this machine, same protocol and agents, are copied instead of run"""
     storage: str | None = None
     """the results store's URL (default: sqlite:///OUT/results.db)"""
+    plan: bool = False
+    """say what is left to run (episodes, training, estimated hours) and exit, running and writing nothing"""
 
 
 @dataclass
@@ -166,6 +169,9 @@ def run(args: Run) -> int:
     specs = [spec_from(args, env) for env in args.env]  # every spec checked before anything runs
     out = output_folder(args)
     folders = env_folders(out, args.env)
+    if args.plan:
+        print("\n".join(describe_pending(spec, folders[spec.env], args.storage) for spec in specs))
+        return 0
 
     def on_ray(runner: JobRunner, jobs: Sequence[Job]) -> Iterator[list[Record]]:
         for _, records in run_tasks(run_job, [(runner, job) for job in jobs], args):

@@ -214,13 +214,17 @@ class ResultsStore:
             if (self.folder / RESULTS).is_file():
                 raise StoreError(_missing_database(self.folder, self.path))
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._transaction() as db:
-            for statement in _SCHEMA:
-                db.execute(statement)
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"{self.path} was written by a newer asg-gym (schema {version}); upgrade asg-gym")
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        with self._connect() as db:  # a store at this schema is only read: reports and plans of a running job
+            current = db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        if not current:
+            with self._transaction() as db:
+                for statement in _SCHEMA:
+                    db.execute(statement)
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise StoreError(f"{self.path} was written by a newer asg-gym (schema {version}); upgrade "
+                                     "asg-gym")
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
