@@ -224,3 +224,19 @@ def test_ship_a_policy_to_be_deployed_greedily_with_its_confirmation(tmp_path: P
     assert confirmation["eval_seeds"] == [130, 131] and confirmation["evaluation_runs"] == 2
     with pytest.raises(BenchmarkError, match="did not evaluate"):  # "confirm" never evaluated seed 0's agent
         commands.ship([*flags[:3], "0", *flags[4:], "--scored-in", str(tmp_path / "confirm")])
+    assert card["source"]["chosen_by"] == {"rule": "the training seed given (--train-seed)"}
+
+    # Chosen on training returns alone: the seed whose last 20 % of training episodes returned most.
+    from asg_benchmark.checkpoints import TrainedAgent
+    from asg_benchmark.train import how_it_trained
+
+    late = {seed: how_it_trained(TrainedAgent.of(tmp_path / "bench", "reinforce_lstm", seed).episodes())["return_late"]
+            for seed in (0, 1)}
+    chosen = commands.ship([*flags[:2], "--select-by-training-return", "0-1", *flags[4:]])
+    card = json.loads(chosen.with_suffix(".json").read_text())
+    assert card["source"]["train_seed"] == max(late, key=lambda seed: (late[seed], -seed))
+    assert card["source"]["chosen_by"]["training_return_late"] == {str(k): v for k, v in late.items()}
+    with pytest.raises(BenchmarkError, match="among several"):
+        commands.ship([*flags[:2], "--select-by-training-return", "1", *flags[4:]])
+    with pytest.raises(BenchmarkError, match="no trained agent"):
+        commands.ship([*flags[:2], "--select-by-training-return", "0-2", *flags[4:]])
