@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: install lint docs test test-slow demo bench benchmark top30 top30-seeds confirm leads ablation fig7-horizon sweep suite \
-	suite-photos transfer-a transfer-b recipe-digits transfer-c recipe-photos pending clean
+	suite-photos transfer-a transfer-b recipe-digits transfer-c digitseg-recipe recipe-photos \
+	pending clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -171,8 +172,14 @@ recipe-photos: $(STAMP)
 		--budget 4000 --reuse results/transfer/digits_to_photos --out results/recipe/photos
 	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents recipe=reinforce_lstm --train-seeds 0-4 \
 		--eval-seeds 400-419 --budget 4000 --agent-kwargs $(RECIPE_KWARGS) --out results/recipe/photos
-# ~60 h of CPU on 2 cores from the start (the suite ~20 h, the recipe ~39 h).
-pending: suite-photos suite transfer-a transfer-b recipe-digits transfer-c recipe-photos
+digitseg-recipe: $(STAMP)
+	$(VENV)/bin/asg-benchmark run --env ASG-DigitSeg-v0 --env-kwargs '{"sgd_steps_per_action": 120, "total_steps": 10}' \
+		--agents hand_tuned tuned_constant random recipe=reinforce_lstm digits_policy=pretrained --train-seeds 0 \
+		--eval-seeds 400-409 --budget 1330 \
+		--agent-kwargs '{"recipe": {"preset": "recommended"}, "digits_policy": {"policy": "ASG-Digits-v0"}}' \
+		--out results/digitseg_recipe
+# ~70 h of CPU on 2 cores from the start (the suite ~20 h, the recipe ~39 h, DigitSeg ~12 h).
+pending: suite-photos suite transfer-a transfer-b recipe-digits transfer-c digitseg-recipe recipe-photos
 
 clean:
 	rm -rf $(VENV) build *.egg-info
