@@ -115,6 +115,12 @@ class ReinforceLSTMAgent:
     episode's return-to-go credited against the other's at the same position (common random numbers:
     the data order's share of the return cancels, what the actions did stays).
 
+    ``update_epochs`` > 1 makes each update that many optimizer steps on the same unroll: the first is
+    Eq. 7's, the next ones PPO's clipped surrogate against the log-probabilities the actions were
+    sampled with (ratio clipped to ``1 ± clip_range``), the advantages fixed before the first. More
+    policy steps per env step, where one update per episode leaves the policy near uniform for
+    hundreds of episodes; ``num_updates`` counts the optimizer steps.
+
     Switches, all off by default (the ``paper`` preset of :data:`PRESETS`, bit for bit):
     ``normalize_observations`` (running mean/std of the 5 scalar features, which differ by orders
     of magnitude: L_XE ~2.3, mean θ_n ~5e-4), ``optimizer="adam"``, ``lstm_init="reference"``
@@ -148,6 +154,8 @@ class ReinforceLSTMAgent:
         entropy_floor_coef: float = 1.0,
         entropy_floor_decay_steps: int | None = None,
         paired_episodes: bool = False,
+        update_epochs: int = 1,
+        clip_range: float = 0.2,
         seed: int | None = None,
     ) -> None:
         if env is not None:
@@ -171,6 +179,8 @@ class ReinforceLSTMAgent:
                              f"{learning_rate}, {momentum}, {gamma}, {head_gain}")
         if max_grad_norm is not None and max_grad_norm <= 0:
             raise ValueError(f"max_grad_norm must be positive or None, got {max_grad_norm}")
+        if update_epochs < 1 or not 0 < clip_range < 1:
+            raise ValueError(f"need update_epochs >= 1 and 0 < clip_range < 1, got {update_epochs}, {clip_range}")
         if optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer must be 'sgd' (with momentum, the paper's) or 'adam', got {optimizer!r}")
         objective = ObjectiveOptions(baseline, baseline_decay, baseline_per_step, normalize_advantages, entropy_coef,
@@ -181,11 +191,13 @@ class ReinforceLSTMAgent:
         self.num_coordinates, self.unroll_length, self.seed = int(num_coordinates), int(unroll_length), int(seed)
         self.gamma, self.max_grad_norm = float(gamma), max_grad_norm
         self.paired_episodes = bool(paired_episodes)
+        self.update_epochs, self.clip_range = int(update_epochs), float(clip_range)
         self.config: dict[str, Any] = dict(
             num_coordinates=self.num_coordinates, hidden_size=hidden_size, unroll_length=unroll_length,
             learning_rate=learning_rate, momentum=momentum, gamma=gamma, head_gain=head_gain,
             normalize_observations=normalize_observations, max_grad_norm=max_grad_norm, optimizer=optimizer,
-            lstm_init=lstm_init, **objective.as_dict(), paired_episodes=self.paired_episodes, seed=self.seed,
+            lstm_init=lstm_init, **objective.as_dict(), paired_episodes=self.paired_episodes,
+            update_epochs=self.update_epochs, clip_range=self.clip_range, seed=self.seed,
         )
         self.generator = torch.Generator().manual_seed(self.seed)
         self.policy = ReinforceLSTMPolicy(self.num_coordinates, hidden_size, head_gain, self.generator, lstm_init)
@@ -397,20 +409,14 @@ class ReinforceLSTMAgent:
         return ends[None, :] - steps + torch.arange(steps)[:, None]
 
     def _update(self) -> dict[str, float]:
-        """Eq. 7 on the stored unroll: replay it from its start state with gradients, one SGD step."""
+        """Eq. 7 on the stored unroll: replay it from its start state with gradients, one SGD step (or
+        ``update_epochs``)."""
         unroll = self._unroll
         assert unroll.start_state is not None
         inputs = torch.stack(unroll.inputs)  # (T, K, 5 + C)
         actions = torch.as_tensor(np.stack(unroll.actions), dtype=torch.int64)  # (T, K, C)
-        logits, _ = self.policy(inputs, unroll.start_state)
-        log_prob = self.policy.log_prob(logits, actions)
-        rewards = np.stack(unroll.rewards)  # (T, K)
-        returns = self._returns(rewards)
-        coordinate_entropy = self.policy.coordinate_entropy(logits)  # (T, K, C): in the loss if an option uses it
         positions = self._positions(len(unroll.actions)) if self.objective.options.baseline_per_step else None
-        loss = self.objective.loss(returns, log_prob, coordinate_entropy, self.unroll_length, self.num_timesteps,
-                                   positions)
-        stats = self._step(loss, coordinate_entropy, rewards)
+        stats = self._optimise(inputs, actions, unroll.start_state, np.stack(unroll.rewards), positions=positions)
         self._unroll = _Unroll()
         return stats
 
@@ -433,14 +439,38 @@ class ReinforceLSTMAgent:
                                   dtype=torch.int64)  # (T, 2, C)
         rewards = np.concatenate([padded(u.rewards) for u in (first, second)], axis=1)  # (T, 2)
         start = tuple(torch.cat([first.start_state[i], second.start_state[i]], dim=1) for i in range(2))
-        logits, _ = self.policy(inputs, (start[0], start[1]))
-        log_prob = self.policy.log_prob(logits, actions)
-        returns = self._returns(rewards)
-        coordinate_entropy = self.policy.coordinate_entropy(logits)
-        loss = self.objective.loss(returns, log_prob, coordinate_entropy, self.unroll_length, self.num_timesteps,
-                                   partner_returns=returns.flip(1), mask=mask)
-        stats = self._step(loss, coordinate_entropy[mask], rewards[mask.numpy()])
+        stats = self._optimise(inputs, actions, (start[0], start[1]), rewards, mask=mask, partnered=True)
         self._pending, self._unroll = None, _Unroll()
+        return stats
+
+    def _optimise(self, inputs: torch.Tensor, actions: torch.Tensor, start_state: LSTMState, rewards: np.ndarray,
+                  positions: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+                  partnered: bool = False) -> dict[str, float]:
+        """The update on one unroll ``(T, K, ...)`` from ``start_state``: Eq. 7's step, then ``update_epochs - 1``
+        clipped ones on the same advantages. ``partnered``: the K = 2 slots are a pair, each the other's baseline;
+        ``mask``: the steps that count."""
+        def forward() -> tuple[torch.Tensor, torch.Tensor]:
+            logits, _ = self.policy(inputs, start_state)
+            return self.policy.log_prob(logits, actions), self.policy.coordinate_entropy(logits)  # (T, K), (T, K, C)
+
+        log_prob, coordinate_entropy = forward()
+        returns = self._returns(rewards)
+        advantages = self.objective.advantages(returns, positions, returns.flip(1) if partnered else None, mask)
+        counted_rewards = rewards if mask is None else rewards[mask.numpy()]
+        old_log_prob = log_prob.detach()
+        for epoch in range(self.update_epochs):
+            if epoch:
+                log_prob, coordinate_entropy = forward()
+            loss = self.objective.policy_loss(advantages, log_prob, coordinate_entropy, self.unroll_length,
+                                              self.num_timesteps, mask, None if epoch == 0 else old_log_prob,
+                                              self.clip_range)
+            stats = self._step(loss, coordinate_entropy if mask is None else coordinate_entropy[mask],
+                               counted_rewards)
+        if self.update_epochs > 1:  # how far the last pass moved the policy from the one that sampled
+            ratio = torch.exp(log_prob.detach() - old_log_prob)
+            moved = (ratio - 1).abs() > self.clip_range
+            stats["losses/clip_fraction"] = float(moved[mask].float().mean() if mask is not None
+                                                  else moved.float().mean())
         return stats
 
     def _returns(self, rewards: np.ndarray) -> torch.Tensor:

@@ -94,7 +94,15 @@ class ReinforceObjective:
         ``timestep``: env steps trained so far (for an annealed floor); ``positions`` ``(T, K)``: each step's
         index in its episode (needed by ``baseline_per_step``). ``partner_returns`` ``(T, K)``: each step's
         baseline is the return of the paired episode at the same position (the running baselines are not used);
-        ``mask`` ``(T, K)``: the steps that count (padding and steps without a partner have none)."""
+        ``mask`` ``(T, K)``: the steps that count (padding and steps without a partner have none).
+        :meth:`advantages` then :meth:`policy_loss`."""
+        advantages = self.advantages(returns, positions, partner_returns, mask)
+        return self.policy_loss(advantages, log_prob, coordinate_entropy, unroll_length, timestep, mask)
+
+    def advantages(self, returns: torch.Tensor, positions: torch.Tensor | None = None,
+                   partner_returns: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``(T, K)``: each step's return less its baseline, standardised if asked (zero where ``mask`` is
+        False). Moves the running baselines: call it once per update."""
         options, advantages = self.options, returns
         if partner_returns is not None:
             advantages = returns - partner_returns
@@ -108,25 +116,39 @@ class ReinforceObjective:
             advantages = advantages - previous  # the running mean before this unroll (its own mean the first time)
             decay = options.baseline_decay
             self.baseline_value = mean if self.baseline_value is None else decay * previous + (1 - decay) * mean
-        if mask is not None:  # only the steps that count: their advantages, normalised among them, and entropies
+        if mask is not None:  # only the steps that count: their advantages, normalised among them
             keep = mask.bool()
             kept = advantages[keep]
             if options.normalize_advantages and kept.numel() > 1:
                 kept = _standardised(kept)
-            advantages = torch.zeros_like(returns).masked_scatter(keep, kept)
-            coordinate_entropy = None if coordinate_entropy is None else coordinate_entropy[keep]  # (N, C)
-        elif options.normalize_advantages and advantages.numel() > 1:
+            return torch.zeros_like(returns).masked_scatter(keep, kept)
+        if options.normalize_advantages and advantages.numel() > 1:
             advantages = _standardised(advantages)
+        return advantages
+
+    def policy_loss(self, advantages: torch.Tensor, log_prob: torch.Tensor, coordinate_entropy: torch.Tensor | None,
+                    unroll_length: int, timestep: int = 0, mask: torch.Tensor | None = None,
+                    old_log_prob: torch.Tensor | None = None, clip_range: float = 0.2) -> torch.Tensor:
+        """The loss of :meth:`advantages`' ``(T, K)`` values with the entropy terms. With ``old_log_prob`` (the
+        log-probabilities the actions were sampled with) it is PPO's clipped surrogate instead of Eq. 7, for
+        further passes over the same unroll: the ratio π/π_old gets no gradient beyond ``1 ± clip_range``."""
+        if mask is not None and coordinate_entropy is not None:
+            coordinate_entropy = coordinate_entropy[mask.bool()]  # (N, C): the counted steps' entropies
+        if old_log_prob is None:
+            weighted = advantages * log_prob
+        else:
+            ratio = torch.exp(log_prob - old_log_prob)
+            weighted = torch.min(ratio * advantages, ratio.clamp(1 - clip_range, 1 + clip_range) * advantages)
         # 1/(U·K) even for a shorter last unroll of an episode: each step keeps the same weight.
-        loss = -(advantages * log_prob).sum() / (unroll_length * returns.shape[1])
-        if options.entropy_coef > 0:  # of the joint distribution: coordinates are independent given the state
+        loss = -weighted.sum() / (unroll_length * advantages.shape[1])
+        if self.options.entropy_coef > 0:  # of the joint distribution: coordinates are independent given the state
             assert coordinate_entropy is not None
-            loss = loss - options.entropy_coef * coordinate_entropy.sum(dim=-1).mean()
-        floor = options.floor_at(timestep)
+            loss = loss - self.options.entropy_coef * coordinate_entropy.sum(dim=-1).mean()
+        floor = self.options.floor_at(timestep)
         if floor:  # None, or annealed to 0: no constraint
             assert coordinate_entropy is not None
             shortfall = torch.relu(floor - coordinate_entropy.mean())
-            loss = loss + options.entropy_floor_coef * coordinate_entropy.shape[-1] * shortfall
+            loss = loss + self.options.entropy_floor_coef * coordinate_entropy.shape[-1] * shortfall
         return loss
 
     def _step_baseline(self, returns: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:

@@ -58,13 +58,13 @@ def test_agent_gives_each_update_the_positions_of_its_steps_in_their_episodes(tm
     agent = ReinforceLSTMAgent(ToyLREnv(episode_length=4), seed=0, unroll_length=3, gamma=1.0, baseline=True,
                                baseline_per_step=True)
     seen = []
-    original = agent.objective.loss
+    original = agent.objective.advantages
 
-    def spy(*args, **kwargs):
-        seen.append(args[-1].T.tolist())  # positions (T, K) → per slot
-        return original(*args, **kwargs)
+    def spy(returns, positions, *args):
+        seen.append(positions.T.tolist())  # positions (T, K) → per slot
+        return original(returns, positions, *args)
 
-    agent.objective.loss = spy  # type: ignore[method-assign]
+    agent.objective.advantages = spy  # type: ignore[method-assign]
     agent.learn(8)
     assert seen == [[[0, 1, 2]], [[3]], [[0, 1, 2]], [[3]]]  # U = 3, cut at each episode's end
     assert len(agent.objective.step_baselines) == 4
@@ -264,3 +264,34 @@ def test_paired_episodes_learn_where_the_data_order_drowns_the_reward() -> None:
 
     paired, recommended = ([distance(preset, seed) for seed in range(3)] for preset in ("paired", "recommended"))
     assert np.mean(paired) <= 0.5 < np.mean(recommended), (paired, recommended)
+
+
+def test_the_clipped_surrogate_is_eq7_at_the_sampling_policy_and_stops_beyond_the_clip() -> None:
+    advantages = torch.tensor([[1.0, -1.0], [2.0, 0.5]])  # (T, K)
+    objective = ReinforceObjective(ObjectiveOptions())
+    sampled = torch.log(torch.tensor([[0.2, 0.3], [0.1, 0.4]]))
+    log_prob = sampled.clone().requires_grad_(True)
+    objective.policy_loss(advantages, log_prob, None, 2, old_log_prob=sampled).backward()
+    assert log_prob.grad is not None and torch.allclose(log_prob.grad, -advantages / 4)  # Eq. 7's gradient
+    moved = (sampled + torch.log(torch.tensor([[1.5, 0.5], [0.5, 1.1]]))).requires_grad_(True)  # ratios π/π_old
+    objective.policy_loss(advantages, moved, None, 2, old_log_prob=sampled, clip_range=0.2).backward()
+    assert moved.grad is not None
+    # No gradient where the ratio left 1 ± 0.2 the way its advantage pushes (up for A > 0, down for A < 0) ...
+    assert moved.grad[0, 0] == 0 and moved.grad[0, 1] == 0
+    # ... the surrogate's where the step would undo the move (A > 0 at a lowered ratio) or inside the range.
+    assert moved.grad[1, 0] == pytest.approx(-2.0 * 0.5 / 4) and moved.grad[1, 1] == pytest.approx(-0.5 * 1.1 / 4)
+
+
+def test_update_epochs_take_that_many_steps_per_update_and_resume_exactly(tmp_path) -> None:
+    once = ReinforceLSTMAgent(_toy(), seed=7, **PRESETS["recommended"]).learn(20)
+    thrice = ReinforceLSTMAgent(_toy(), seed=7, update_epochs=3, **PRESETS["recommended"]).learn(20)
+    assert once.num_updates == 2 and thrice.num_updates == 6  # two episodes of 10 decisions
+    first = ReinforceLSTMAgent(_toy(), seed=7, update_epochs=3, **PRESETS["recommended"]).learn(15)
+    resumed = ReinforceLSTMAgent.load(first.save(tmp_path / "agent.pt"), env=_toy()).learn(5)
+    assert resumed.config["update_epochs"] == 3 and resumed.num_updates == 6
+    for a, b in zip(thrice.policy.parameters(), resumed.policy.parameters(), strict=True):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="update_epochs"):
+        ReinforceLSTMAgent(_toy(), update_epochs=0)
+    with pytest.raises(ValueError, match="clip_range"):
+        ReinforceLSTMAgent(_toy(), update_epochs=2, clip_range=1.5)
