@@ -118,8 +118,8 @@ class ReinforceLSTMAgent:
     ``update_epochs`` > 1 makes each update that many optimizer steps on the same unroll: the first is
     Eq. 7's, the next ones PPO's clipped surrogate against the log-probabilities the actions were
     sampled with (ratio clipped to ``1 ± clip_range``), the advantages fixed before the first. More
-    policy steps per env step, where one update per episode leaves the policy near uniform for
-    hundreds of episodes; ``num_updates`` counts the optimizer steps.
+    policy steps per env step, where one update per episode left the Digits policies near uniform for
+    their first ~100 episodes; ``num_updates`` counts the optimizer steps.
 
     Switches, all off by default (the ``paper`` preset of :data:`PRESETS`, bit for bit):
     ``normalize_observations`` (running mean/std of the 5 scalar features, which differ by orders
@@ -466,7 +466,7 @@ class ReinforceLSTMAgent:
                                               self.clip_range)
             stats = self._step(loss, coordinate_entropy if mask is None else coordinate_entropy[mask],
                                counted_rewards)
-        if self.update_epochs > 1:  # how far the last pass moved the policy from the one that sampled
+        if self.update_epochs > 1:  # the share of steps whose ratio had left 1 ± clip_range by the last pass
             ratio = torch.exp(log_prob.detach() - old_log_prob)
             moved = (ratio - 1).abs() > self.clip_range
             stats["losses/clip_fraction"] = float(moved[mask].float().mean() if mask is not None
