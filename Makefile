@@ -121,13 +121,14 @@ sweep: $(STAMP)
 	$(PY) -m experiments.studies.sweep_defaults
 
 # The benchmark over tasks (issue 36, item 4; pre-registered in results/suite/README.md before any run): every row on
-# ASG-Digits-v0 and ASG-DigitsOnPhotos-v0, fresh evaluation seeds 400-409, training seed 0, 4,000 decisions per
+# ASG-Digits-v0 and ASG-DigitsOnPhotos-v1, fresh evaluation seeds 400-409, training seed 0, 4,000 decisions per
 # learning agent; OUT/<env>/report.md each and OUT/suite.md across them. ~20 h of CPU on 2 cores (the learning rows
 # on the 96-px task ~3.5 h each), resumable; on a Ray cluster: SUITE_RAY='--ray-address auto'.
+PHOTOS := ASG-DigitsOnPhotos-v1
 SUITE_AGENTS := hand_tuned all_large head_only hand_tuned_warmup_poly hand_tuned_cosine hand_tuned_step random \
 	random_init tuned_constant recommended=reinforce_lstm ppo
 suite: $(STAMP)
-	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 ASG-DigitsOnPhotos-v0 --agents $(SUITE_AGENTS) \
+	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 $(PHOTOS) --agents $(SUITE_AGENTS) \
 		--train-seeds 0 --eval-seeds 400-409 --budget 4000 --agent-kwargs '{"recommended": {"preset": "recommended"}}' \
 		--out results/suite $(SUITE_RAY)
 
@@ -135,7 +136,6 @@ suite: $(STAMP)
 # finished cells are skipped, training continues from its checkpoint). Each target is the command its folder's
 # README pre-registered; `make pending` is what a session starts in the background. Later sources of --reuse are
 # folders that ran the same bars on the same machine (the pre-registrations allow copying from any such folder).
-PHOTOS := ASG-DigitsOnPhotos-v0
 BARS := tuned_constant random hand_tuned
 RECIPE_KWARGS := '{"recipe": {"preset": "recommended"}}'
 suite-photos: $(STAMP)

@@ -5,7 +5,7 @@ deploys one (or any policy file ``asg-benchmark train`` or ``ship`` wrote) witho
 says: greedy or sampled. Its observation is task-agnostic (losses, t/T, head statistics, previous scales),
 so a policy trained on one env can run zero-shot on another with the same number of coordinates::
 
-    asg-benchmark run --env ASG-DigitsOnPhotos-v0 --agents digits_policy=pretrained \\
+    asg-benchmark run --env ASG-DigitsOnPhotos-v1 --agents digits_policy=pretrained \\
         --agent-kwargs '{"digits_policy": {"policy": "ASG-Digits-v0"}}'
 """
 

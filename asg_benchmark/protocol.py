@@ -22,10 +22,11 @@ from asg_benchmark.registry import AgentSpec, resolve_agent, split_label
 from asg_benchmark.seeds import check_seeds
 
 # Protocol settings, under the user's --env-kwargs: the score is on the full real test split (all 5,000
-# MNIST images; the 1,797 UCI digits; ASG-DigitsOnPhotos-v0's 4,000 not held out for validation), and
+# MNIST images; the 1,797 UCI digits; ASG-DigitsOnPhotos' 4,000 not held out for validation), and
 # only the final evaluation counts (eval_every for curves).
 TARGET_IMAGES = {"mnist": 5000, "uci": 1797, "mnist_m": 5000}  # asg_gym.data.real_digits' sets
-DIGITS_FAMILY = ("ASG-Digits-v0", "ASG-DigitsOnPhotos-v0")  # DigitsEnv and the tasks built on it
+# DigitsEnv and the tasks built on it
+DIGITS_FAMILY = ("ASG-Digits-v0", "ASG-DigitsOnPhotos-v1", "ASG-DigitsOnPhotos-v0")
 COMMON_ENV_KWARGS: dict[str, Any] = {"eval_every": 0}
 # Decision windows of 10 SGD steps (the reference code's shortest): the per-decision reward's
 # signal-to-noise is 0.04 / 0.40 / 0.70 / 1.02 for windows of 1 / 5 / 10 / 20 steps
@@ -52,6 +53,7 @@ def whole_split(env: str, given: Mapping[str, Any]) -> int:
 # The training env never shows target scores to an agent (asg_benchmark.training_env strips them), so
 # its end-of-episode evaluation is wasted work: make it as small as the env allows.
 TRAIN_ENV_KWARGS: dict[str, dict[str, Any]] = {"ASG-Digits-v0": {"eval_size": 10},
+                                               "ASG-DigitsOnPhotos-v1": {"eval_size": 10},
                                                "ASG-DigitsOnPhotos-v0": {"eval_size": 10},
                                                "ASG-DigitSeg-v0": {"eval_size": 1}}
 
@@ -61,6 +63,7 @@ _QUICK_DIGITS: dict[str, Any] = {"backbone": "toy", "image_size": 32, "num_sourc
                                  "device": "cpu"}
 QUICK_ENV_KWARGS: dict[str, dict[str, Any]] = {
     "ASG-Digits-v0": _QUICK_DIGITS,
+    "ASG-DigitsOnPhotos-v1": _QUICK_DIGITS,
     "ASG-DigitsOnPhotos-v0": _QUICK_DIGITS,
     "ASG-DigitSeg-v0": {"network": "fcn_toy", "weights": None, "scene_size": 32, "num_source_scenes": 64,
                         "eval_size": 8, "batch_size": 4, "total_steps": 6, "sgd_steps_per_action": 1, "eval_every": 3,

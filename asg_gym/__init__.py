@@ -12,7 +12,8 @@ __version__ = "0.3.0"  # CHANGELOG.md: what each release changed
 # Registered by string entry point so that importing asg_gym stays cheap.
 _ENVS = {
     "ASG-Digits-v0": "asg_gym.envs.digits:DigitsEnv",
-    "ASG-DigitsOnPhotos-v0": "asg_gym.envs.digits_on_photos:DigitsOnPhotosEnv",
+    "ASG-DigitsOnPhotos-v1": "asg_gym.envs.digits_on_photos:DigitsOnPhotosEnv",
+    "ASG-DigitsOnPhotos-v0": "asg_gym.envs.digits_on_photos:DigitsOnPhotosV0Env",  # base LR 1e-2
     "ASG-VisDA-v0": "asg_gym.envs.visda:VisDAEnv",
     "ASG-DigitSeg-v0": "asg_gym.envs.digit_seg:DigitSegEnv",
     "ASG-GTA5-v0": "asg_gym.envs.gta5:GTA5Env",

@@ -74,7 +74,7 @@ def cheap_env_for(env_id: str, fixture: Callable[[str], Any]) -> CheapEnv:
                         ("target_accuracy", "target_mean_class_accuracy", "old_task_agreement"), embedded=True,
                         bad_kwargs=(({"backbone": "resnet9000"}, "backbone"), ({"eval_size": 10**6}, "eval_size"),
                                     ({"target": "svhn"}, "real digit set"), ({"image_size": 8}, "image_size")))
-    if env_id == "ASG-DigitsOnPhotos-v0":
+    if env_id in ("ASG-DigitsOnPhotos-v1", "ASG-DigitsOnPhotos-v0"):
         return CheapEnv(env_id, digits_kwargs(), "new_head",
                         ("target_accuracy", "target_mean_class_accuracy", "old_task_agreement"), embedded=True,
                         bad_kwargs=(({"eval_size": 4001}, "1…4000 for the test split"),

@@ -41,6 +41,7 @@ def one_thread():
 
 @pytest.fixture(params=[
     "ASG-Digits-v0",
+    "ASG-DigitsOnPhotos-v1",
     "ASG-DigitsOnPhotos-v0",
     "ASG-DigitSeg-v0",
     "ASG-GTA5-v0",

@@ -143,6 +143,7 @@ def test_digits_protocol_decides_every_ten_sgd_steps_unless_told_otherwise() -> 
                          eval_seeds=tuple(range(100, 110)), budget=30, env_kwargs={"sgd_steps_per_action": 1})
     assert spec.eval_env_kwargs()["sgd_steps_per_action"] == 1  # the user's keywords win
     # the score is on the whole split the env is asked for
-    assert protocol_env_kwargs("ASG-DigitsOnPhotos-v0", {})["eval_size"] == 4000
-    assert protocol_env_kwargs("ASG-DigitsOnPhotos-v0", {"target_split": "validation"})["eval_size"] == 1000
+    for photos in ("ASG-DigitsOnPhotos-v1", "ASG-DigitsOnPhotos-v0"):
+        assert protocol_env_kwargs(photos, {})["eval_size"] == 4000
+        assert protocol_env_kwargs(photos, {"target_split": "validation"})["eval_size"] == 1000
     assert protocol_env_kwargs("ASG-Digits-v0", {"target": "uci"})["eval_size"] == 1797

@@ -82,10 +82,10 @@ def test_digits_on_photos_holds_a_validation_split_out_of_its_target(digits_kwar
     """Its own id and defaults (96 px, the photo target); test and validation images disjoint and fixed;
     ASG-Digits-v0 keeps its subset and has no validation split."""
     from asg_gym.envs.digits import DigitsEnv
-    from asg_gym.envs.digits_on_photos import DigitsOnPhotosEnv
+    from asg_gym.envs.digits_on_photos import DigitsOnPhotosEnv, DigitsOnPhotosV0Env
 
     assert DigitsOnPhotosEnv.defaults["image_size"] == 96 and DigitsOnPhotosEnv.defaults["target"] == "mnist_m"
-    assert DigitsOnPhotosEnv.defaults["lam"] == 0.0  # chosen on the validation split
+    assert DigitsOnPhotosEnv.defaults["lam"] == 0.0 and DigitsOnPhotosEnv.defaults["base_lr"] == 3e-2  # validation
     test = DigitsOnPhotosEnv.target_subset(5000, "test", 4000, "mnist_m")
     validation = DigitsOnPhotosEnv.target_subset(5000, "validation", 1000, "mnist_m")
     assert len(set(test.tolist()) | set(validation.tolist())) == 5000  # a partition of the 5,000 images
@@ -103,8 +103,12 @@ def test_digits_on_photos_holds_a_validation_split_out_of_its_target(digits_kwar
         step, same = photos.step(np.full(7, 6)), blended.step(np.full(7, 6))
         assert np.array_equal(step[0], same[0]) and step[1] == same[1]
     assert step[4]["target_accuracy"] == same[4]["target_accuracy"]
-    env = gym.make("ASG-DigitsOnPhotos-v0", **digits_kwargs, target_split="validation")
-    assert env.unwrapped.spec.id == "ASG-DigitsOnPhotos-v0" and env.unwrapped.env_id == "ASG-DigitsOnPhotos-v0"
+    env = gym.make("ASG-DigitsOnPhotos-v1", **digits_kwargs, target_split="validation")
+    assert env.unwrapped.spec.id == "ASG-DigitsOnPhotos-v1" and env.unwrapped.env_id == "ASG-DigitsOnPhotos-v1"
+    old = gym.make("ASG-DigitsOnPhotos-v0", **digits_kwargs)  # -v1 differs from it in the base LR alone
+    assert env.unwrapped.config.base_lr == 3e-2 and old.unwrapped.config.base_lr == 1e-2
+    assert {k: v for k, v in DigitsOnPhotosV0Env.defaults.items() if k != "base_lr"} == \
+        {k: v for k, v in DigitsOnPhotosEnv.defaults.items() if k != "base_lr"}
     env.reset(seed=0)
     _, _, _, _, info = env.step(np.full(7, 5))
     assert np.isfinite(info["loss"])

@@ -12,7 +12,7 @@ def test_sweep_defaults_quick(capsys):
     assert "results in" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("env_id", ["ASG-Digits-v0", "ASG-DigitsOnPhotos-v0"])
+@pytest.mark.parametrize("env_id", ["ASG-Digits-v0", "ASG-DigitsOnPhotos-v1"])
 def test_bench_env_quick(env_id):
     from experiments.bench import bench_env
 

@@ -11,7 +11,7 @@ import pytest
 import asg_gym  # noqa: F401  (registers the ids)
 from tests.cheap_envs import digits_kwargs, digitseg_kwargs
 
-TWO = ["ASG-Digits-v0", "ASG-DigitsOnPhotos-v0"]
+TWO = ["ASG-Digits-v0", "ASG-DigitsOnPhotos-v1"]
 
 
 def _mixture(**kwargs: Any) -> gym.Env:
@@ -36,10 +36,10 @@ def test_the_seed_draws_the_task_and_the_episode_is_the_tasks_own() -> None:
     assert drawn == [env.reset(seed=seed)[1]["task"] for seed in range(12)]  # and the seed decides which
     assert env.unwrapped.windows == [1] * 6 and env.unwrapped.sgd_steps_per_episode == 6
 
-    seed = drawn.index("ASG-DigitsOnPhotos-v0")
+    seed = drawn.index("ASG-DigitsOnPhotos-v1")
     mixed = _episode(env, seed)
-    own = _episode(gym.make("ASG-DigitsOnPhotos-v0", **digits_kwargs()), seed)
-    assert mixed[2] == "ASG-DigitsOnPhotos-v0"
+    own = _episode(gym.make("ASG-DigitsOnPhotos-v1", **digits_kwargs()), seed)
+    assert mixed[2] == "ASG-DigitsOnPhotos-v1"
     assert all(np.array_equal(a, b) for a, b in zip(mixed[0], own[0], strict=True)) and mixed[1] == own[1]
 
 
@@ -54,7 +54,7 @@ def test_one_seeded_reset_fixes_the_unseeded_episodes_after_it() -> None:
 
 def test_weights_choose_the_tasks() -> None:
     env = _mixture(weights=[0.0, 1.0])
-    assert {env.reset(seed=seed)[1]["task"] for seed in range(8)} == {"ASG-DigitsOnPhotos-v0"}
+    assert {env.reset(seed=seed)[1]["task"] for seed in range(8)} == {"ASG-DigitsOnPhotos-v1"}
 
 
 def test_digits_and_digitseg_mix_their_coordinates_line_up() -> None:
@@ -75,8 +75,8 @@ def test_digits_and_digitseg_mix_their_coordinates_line_up() -> None:
     ({"per_env_kwargs": {"ASG-DigitSeg-v0": {}}}, "not in envs"),
     ({"weights": [1.0]}, "one per env"),
     ({"weights": [-1.0, 2.0]}, "non-negative"),
-    ({"per_env_kwargs": {"ASG-DigitsOnPhotos-v0": {"total_steps": 5}}}, "same total_steps"),
-    ({"per_env_kwargs": {"ASG-DigitsOnPhotos-v0": {"sgd_steps_per_action": 2}}},
+    ({"per_env_kwargs": {"ASG-DigitsOnPhotos-v1": {"total_steps": 5}}}, "same total_steps"),
+    ({"per_env_kwargs": {"ASG-DigitsOnPhotos-v1": {"sgd_steps_per_action": 2}}},
      "same sgd_steps_per_action"),
 ])
 def test_a_bad_mixture_says_what_to_change(kwargs: dict[str, Any], message: str) -> None:

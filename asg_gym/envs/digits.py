@@ -64,7 +64,7 @@ class DigitsEnv(ASGTransferEnv):
     * ``head_hidden``: hidden width of the new head θ_n.
     * ``target_split``: ``"test"`` (the default; results are reported on it) or ``"validation"``, a fixed
       held-out part of the target for choosing settings; only tasks that hold one out have it
-      (``ASG-DigitsOnPhotos-v0``: 1,000 images). ``ASG-Digits-v0``'s test split is all of MNIST-5k.
+      (``ASG-DigitsOnPhotos-v1``: 1,000 images). ``ASG-Digits-v0``'s test split is all of MNIST-5k.
 
     ## Version History (``ASG-Digits-v0``)
 
@@ -145,7 +145,7 @@ class DigitsEnv(ASGTransferEnv):
         if split == "validation" and not cls.validation_size:
             raise ValueError(f"{cls.env_id} holds no validation split out of its target (its test split is every "
                              "target image); use target_split='test', or a task that holds one out "
-                             "(ASG-DigitsOnPhotos-v0)")
+                             "(ASG-DigitsOnPhotos-v1)")
         pool = cls.validation_size if split == "validation" else available - cls.validation_size
         if eval_size > pool:
             raise ValueError(f"eval_size must be in 1…{pool} for the {split} split of target {target!r} on "

@@ -43,7 +43,7 @@ class TaskMixture(gym.Env[np.ndarray, np.ndarray]):
 
     ```python
     import gymnasium as gym, asg_gym
-    env = gym.make("ASG-Mixture-v0", envs=["ASG-Digits-v0", "ASG-DigitsOnPhotos-v0"],
+    env = gym.make("ASG-Mixture-v0", envs=["ASG-Digits-v0", "ASG-DigitsOnPhotos-v1"],
                    env_kwargs={"total_steps": 30, "sgd_steps_per_action": 10})
     ```
 

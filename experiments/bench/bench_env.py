@@ -37,7 +37,7 @@ class Args:
     """Benchmark of one env step of a Digits-family env against a bare SGD step of its student."""
 
     env: str = "ASG-Digits-v0"
-    """env id: ASG-Digits-v0 or ASG-DigitsOnPhotos-v0 (the same student and step at their own defaults)"""
+    """env id: ASG-Digits-v0 or ASG-DigitsOnPhotos-v1 (the same student and step at their own defaults)"""
     backbone: str = "efficientnet_lite0"
     """student backbone"""
     image_size: int | None = None

@@ -28,7 +28,7 @@ class Args(CurveArgs):
     total_steps: int = 600
     eval_every: int = 50
     env: str = "ASG-Digits-v0"
-    """a classification env id of the Digits family (ASG-Digits-v0, ASG-DigitsOnPhotos-v0)"""
+    """a classification env id of the Digits family (ASG-Digits-v0, ASG-DigitsOnPhotos-v1, -v0)"""
     out: str = str(REPO / "results" / "fig1_heuristics")
 
 

@@ -28,7 +28,7 @@ class Args(CurveArgs):
     """constant-policy preset"""
     total_steps: int = 300
     env: str = "ASG-Digits-v0"
-    """a classification env id of the Digits family (ASG-Digits-v0, ASG-DigitsOnPhotos-v0)"""
+    """a classification env id of the Digits family (ASG-Digits-v0, ASG-DigitsOnPhotos-v1, -v0)"""
     out: str = str(REPO / "results" / "table1_lambda")
 
 
