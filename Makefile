@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: install lint docs test test-slow demo bench benchmark top30 top30-seeds confirm leads ablation fig7-horizon sweep suite \
-	suite-photos transfer-a transfer-b recipe-digits transfer-c digitseg-recipe recipe-photos \
+	suite-photos transfer-a transfer-b pilot-epochs recipe-digits transfer-c digitseg-recipe recipe-photos \
 	pending clean
 
 $(STAMP): setup.cfg pyproject.toml
@@ -137,7 +137,10 @@ suite: $(STAMP)
 # README pre-registered; `make pending` is what a session starts in the background. Later sources of --reuse are
 # folders that ran the same bars on the same machine (the pre-registrations allow copying from any such folder).
 BARS := tuned_constant random hand_tuned
-RECIPE_KWARGS := '{"recipe": {"preset": "recommended"}}'
+# The recipe's keywords, as the second pilot's pre-registered rule chose them (results/recipe_pilot/, pilot 2).
+PILOT2 := results/recipe_pilot/epochs4_digits_seed1001
+RECIPE_JSON := results/recipe_pilot/epochs4_decision/recipe.json
+RECIPE_KWARGS = "{\"recipe\": $$(cat $(RECIPE_JSON))}"
 suite-photos: $(STAMP)
 	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents $(SUITE_AGENTS) --train-seeds 0 --eval-seeds 400-409 \
 		--budget 4000 --agent-kwargs '{"recommended": {"preset": "recommended"}}' --out results/suite/$(PHOTOS)
@@ -150,7 +153,15 @@ transfer-b: $(STAMP)
 	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 --agents photos_policy=pretrained $(BARS) --train-seeds 0 \
 		--eval-seeds 400-419 --budget 4000 --agent-kwargs '{"photos_policy": {"policy": "$(PHOTOS_POLICY)"}}' \
 		--reuse results/suite/ASG-Digits-v0 --out results/transfer/photos_to_digits
-recipe-digits: $(STAMP)
+pilot-epochs: $(STAMP)
+	$(VENV)/bin/asg-benchmark train --env ASG-Digits-v0 \
+		--env-kwargs '{"sgd_steps_per_action": 10, "total_steps": 30, "eval_every": 0, "eval_size": 10}' \
+		--agent-kwargs '{"preset": "recommended", "update_epochs": 4}' --episodes 134 --seed 1001 --out $(PILOT2) \
+		--no-progress --no-tensorboard --resume
+	$(PY) -m experiments.studies.pilot_decision $(PILOT2)/episodes.csv \
+		--candidate '{"preset": "recommended", "update_epochs": 4}' --fallback '{"preset": "recommended"}' \
+		--max-entropy 2.0 --min-return 1.99 --min-episodes 134 --out $(dir $(RECIPE_JSON))
+recipe-digits: pilot-epochs
 	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 --agents $(BARS) --train-seeds 0 --eval-seeds 400-419 \
 		--budget 4000 --reuse results/suite/ASG-Digits-v0 results/transfer/photos_to_digits --out results/recipe/digits
 	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 --agents recipe=reinforce_lstm --train-seeds 0-4 \
@@ -167,19 +178,19 @@ transfer-c: $(STAMP)
 		--eval-seeds 400-419 --budget 4000 \
 		--agent-kwargs '{"mixture_policy": {"policy": "$(MIXTURE)/policy.pt", "deployment": "greedy"}}' \
 		--out results/transfer/digits_to_photos
-recipe-photos: $(STAMP)
+recipe-photos: pilot-epochs
 	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents $(BARS) --train-seeds 0 --eval-seeds 400-419 \
 		--budget 4000 --reuse results/transfer/digits_to_photos --out results/recipe/photos
 	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents recipe=reinforce_lstm --train-seeds 0-4 \
 		--eval-seeds 400-419 --budget 4000 --agent-kwargs $(RECIPE_KWARGS) --out results/recipe/photos
-digitseg-recipe: $(STAMP)
+digitseg-recipe: pilot-epochs
 	$(VENV)/bin/asg-benchmark run --env ASG-DigitSeg-v0 --env-kwargs '{"sgd_steps_per_action": 120, "total_steps": 10}' \
 		--agents hand_tuned tuned_constant random recipe=reinforce_lstm digits_policy=pretrained --train-seeds 0 \
 		--eval-seeds 400-409 --budget 1330 \
-		--agent-kwargs '{"recipe": {"preset": "recommended"}, "digits_policy": {"policy": "ASG-Digits-v0"}}' \
+		--agent-kwargs "{\"recipe\": $$(cat $(RECIPE_JSON)), \"digits_policy\": {\"policy\": \"ASG-Digits-v0\"}}" \
 		--out results/digitseg_recipe
 # ~70 h of CPU on 2 cores from the start (the suite ~20 h, the recipe ~39 h, DigitSeg ~12 h).
-pending: suite-photos suite transfer-a transfer-b recipe-digits transfer-c digitseg-recipe recipe-photos
+pending: suite-photos suite transfer-a transfer-b pilot-epochs recipe-digits transfer-c digitseg-recipe recipe-photos
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 
@@ -333,3 +335,22 @@ def test_training_runs_summarises_labelled_episode_files(tmp_path):
     assert result["committed"] == {"episodes": 10, "return_early": 0.5, "return_late": 8.5, "entropy_early": 0.5,
                                    "entropy_late": 0.5}
     assert result["uniform"]["entropy_late"] == 2.4 and (tmp_path / "out" / "training.png").is_file()
+
+
+def test_a_pilot_decision_applies_its_rule_and_writes_the_chosen_recipe(tmp_path):
+    from experiments.studies import pilot_decision
+
+    def pilot(entropy: float, returns: float) -> list[str]:
+        path = tmp_path / f"{entropy}_{returns}.csv"
+        path.write_text("\n".join(["episode,return,entropy", *(f"{k},{returns},{entropy}" for k in range(10))]) + "\n")
+        return [str(path), "--candidate", '{"update_epochs": 4}', "--fallback", '{"preset": "recommended"}',
+                "--max-entropy", "2.0", "--min-return", "1.99", "--min-episodes", "10"]
+
+    out = tmp_path / "decision"
+    committed = pilot_decision.main([*pilot(1.5, 2.0), "--out", str(out)])
+    assert committed["adopted"] and json.loads((out / "recipe.json").read_text()) == {"update_epochs": 4}
+    assert committed["measured"]["entropy_late"] == 1.5 and (out / "decision.json").is_file()
+    assert pilot_decision.main(pilot(2.0, 2.5))["recipe"] == {"preset": "recommended"}  # entropy not below 2.0
+    assert not pilot_decision.main(pilot(1.0, 1.98))["adopted"]  # return below 1.99
+    with pytest.raises(SystemExit, match="fewer than"):
+        pilot_decision.main([*pilot(1.0, 2.0)[:-1], "11"])
