@@ -22,8 +22,7 @@ from pathlib import Path
 import tyro
 
 from asg_benchmark import how_it_trained
-from asg_benchmark.flags import json_object
-from experiments.common import report_result
+from experiments.common import json_object, report_result
 
 
 @dataclass
