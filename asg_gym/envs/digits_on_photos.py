@@ -60,7 +60,8 @@ class DigitsOnPhotosEnv(DigitsEnv):
 
 
 class DigitsOnPhotosV0Env(DigitsOnPhotosEnv):
-    """``ASG-DigitsOnPhotos-v0``: :class:`DigitsOnPhotosEnv` with base LR 1e-2 (see its Version History)."""
+    __doc__ = ("``ASG-DigitsOnPhotos-v0``: the class below with base LR 1e-2 (its Version History says why ``-v1`` "
+               "changed it).\n\n" + (DigitsOnPhotosEnv.__doc__ or ""))
 
     env_id: ClassVar[str] = "ASG-DigitsOnPhotos-v0"
     defaults: ClassVar[dict[str, Any]] = V0_DEFAULTS
