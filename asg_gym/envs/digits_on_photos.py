@@ -60,8 +60,8 @@ class DigitsOnPhotosEnv(DigitsEnv):
 
 
 class DigitsOnPhotosV0Env(DigitsOnPhotosEnv):
-    __doc__ = ("``ASG-DigitsOnPhotos-v0``: the class below with base LR 1e-2 (its Version History says why ``-v1`` "
-               "changed it).\n\n" + (DigitsOnPhotosEnv.__doc__ or ""))
+    __doc__ = ("``ASG-DigitsOnPhotos-v0``: ``-v1`` as described below, with base LR 1e-2 (the Version History says "
+               "why ``-v1`` changed it).\n\n" + (DigitsOnPhotosEnv.__doc__ or ""))
 
     env_id: ClassVar[str] = "ASG-DigitsOnPhotos-v0"
     defaults: ClassVar[dict[str, Any]] = V0_DEFAULTS
