@@ -127,10 +127,10 @@ sweep: $(STAMP)
 PHOTOS := ASG-DigitsOnPhotos-v1
 SUITE_AGENTS := hand_tuned all_large head_only hand_tuned_warmup_poly hand_tuned_cosine hand_tuned_step random \
 	random_init tuned_constant recommended=reinforce_lstm ppo
+SUITE_KWARGS := '{"recommended": {"preset": "recommended"}}'
 suite: $(STAMP)
 	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 $(PHOTOS) --agents $(SUITE_AGENTS) \
-		--train-seeds 0 --eval-seeds 400-409 --budget 4000 --agent-kwargs '{"recommended": {"preset": "recommended"}}' \
-		--out results/suite $(SUITE_RAY)
+		--train-seeds 0 --eval-seeds 400-409 --budget 4000 --agent-kwargs $(SUITE_KWARGS) --out results/suite $(SUITE_RAY)
 
 # Every pre-registered run that has not finished, in the order the notes give, one after another (each resumable:
 # finished cells are skipped, training continues from its checkpoint). Each target is the command its folder's
@@ -139,11 +139,12 @@ suite: $(STAMP)
 BARS := tuned_constant random hand_tuned
 # The recipe's keywords, as the second pilot's pre-registered rule chose them (results/recipe_pilot/, pilot 2).
 PILOT2 := results/recipe_pilot/epochs4_digits_seed1001
+PILOT2_KWARGS := '{"preset": "recommended", "update_epochs": 4}'
 RECIPE_JSON := results/recipe_pilot/epochs4_decision/recipe.json
 RECIPE_KWARGS = "{\"recipe\": $$(cat $(RECIPE_JSON))}"
 suite-photos: $(STAMP)
 	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents $(SUITE_AGENTS) --train-seeds 0 --eval-seeds 400-409 \
-		--budget 4000 --agent-kwargs '{"recommended": {"preset": "recommended"}}' --out results/suite/$(PHOTOS)
+		--budget 4000 --agent-kwargs $(SUITE_KWARGS) --out results/suite/$(PHOTOS)
 transfer-a: $(STAMP)
 	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents digits_policy=pretrained $(BARS) --train-seeds 0 \
 		--eval-seeds 400-419 --budget 4000 --agent-kwargs '{"digits_policy": {"policy": "ASG-Digits-v0"}}' \
@@ -156,10 +157,10 @@ transfer-b: $(STAMP)
 pilot-epochs: $(STAMP)
 	$(VENV)/bin/asg-benchmark train --env ASG-Digits-v0 \
 		--env-kwargs '{"sgd_steps_per_action": 10, "total_steps": 30, "eval_every": 0, "eval_size": 10}' \
-		--agent-kwargs '{"preset": "recommended", "update_epochs": 4}' --episodes 134 --seed 1001 --out $(PILOT2) \
+		--agent-kwargs $(PILOT2_KWARGS) --episodes 134 --seed 1001 --out $(PILOT2) \
 		--no-progress --no-tensorboard --resume
 	$(PY) -m experiments.studies.pilot_decision $(PILOT2)/episodes.csv \
-		--candidate '{"preset": "recommended", "update_epochs": 4}' --fallback '{"preset": "recommended"}' \
+		--candidate $(PILOT2_KWARGS) --fallback '{"preset": "recommended"}' \
 		--max-entropy 2.0 --min-return 1.99 --min-episodes 134 --out $(dir $(RECIPE_JSON))
 recipe-digits: pilot-epochs
 	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 --agents $(BARS) --train-seeds 0 --eval-seeds 400-419 \

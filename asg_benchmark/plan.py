@@ -65,8 +65,7 @@ def describe_pending(spec: BenchmarkSpec, folder: str | Path, storage: str | Non
     store = ResultsStore(folder, storage, create=False) if path.is_file() else None
     rows = [] if store is None else store.rows()
     jobs = plan_jobs(spec, agents, store)
-    total = sum(len(agent_cells(spec, agents[n], s)) for n in spec.agents
-                for s in (spec.train_seeds if agents[n].seeded else [None]))
+    total = sum(len(job.cells) for job in plan_jobs(spec, agents))  # without a store: every cell
     left = sum(len(job.cells) for job in jobs)
     lines = [f"{spec.env} in {folder}: {left} of {total} evaluation episodes to run"]
     steps_left = 0

@@ -52,9 +52,7 @@ def whole_split(env: str, given: Mapping[str, Any]) -> int:
 
 # The training env never shows target scores to an agent (asg_benchmark.training_env strips them), so
 # its end-of-episode evaluation is wasted work: make it as small as the env allows.
-TRAIN_ENV_KWARGS: dict[str, dict[str, Any]] = {"ASG-Digits-v0": {"eval_size": 10},
-                                               "ASG-DigitsOnPhotos-v1": {"eval_size": 10},
-                                               "ASG-DigitsOnPhotos-v0": {"eval_size": 10},
+TRAIN_ENV_KWARGS: dict[str, dict[str, Any]] = {**{env: {"eval_size": 10} for env in DIGITS_FAMILY},
                                                "ASG-DigitSeg-v0": {"eval_size": 1}}
 
 # --quick: each env's cheapest settings (toy networks, tiny images), 6-step episodes of single SGD steps.
@@ -62,9 +60,7 @@ _QUICK_DIGITS: dict[str, Any] = {"backbone": "toy", "image_size": 32, "num_sourc
                                  "batch_size": 16, "total_steps": 6, "sgd_steps_per_action": 1, "eval_every": 3,
                                  "device": "cpu"}
 QUICK_ENV_KWARGS: dict[str, dict[str, Any]] = {
-    "ASG-Digits-v0": _QUICK_DIGITS,
-    "ASG-DigitsOnPhotos-v1": _QUICK_DIGITS,
-    "ASG-DigitsOnPhotos-v0": _QUICK_DIGITS,
+    **dict.fromkeys(DIGITS_FAMILY, _QUICK_DIGITS),
     "ASG-DigitSeg-v0": {"network": "fcn_toy", "weights": None, "scene_size": 32, "num_source_scenes": 64,
                         "eval_size": 8, "batch_size": 4, "total_steps": 6, "sgd_steps_per_action": 1, "eval_every": 3,
                         "patch_size": 1, "device": "cpu"},
