@@ -85,6 +85,12 @@ def describe_pending(spec: BenchmarkSpec, folder: str | Path, storage: str | Non
     if steps_left and per_step is not None:
         lines.append(f"  training: ~{steps_left * per_step / 3600:.1f} h at this folder's "
                      f"{per_step:.3f} s per training env step")
+    elif steps_left and seconds:
+        # No agent has trained here yet: an evaluation episode's seconds per decision bound a training step from
+        # above (the training env skips the evaluation that ends each evaluation episode).
+        ceiling = statistics.median(seconds) / statistics.median(int(r["steps"]) for r in rows if r.get("eval_seconds"))
+        lines.append(f"  training: under ~{steps_left * ceiling / 3600:.1f} h ({ceiling:.2f} s per decision of this "
+                     "folder's median evaluation episode, which also scores the test split; no training measured yet)")
     return "\n".join(lines)
 
 

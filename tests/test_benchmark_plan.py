@@ -56,3 +56,12 @@ def test_a_plan_of_a_finished_benchmark_says_so(tmp_path: Path, capsys: pytest.C
     assert main([*RUN, "--agents", "hand_tuned", "--eval-seeds", "100-109", "--out", str(out)]) == 0
     assert _plan(capsys, out, "--agents", "hand_tuned", "--eval-seeds", "100-109") == [
         f"{ENV_ID} in {out}: 0 of 10 evaluation episodes to run: nothing left"]
+
+
+def test_a_plan_bounds_training_by_evaluation_episodes_before_any_training(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench"
+    assert main([*RUN, "--agents", "hand_tuned", "--eval-seeds", "100-109", "--out", str(out)]) == 0
+    lines = _plan(capsys, out, "--agents", "hand_tuned", "tuned_constant", "--eval-seeds", "100-109")
+    assert lines[1] == "  tuned_constant seed 0: 10 episodes, training not started (12 env steps)"
+    assert lines[-1].startswith("  training: under ~0.0 h (") and "no training measured yet" in lines[-1]
