@@ -27,6 +27,14 @@ def test_bench_env_quick(env_id):
     assert result["config"]["channels_last"] is True  # the CPU default
 
 
+def test_bench_allocator_quick():
+    from experiments.bench import bench_allocator
+
+    result = bench_allocator.main(["--quick"])
+    assert set(result["runs"]) == {"kept", "glibc_default"} and result["default_over_kept"] > 0
+    assert result["identical_returns"]  # the allocator changes the time, not the trajectory
+
+
 @pytest.mark.parametrize("env_id", ["ASG-Digits-v0", "ASG-DigitSeg-v0"])
 def test_reward_snr_quick(env_id):
     import csv
@@ -231,9 +239,10 @@ def test_background_floor_is_the_miou_of_predicting_background():
     assert background_floor(labels) == pytest.approx(float(matrix.miou()))
 
 
-CLI_SCRIPTS = ["paper.train_transfer", "bench.bench_env", "bench.bench_vector", "bench.gpu_check",
-               "bench.bench_pipeline", "gpu_run", "bench.make_fixture_folders", "bench.bench_rollouts",
-               "studies.reward_snr", "studies.sweep_defaults", "studies.digitseg_gap", "paper.fig8_policy_behaviour",
+CLI_SCRIPTS = ["paper.train_transfer", "bench.bench_env", "bench.bench_allocator", "bench.bench_vector",
+               "bench.gpu_check", "bench.bench_pipeline", "gpu_run", "bench.make_fixture_folders",
+               "bench.bench_rollouts", "studies.reward_snr", "studies.sweep_defaults", "studies.digitseg_gap",
+               "paper.fig8_policy_behaviour",
                "paper.fig1_heuristics", "paper.table1_lambda", "paper.table2_retention", "paper.fig6_policies",
                "paper.fig7_segmentation", "studies.sweep_digitseg", "studies.ablation_reinforce",
                "studies.reward_alignment", "studies.compare_curves", "studies.peak_decay"]

@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from asg_gym import spaces as asg_spaces
+from asg_gym.allocator import keep_freed_memory
 from asg_gym.envs.config import EnvConfig
 from asg_gym.envs.rendering import EpisodeHistory, render_ansi, render_rgb_array
 from asg_gym.interfaces import BatchSource, LossTerms, Optimizee, StepStats
@@ -110,6 +111,7 @@ class ASGTransferEnv(gym.Env[np.ndarray, np.ndarray]):
                 f"render_mode must be one of {self.metadata['render_modes']} or None, got {config.render_mode!r}"
             )
         set_num_threads(config.num_threads)
+        keep_freed_memory()  # each SGD step reuses the last one's pages (asg_gym.allocator)
         self.config = config
         self.optimizee = optimizee
         self.source = source
