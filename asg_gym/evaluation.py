@@ -68,11 +68,30 @@ class TensorBatches:
             yield normalize(self.images[chunk], self.mean, self.std), self.labels[chunk]
 
 
+CPU_PIXELS_PER_BATCH = 128 * 48 * 48
+"""Pixels of one evaluation minibatch on CPU: 128 images at 48 px, 32 at 96 px. EfficientNet-Lite0's largest
+activation (96 channels at half the input's side) then stays under glibc's largest mmap threshold, so the memory
+that :mod:`asg_gym.allocator` keeps serves it; 250 images at 96 px took 2× as long (``results/bench_env/README.md``,
+"Evaluation minibatch"). The logits do not depend on the minibatch (checked bit for bit in the same benchmark)."""
+
+GPU_BATCH = 250
+
+
+def evaluation_batch_size(image_size: int, device: torch.device) -> int:
+    """The evaluation minibatch of images of side ``image_size`` on ``device``."""
+    if device.type != "cpu":
+        return GPU_BATCH
+    return max(1, CPU_PIXELS_PER_BATCH // image_size**2)
+
+
 class TensorEvaluation:
     """Evaluates on a fixed in-memory set of real target images (uint8 ``(N, 3, H, W)``)."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
-                 mean: Sequence[float], std: Sequence[float], device: torch.device, batch_size: int = 250) -> None:
+                 mean: Sequence[float], std: Sequence[float], device: torch.device, batch_size: int | None = None
+                 ) -> None:
+        if batch_size is None:
+            batch_size = evaluation_batch_size(images.shape[-1], device)
         self.batches = TensorBatches(images, labels, mean, std, device, batch_size)
         self.num_classes = num_classes
         self._teacher_top1: list[torch.Tensor] = []  # the teacher is frozen: compute once

@@ -35,6 +35,15 @@ def test_bench_allocator_quick():
     assert result["identical_returns"]  # the allocator changes the time, not the trajectory
 
 
+def test_bench_evaluation_quick():
+    from experiments.bench import bench_evaluation
+
+    result = bench_evaluation.main(["--quick"])["ASG-Digits-v0"]
+    assert result["default_batch_size"] == 128 * 48 * 48 // 32**2 and result["images"] == 200
+    assert set(result["seconds"]) == {"250", "16", str(result["default_batch_size"])}
+    assert all(result["same_predictions_as_250"].values())
+
+
 @pytest.mark.parametrize("env_id", ["ASG-Digits-v0", "ASG-DigitSeg-v0"])
 def test_reward_snr_quick(env_id):
     import csv
@@ -239,7 +248,8 @@ def test_background_floor_is_the_miou_of_predicting_background():
     assert background_floor(labels) == pytest.approx(float(matrix.miou()))
 
 
-CLI_SCRIPTS = ["paper.train_transfer", "bench.bench_env", "bench.bench_allocator", "bench.bench_vector",
+CLI_SCRIPTS = ["paper.train_transfer", "bench.bench_env", "bench.bench_allocator", "bench.bench_evaluation",
+               "bench.bench_vector",
                "bench.gpu_check", "bench.bench_pipeline", "gpu_run", "bench.make_fixture_folders",
                "bench.bench_rollouts", "studies.reward_snr", "studies.sweep_defaults", "studies.digitseg_gap",
                "paper.fig8_policy_behaviour",
