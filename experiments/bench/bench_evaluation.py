@@ -1,7 +1,7 @@
 """The evaluation of the test split on CPU per minibatch size, and whether the logits depend on it.
 
-For each env at its defaults, on the whole test split (5,000 images on ``ASG-Digits-v0``, 4,000 on
-``ASG-DigitsOnPhotos-v1``): a student moved off its pretrained weights by a few SGD steps, then its evaluation timed at
+For each env at its defaults (an evaluation of its default 1,000 test images; the benchmark's, of the whole test
+split, takes 4–5× as long): a student moved off its pretrained weights by a few SGD steps, then its evaluation timed at
 each minibatch size, alternating over rounds (medians), with the frozen teacher's outputs already cached. The logits
 of every minibatch size are compared with those of 250 (the size before ``asg_gym.evaluation.evaluation_batch_size``):
 the largest absolute difference and whether every prediction is the same. Run it alone.
