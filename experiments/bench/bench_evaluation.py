@@ -20,8 +20,6 @@ import torch
 import tyro
 
 import asg_gym  # noqa: F401
-from asg_gym.data.tensor_source import normalize
-from asg_gym.evaluation import TensorEvaluation
 from experiments.common import REPO, report_result
 
 
@@ -43,11 +41,13 @@ class Args:
     """toy backbone at 32 px on 200 images, one round, print only: a smoke test"""
 
 
-def _logits(evaluation: TensorEvaluation, env: Any, batch_size: int) -> torch.Tensor:
+def _logits(evaluation: Any, env: Any, batch_size: int) -> torch.Tensor:
     """The student's new-task logits of the whole test split, in minibatches of ``batch_size``."""
     batches, optimizee = evaluation.batches, env.unwrapped.optimizee
-    return torch.cat([optimizee.predict(normalize(batches.images[i:i + batch_size], batches.mean, batches.std))[0]
-                      for i in range(0, len(batches.images), batch_size)])
+    own, batches.batch_size = batches.batch_size, batch_size
+    logits = torch.cat([optimizee.predict(images)[0] for images, _ in batches()])
+    batches.batch_size = own
+    return logits
 
 
 def measure(env_id: str, args: Args) -> dict:
@@ -56,7 +56,7 @@ def measure(env_id: str, args: Args) -> dict:
     env.reset(seed=0)
     for action in np.random.default_rng(0).integers(3, 11, (5, 7)):  # off the pretrained weights
         env.step(action)
-    evaluation: TensorEvaluation = env.unwrapped.evaluation.func
+    evaluation = env.unwrapped.evaluation.func  # asg_gym.evaluation.TensorEvaluation
     default = evaluation.batches.batch_size
     sizes = list(dict.fromkeys([*args.batch_sizes, default]))
     evaluation(env.unwrapped.optimizee)  # fills the teacher cache
