@@ -71,10 +71,11 @@ class TensorBatches:
 CPU_PIXELS_PER_BATCH = 128 * 48 * 48
 """Pixels of one evaluation minibatch on CPU: 128 images at 48 px, 32 at 96 px. EfficientNet-Lite0's largest
 activation (96 channels at half the input's side) then stays under glibc's largest mmap threshold, so the memory
-that :mod:`asg_gym.allocator` keeps serves it; 250 images at 96 px took 2× as long (``results/bench_env/README.md``,
+that :mod:`asg_gym.allocator` keeps serves it; 250 images at 96 px took 2.4× as long (``results/bench_env/README.md``,
 "Evaluation minibatch"). The logits do not depend on the minibatch (checked bit for bit in the same benchmark)."""
 
 GPU_BATCH = 250
+"""The evaluation minibatch on CUDA (the one size of every device before the CPU rule)."""
 
 
 def evaluation_batch_size(image_size: int, device: torch.device) -> int:
