@@ -77,18 +77,18 @@ def describe_pending(spec: BenchmarkSpec, folder: str | Path, storage: str | Non
         lines.append(f"  {name}{seed}: {len(job.cells)} episodes{training}")
     if not jobs:
         return lines[0] + ": nothing left"
-    seconds = [float(r["eval_seconds"]) for r in rows if r.get("eval_seconds")]
+    timed = [r for r in rows if r.get("eval_seconds")]
+    episode = statistics.median(float(r["eval_seconds"]) for r in timed) if timed else None
     per_step = _seconds_per_training_step(folder)
-    if seconds:
-        episode = statistics.median(seconds)
+    if episode is not None:
         lines.append(f"  evaluation: ~{left * episode / 3600:.1f} h at this folder's median episode ({episode:.0f} s)")
     if steps_left and per_step is not None:
         lines.append(f"  training: ~{steps_left * per_step / 3600:.1f} h at this folder's "
                      f"{per_step:.3f} s per training env step")
-    elif steps_left and seconds:
+    elif steps_left and episode is not None:
         # No agent has trained here yet: an evaluation episode's seconds per decision bound a training step from
         # above (the training env skips the evaluation that ends each evaluation episode).
-        ceiling = statistics.median(seconds) / statistics.median(int(r["steps"]) for r in rows if r.get("eval_seconds"))
+        ceiling = episode / statistics.median(int(r["steps"]) for r in timed)
         lines.append(f"  training: under ~{steps_left * ceiling / 3600:.1f} h ({ceiling:.2f} s per decision of this "
                      "folder's median evaluation episode, which also scores the test split; no training measured yet)")
     return "\n".join(lines)
