@@ -8,16 +8,21 @@ observations and rewards, to show that the setting changes the time and nothing 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
-from typing import Any
 
+import numpy as np
 import tyro
 
+from experiments.bench.bench_env import Args as EnvArgs
+from experiments.bench.bench_env import make_env
 from experiments.common import REPO, report_result
 
 CONTENDERS = {"kept": "1", "glibc_default": "0"}  # ASG_GYM_KEEP_FREED_MEMORY
@@ -44,18 +49,8 @@ class Args:
 def measure(env_id: str, warmup: int, steps: int, quick: bool = False) -> dict[str, float | str]:
     """In this process: ms, page faults and kernel ms per env step of single SGD steps, and a hash of what the
     env returned."""
-    import hashlib
-    import resource
-    import time
-
-    import gymnasium as gym
-    import numpy as np
-
-    import asg_gym  # noqa: F401
-
-    cheap: dict[str, Any] = {"backbone": "toy", "image_size": 32} if quick else {}
-    env = gym.make(env_id, device="cpu", eval_every=0, eval_size=10, total_steps=10**6, num_source_images=640,
-                   sgd_steps_per_action=1, **cheap)
+    env_args = EnvArgs(env=env_id, backbone="toy", image_size=32) if quick else EnvArgs(env=env_id)
+    env = make_env(env_args, eval_size=10, sgd_steps_per_action=1)  # bench_env's env: 20 source batches, no evaluation
     env.reset(seed=0)
     action, digest = np.full(7, 5), hashlib.sha256()
     for _ in range(warmup):

@@ -14,12 +14,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 import tyro
 
-import asg_gym  # noqa: F401
+from experiments.bench.bench_env import Args as EnvArgs
+from experiments.bench.bench_env import make_env
 from experiments.common import REPO, report_result
 
 
@@ -51,8 +51,8 @@ def _logits(evaluation: Any, env: Any, batch_size: int) -> torch.Tensor:
 
 
 def measure(env_id: str, args: Args) -> dict:
-    cheap: dict[str, Any] = {"backbone": "toy", "image_size": 32, "eval_size": 200} if args.quick else {}
-    env: Any = gym.make(env_id, device="cpu", eval_every=0, total_steps=10**6, sgd_steps_per_action=1, **cheap)
+    env_args = EnvArgs(env=env_id, backbone="toy", image_size=32) if args.quick else EnvArgs(env=env_id)
+    env: Any = make_env(env_args, sgd_steps_per_action=1, **({"eval_size": 200} if args.quick else {}))
     env.reset(seed=0)
     for action in np.random.default_rng(0).integers(3, 11, (5, 7)):  # off the pretrained weights
         env.step(action)
