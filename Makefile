@@ -162,11 +162,14 @@ pilot-epochs: $(STAMP)
 	$(PY) -m experiments.studies.pilot_decision $(PILOT2)/episodes.csv \
 		--candidate $(PILOT2_KWARGS) --fallback '{"preset": "recommended"}' \
 		--max-entropy 2.0 --min-return 1.99 --min-episodes 134 --out $(dir $(RECIPE_JSON))
+# the recipe's training seed 0 is the suite's `recommended` seed 0 when the pilot keeps that preset (the label enters
+# no seed): --reuse copies its trained agent and cells, relabelled, instead of training it again
 recipe-digits: pilot-epochs
 	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 --agents $(BARS) --train-seeds 0 --eval-seeds 400-419 \
 		--budget 4000 --reuse results/suite/ASG-Digits-v0 results/transfer/photos_to_digits --out results/recipe/digits
 	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 --agents recipe=reinforce_lstm --train-seeds 0-4 \
-		--eval-seeds 400-419 --budget 4000 --agent-kwargs $(RECIPE_KWARGS) --out results/recipe/digits
+		--eval-seeds 400-419 --budget 4000 --agent-kwargs $(RECIPE_KWARGS) --reuse results/suite/ASG-Digits-v0 \
+		--out results/recipe/digits
 MIXTURE := results/transfer/mixture_training
 MIXTURE_ENV := '{"envs": ["ASG-Digits-v0", "ASG-DigitSeg-v0"], \
 	"env_kwargs": {"sgd_steps_per_action": 10, "total_steps": 30, "eval_every": 0}, \
@@ -183,7 +186,8 @@ recipe-photos: pilot-epochs
 	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents $(BARS) --train-seeds 0 --eval-seeds 400-419 \
 		--budget 4000 --reuse results/transfer/digits_to_photos --out results/recipe/photos
 	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents recipe=reinforce_lstm --train-seeds 0-4 \
-		--eval-seeds 400-419 --budget 4000 --agent-kwargs $(RECIPE_KWARGS) --out results/recipe/photos
+		--eval-seeds 400-419 --budget 4000 --agent-kwargs $(RECIPE_KWARGS) --reuse results/suite/$(PHOTOS) \
+		--out results/recipe/photos
 digitseg-recipe: pilot-epochs
 	$(VENV)/bin/asg-benchmark run --env ASG-DigitSeg-v0 --env-kwargs '{"sgd_steps_per_action": 120, "total_steps": 10}' \
 		--agents hand_tuned tuned_constant random recipe=reinforce_lstm digits_policy=pretrained --train-seeds 0 \

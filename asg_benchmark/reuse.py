@@ -7,6 +7,11 @@ when everything that shaped it is the same: the protocol (``protocol.json``), th
 its row, the agent and its keywords in every run of the source that benchmarked that row
 (``provenance.json``) and, for a learning agent, its trained agent (copied along when this folder
 has none; refused when this folder's differs). Anything else is run as usual.
+
+A row is matched by what it runs, not by its name: when the source has no row of this label that
+ran the same agent and keywords, another of its rows that did stands in (``recipe=reinforce_lstm``
+reuses ``recommended=reinforce_lstm`` of the same preset), its cells copied under this folder's
+label. The label enters no seed (:func:`asg_benchmark.seeds.run_seed`), so they are the same episodes.
 """
 
 from __future__ import annotations
@@ -45,14 +50,29 @@ def reuse_cells(source: Path, store: ResultsStore, jobs: list[Job], agents: Mapp
     found_rows, found_episodes = [], []
     for job in jobs:
         label = agents[job.agent].name
-        if not _same_agent(runs, job.agent, label, dict(agent_kwargs.get(label, {}))):
+        source_label = _source_label(runs, job.agent, label, dict(agent_kwargs.get(label, {})))
+        if source_label is None:
             continue
-        found = [rows[cell.cell.key()] for cell in job.cells if cell.cell.key() in rows]
-        if not found or (job.train_seed is not None and not _same_trained_agent(source, out, label, job.train_seed)):
+        # this folder's cell key -> the source's ("recipe/greedy" -> "recommended/greedy" when relabelled)
+        keys = {c.cell.key(): (source_label + c.cell.label[len(label):], *c.cell.key()[1:]) for c in job.cells}
+        found = [key for key, source_key in keys.items() if source_key in rows]
+        if not found or (job.train_seed is not None
+                         and not _same_trained_agent(source, out, source_label, label, job.train_seed)):
             continue
-        found_rows += found
-        found_episodes += [episodes[cell_key(row)] for row in found]
+        found_rows += [{**rows[keys[key]], "agent": key[0]} for key in found]
+        found_episodes += [{**episodes[keys[key]], "agent": key[0]} for key in found]
     return store.append_many(found_rows, found_episodes) if found_rows else 0
+
+
+def _source_label(runs: list[dict[str, Any]], entry: str, label: str, kwargs: dict[str, Any]) -> str | None:
+    """The source's row that ran what row ``label`` (``entry`` of ``--agents``) runs: the row of the same name
+    if it ran the same agent and keywords, else the first other row that did; ``None`` if none did."""
+    if _same_agent(runs, entry, label, kwargs):
+        return label
+    agent = split_label(entry)[1]
+    named = sorted({split_label(e)[0] for run in runs for e in run.get("spec", {}).get("agents", [])})
+    return next((theirs for theirs in named if theirs != label
+                 and _same_agent(runs, agent if theirs == agent else f"{theirs}={agent}", theirs, kwargs)), None)
 
 
 def _same_agent(runs: list[dict[str, Any]], entry: str, label: str, kwargs: dict[str, Any]) -> bool:
@@ -69,9 +89,11 @@ def _same_agent(runs: list[dict[str, Any]], entry: str, label: str, kwargs: dict
     return seen
 
 
-def _same_trained_agent(source: Path, out: Path, label: str, train_seed: int) -> bool:
-    """Whether ``out`` holds (or now, copied, holds) the trained agent that ``source`` evaluated."""
-    theirs, ours = (TrainedAgent.of(folder, label, train_seed).folder for folder in (source, out))
+def _same_trained_agent(source: Path, out: Path, source_label: str, label: str, train_seed: int) -> bool:
+    """Whether ``out`` holds (or now, copied, holds) as ``label`` the trained agent that ``source`` evaluated as
+    ``source_label``."""
+    theirs = TrainedAgent.of(source, source_label, train_seed).folder
+    ours = TrainedAgent.of(out, label, train_seed).folder
     if not (theirs / TRAINING).is_file():
         return False
     if not ours.exists():
