@@ -41,7 +41,6 @@ def test_a_folder_extended_with_seeds_copies_the_cells_it_shares_and_runs_the_re
     assert (tmp_path / "thirty" / "agents" / "small-seed1" / "agent").is_file()
 
 
-
 def test_a_renamed_row_that_runs_the_same_agent_copies_the_cells_under_its_own_name(tmp_path: Path,
                                                                                     monkeypatch: Any) -> None:
     """A row is matched by what it runs: ``recipe=reinforce_lstm`` of the source's keywords reuses ``small``."""
@@ -54,8 +53,7 @@ def test_a_renamed_row_that_runs_the_same_agent_copies_the_cells_under_its_own_n
         raise AssertionError("the trained agent of the source was not reused")
 
     monkeypatch.setattr(ReinforceLSTMAgent, "learn", no_training)
-    renamed = BenchmarkSpec(**{**_small((100,)).__dict__, "agents": ("recipe=reinforce_lstm",),
-                               "agent_kwargs": {"recipe": {"hidden_size": 4}}})
+    renamed = _small((100,), agents=("recipe=reinforce_lstm",), agent_kwargs={"recipe": {"hidden_size": 4}})
     summary = run_benchmark(renamed, tmp_path / "renamed", log=None, report=False, reuse=[source])
     assert summary.cells_written == 0
     theirs = {key: value for key, value in _rows(source).items() if key[0].startswith("small")}
@@ -64,8 +62,9 @@ def test_a_renamed_row_that_runs_the_same_agent_copies_the_cells_under_its_own_n
     assert (tmp_path / "renamed" / "agents" / "recipe-seed1" / "agent").is_file()
 
     monkeypatch.undo()  # other keywords under the new name: nothing to copy, so it trains
-    other = BenchmarkSpec(**{**renamed.__dict__, "agent_kwargs": {"recipe": {"hidden_size": 6}}})
+    other = _small((100,), agents=("recipe=reinforce_lstm",), agent_kwargs={"recipe": {"hidden_size": 6}})
     assert run_benchmark(other, tmp_path / "other", log=None, report=False, reuse=[source]).cells_written == len(theirs)
+
 
 def test_cells_of_other_machines_agents_or_protocols_are_not_copied(tmp_path: Path) -> None:
     source = tmp_path / "source"

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from asg_gym.backbones.base import Backbone
+from asg_gym.backbones.efficientnet_lite import VARIANTS as EFFICIENTNET_LITE_VARIANTS  # cheap: timm loads on build
 
 BackboneBuilder = Callable[..., Backbone]
 
@@ -36,7 +37,7 @@ def _resnet(arch: str) -> BackboneBuilder:
 
 # Builders import their module on first use, so `import asg_gym` stays cheap.
 BACKBONES: dict[str, BackboneBuilder] = {
-    **{f"efficientnet_lite{variant}": _efficientnet_lite(variant) for variant in (0, 1, 2)},
+    **{f"efficientnet_lite{variant}": _efficientnet_lite(variant) for variant in EFFICIENTNET_LITE_VARIANTS},
     "toy": _toy,
     **{arch: _resnet(arch) for arch in ("resnet18", "resnet50", "resnet101")},
 }
