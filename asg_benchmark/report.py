@@ -1,11 +1,11 @@
 """The report of a benchmark folder, regenerated from its results store alone.
 
 Writes ``report.md`` (the table, the protocol as the rows state it, the paired per-cell
-differences, every row against the tuned constant when there is one, and the Pareto front of target
-score against old-task agreement), ``iqm.png`` (IQM intervals of the target score and of old-task
-agreement), ``profiles.png`` (performance profiles with their bands), ``pareto.png`` and, when
-learning rows saved their training episodes, ``training.png`` (training return and policy entropy per
-training episode).
+differences, every row against the tuned constant when there is one, the Pareto front of target
+score against old-task agreement, and what each agent cost in wall-clock time), ``iqm.png`` (IQM
+intervals of the target score and of old-task agreement), ``profiles.png`` (performance profiles
+with their bands), ``pareto.png`` and, when learning rows saved their training episodes,
+``training.png`` (training return and policy entropy per training episode).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from asg_benchmark.checkpoints import TrainingSummary, pooled, summarize_training, training_runs_by_seed
+from asg_benchmark.cost import cost_section, training_hours
 from asg_benchmark.errors import BenchmarkError
 from asg_benchmark.pareto import pareto_section, plot_pareto
-from asg_benchmark.registry import GREEDY_SUFFIX
 from asg_benchmark.seeds import MIN_EVAL_SEEDS
 from asg_benchmark.stats import RowStats, Summary, compared_with, summarize
 from asg_benchmark.store import open_store
@@ -75,7 +75,8 @@ def write_report(folder: str | Path, *, reps: int = 2000, reference: str | None 
     metric = ", ".join(summary.protocol["target_metric"])
     path.write_text(source + markdown(summary) + against_tuned + against_chance + per_seed
                     + pareto_section(summary, metric)
-                    + training_section(summarize_training(_with_each_seed(by_seed)), training_hours(rows)))
+                    + training_section(summarize_training(_with_each_seed(by_seed)), training_hours(rows))
+                    + cost_section(rows))
     plot_intervals(summary, out / IQM_PLOT)
     plot_profiles(summary, out / PROFILE_PLOT)
     plot_pareto(summary.rows, metric, out / PARETO_PLOT)
@@ -245,19 +246,6 @@ def _with_each_seed(by_seed: dict[str, dict[str, list[dict[str, str]]]]) -> dict
         if len(seeds) > 1:
             runs.update({f"{label} (training seed {seed})": [rows] for seed, rows in seeds.items()})
     return runs
-
-
-def training_hours(rows: list[dict[str, str]]) -> dict[str, float]:
-    """Wall-clock hours of training per run, by the labels of :func:`_with_each_seed`: a row's mean over its
-    training seeds, and each seed's own (``"<row> (training seed k)"``)."""
-    seconds: dict[str, dict[str, float]] = {}
-    for r in rows:
-        if r["train_seed"] != "-" and r.get("train_seconds") not in (None, "") and float(r["train_env_steps"]) > 0:
-            seconds.setdefault(r["agent"].split(GREEDY_SUFFIX)[0], {})[r["train_seed"]] = float(r["train_seconds"])
-    hours = {label: float(np.mean(list(by_seed.values()))) / 3600 for label, by_seed in seconds.items()}
-    hours.update({f"{label} (training seed {seed})": value / 3600 for label, by_seed in seconds.items()
-                  for seed, value in by_seed.items()})
-    return hours
 
 
 def training_section(summaries: dict[str, TrainingSummary], hours: dict[str, float] | None = None) -> str:

@@ -242,7 +242,7 @@ def test_training_section_lists_each_training_run_of_a_row_trained_with_several(
         folder.mkdir(parents=True)
         lines = ["episode,return,entropy", *(f"{k},{k},{entropy}" for k in range(10))]
         (folder / "episodes.csv").write_text("\n".join(lines) + "\n")
-    section = write_report(tmp_path, reps=50).read_text().split("## Training")[1]
+    section = write_report(tmp_path, reps=50).read_text().split("## Training")[1].split("## Cost")[0]
     rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| ppo")]
     assert [r[0] for r in rows] == ["| ppo", *(f"| ppo (training seed {s})" for s in (0, 1, 10))]
     assert [r[4] for r in rows] == ["1.17 → 1.17", "0.50 → 0.50", "2.00 → 2.00", "1.00 → 1.00"]
@@ -253,7 +253,7 @@ def test_training_section_lists_each_training_run_of_a_row_trained_with_several(
 def test_training_hours_per_run_and_per_seed() -> None:
     """The cost of a recipe per training seed: each run's training seconds as hours, a row's mean over its seeds;
     greedy rows are the same trained agent, and rows that did not train have no cost."""
-    from asg_benchmark.report import training_hours
+    from asg_benchmark.cost import training_hours
 
     rows = [{**_row("ppo", "0", 100, 0, 0.5, False), "train_seconds": 3600.0},
             {**_row("ppo/greedy", "0", 100, 0, 0.5, False), "train_seconds": 3600.0},
@@ -261,3 +261,32 @@ def test_training_hours_per_run_and_per_seed() -> None:
             _row("hand_tuned", "-", 100, 0, 0.4, True)]
     hours = training_hours([{k: str(v) for k, v in r.items()} for r in rows])
     assert hours == {"ppo": 1.5, "ppo (training seed 0)": 1.0, "ppo (training seed 1)": 2.0}
+
+
+def test_cost_of_each_agent_from_the_stores_seconds(tmp_path: Path) -> None:
+    """Issue 36 item 5 and issue 37 item 4 read their costs here: per agent (greedy rows folded in) the median
+    evaluation episode, decisions per hour, training hours summed over runs, and the total in the report."""
+    from asg_benchmark.cost import row_costs
+
+    rows = [{**_row("ppo", t, e, 0, 0.5, False), "train_seconds": 1800.0 * (int(t) + 1), "eval_seconds": 30.0}
+            for t in "01" for e in (100, 101)]
+    rows += [{**_row("ppo/greedy", t, e, 0, 0.5, False), "train_seconds": 1800.0 * (int(t) + 1),
+              "eval_seconds": 60.0} for t in "01" for e in (100, 101)]
+    rows += [{**_row("hand_tuned", "-", 100, 0, 0.4, True), "eval_seconds": 10.0},
+             {**_row("hand_tuned", "-", 101, 0, 0.4, True), "eval_seconds": None}]
+    costs = {c.agent: c for c in row_costs([{k: "" if v is None else str(v) for k, v in r.items()} for r in rows])}
+    assert list(costs) == ["ppo", "hand_tuned"]
+    ppo, hand = costs["ppo"], costs["hand_tuned"]
+    assert (ppo.episodes, ppo.episode_seconds, ppo.training_runs) == (8, 45.0, 2)
+    assert ppo.eval_hours == pytest.approx(360 / 3600) and ppo.training_hours == pytest.approx(1.5)
+    assert ppo.eval_decisions_per_hour == pytest.approx(3600 * 8 * 300 / 360)
+    assert ppo.training_decisions_per_hour == pytest.approx(3600 * 8000 / 5400)
+    assert ppo.hours == pytest.approx(1.6)
+    assert (hand.episodes, hand.episode_seconds, hand.training_runs, hand.training_hours) == (2, 10.0, 0, 0.0)
+    assert hand.training_decisions_per_hour is None
+
+    _synthetic(tmp_path)
+    report = write_report(tmp_path, reps=100).read_text()
+    section = report[report.index("## Cost"):]
+    assert "| ppo | 60 | 1 | 1,080,000 | 2 | 0.00 | 14,400,000 | 0.02 |" in section
+    assert "| hand_tuned | 10 | 1 |" in section and "All rows: 0.0 h." in section
