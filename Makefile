@@ -128,6 +128,8 @@ PHOTOS := ASG-DigitsOnPhotos-v1
 SUITE_AGENTS := hand_tuned all_large head_only hand_tuned_warmup_poly hand_tuned_cosine hand_tuned_step random \
 	random_init tuned_constant recommended=reinforce_lstm ppo
 SUITE_KWARGS := '{"recommended": {"preset": "recommended"}}'
+RAY ?=
+SUITE_RAY ?= $(RAY)
 suite: $(STAMP)
 	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 $(PHOTOS) --agents $(SUITE_AGENTS) \
 		--train-seeds 0 --eval-seeds 400-409 --budget 4000 --agent-kwargs $(SUITE_KWARGS) --out results/suite $(SUITE_RAY)
@@ -144,16 +146,16 @@ RECIPE_JSON := results/recipe_pilot/epochs4_decision/recipe.json
 RECIPE_KWARGS = "{\"recipe\": $$(cat $(RECIPE_JSON))}"
 suite-photos: $(STAMP)
 	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents $(SUITE_AGENTS) --train-seeds 0 --eval-seeds 400-409 \
-		--budget 4000 --agent-kwargs $(SUITE_KWARGS) --out results/suite/$(PHOTOS)
+		--budget 4000 --agent-kwargs $(SUITE_KWARGS) --out results/suite/$(PHOTOS) $(RAY)
 transfer-a: $(STAMP)
 	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents digits_policy=pretrained $(BARS) --train-seeds 0 \
 		--eval-seeds 400-419 --budget 4000 --agent-kwargs '{"digits_policy": {"policy": "ASG-Digits-v0"}}' \
-		--reuse results/suite/$(PHOTOS) --out results/transfer/digits_to_photos
+		--reuse results/suite/$(PHOTOS) --out results/transfer/digits_to_photos $(RAY)
 PHOTOS_POLICY := results/suite/$(PHOTOS)/agents/recommended-seed0/agent
 transfer-b: $(STAMP)
 	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 --agents photos_policy=pretrained $(BARS) --train-seeds 0 \
 		--eval-seeds 400-419 --budget 4000 --agent-kwargs '{"photos_policy": {"policy": "$(PHOTOS_POLICY)"}}' \
-		--reuse results/suite/ASG-Digits-v0 --out results/transfer/photos_to_digits
+		--reuse results/suite/ASG-Digits-v0 --out results/transfer/photos_to_digits $(RAY)
 pilot-epochs: $(STAMP)
 	$(VENV)/bin/asg-benchmark train --env ASG-Digits-v0 \
 		--env-kwargs '{"sgd_steps_per_action": 10, "total_steps": 30, "eval_every": 0, "eval_size": 10}' \
@@ -166,10 +168,11 @@ pilot-epochs: $(STAMP)
 # no seed): --reuse copies its trained agent and cells, relabelled, instead of training it again
 recipe-digits: pilot-epochs
 	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 --agents $(BARS) --train-seeds 0 --eval-seeds 400-419 \
-		--budget 4000 --reuse results/suite/ASG-Digits-v0 results/transfer/photos_to_digits --out results/recipe/digits
+		--budget 4000 --reuse results/suite/ASG-Digits-v0 results/transfer/photos_to_digits \
+		--out results/recipe/digits $(RAY)
 	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 --agents recipe=reinforce_lstm --train-seeds 0-4 \
 		--eval-seeds 400-419 --budget 4000 --agent-kwargs $(RECIPE_KWARGS) --reuse results/suite/ASG-Digits-v0 \
-		--out results/recipe/digits
+		--out results/recipe/digits $(RAY)
 MIXTURE := results/transfer/mixture_training
 MIXTURE_ENV := '{"envs": ["ASG-Digits-v0", "ASG-DigitSeg-v0"], \
 	"env_kwargs": {"sgd_steps_per_action": 10, "total_steps": 30, "eval_every": 0}, \
@@ -181,20 +184,22 @@ transfer-c: $(STAMP)
 	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents mixture_policy=pretrained $(BARS) --train-seeds 0 \
 		--eval-seeds 400-419 --budget 4000 \
 		--agent-kwargs '{"mixture_policy": {"policy": "$(MIXTURE)/policy.pt", "deployment": "greedy"}}' \
-		--out results/transfer/digits_to_photos
+		--out results/transfer/digits_to_photos $(RAY)
 recipe-photos: pilot-epochs
 	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents $(BARS) --train-seeds 0 --eval-seeds 400-419 \
-		--budget 4000 --reuse results/transfer/digits_to_photos --out results/recipe/photos
+		--budget 4000 --reuse results/transfer/digits_to_photos --out results/recipe/photos $(RAY)
 	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents recipe=reinforce_lstm --train-seeds 0-4 \
 		--eval-seeds 400-419 --budget 4000 --agent-kwargs $(RECIPE_KWARGS) --reuse results/suite/$(PHOTOS) \
-		--out results/recipe/photos
+		--out results/recipe/photos $(RAY)
 digitseg-recipe: pilot-epochs
 	$(VENV)/bin/asg-benchmark run --env ASG-DigitSeg-v0 --env-kwargs '{"sgd_steps_per_action": 120, "total_steps": 10}' \
 		--agents hand_tuned tuned_constant random recipe=reinforce_lstm digits_policy=pretrained --train-seeds 0 \
 		--eval-seeds 400-409 --budget 1330 \
 		--agent-kwargs "{\"recipe\": $$(cat $(RECIPE_JSON)), \"digits_policy\": {\"policy\": \"ASG-Digits-v0\"}}" \
-		--out results/digitseg_recipe
-# ~70 h of CPU on 2 cores from the start (the suite ~20 h, the recipe ~39 h, DigitSeg ~12 h).
+		--out results/digitseg_recipe $(RAY)
+# ~70 h of CPU on 2 cores from the start (the suite ~20 h, the recipe ~39 h, DigitSeg ~12 h). On a Ray cluster
+# (`make pending RAY='--ray-address auto'`) every evaluation episode and training run of the `run` commands is a Ray
+# task: the recipe's five training seeds train side by side.
 pending: suite-photos suite transfer-a transfer-b pilot-epochs recipe-digits transfer-c digitseg-recipe recipe-photos
 
 clean:
