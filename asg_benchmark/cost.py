@@ -38,16 +38,22 @@ def _agent(label: str) -> str:
     return label.split(GREEDY_SUFFIX)[0]
 
 
-def _trained(r: dict[str, str]) -> bool:
-    return r["train_seed"] != "-" and r.get("train_seconds") not in (None, "") and float(r["train_env_steps"]) > 0
+def _training_runs(rows: list[dict[str, str]]) -> dict[str, dict[str, tuple[int, float]]]:
+    """Each agent's training runs, by training seed: (env steps, seconds). Its greedy rows and every episode of one
+    run carry the same run; rows that did not train (unseeded, or 0 steps) have none."""
+    runs: dict[str, dict[str, tuple[int, float]]] = {}
+    for r in rows:
+        if r["train_seed"] != "-" and r.get("train_seconds") not in (None, "") and float(r["train_env_steps"]) > 0:
+            runs.setdefault(_agent(r["agent"]), {})[r["train_seed"]] = (int(float(r["train_env_steps"])),
+                                                                       float(r["train_seconds"]))
+    return runs
 
 
 def training_hours(rows: list[dict[str, str]]) -> dict[str, float]:
     """Wall-clock hours of training per run: a row's mean over its training seeds (``"<row>"``) and each seed's own
-    (``"<row> (training seed k)"``). Greedy rows are the same trained agent; rows that did not train cost none."""
-    seconds: dict[str, dict[str, float]] = {}
-    for r in filter(_trained, rows):
-        seconds.setdefault(_agent(r["agent"]), {})[r["train_seed"]] = float(r["train_seconds"])
+    (``"<row> (training seed k)"``)."""
+    seconds = {label: {seed: took for seed, (_, took) in by_seed.items()}
+               for label, by_seed in _training_runs(rows).items()}
     hours = {label: float(np.mean(list(by_seed.values()))) / 3600 for label, by_seed in seconds.items()}
     hours.update({f"{label} (training seed {seed})": value / 3600 for label, by_seed in seconds.items()
                   for seed, value in by_seed.items()})
@@ -59,14 +65,14 @@ def row_costs(rows: list[dict[str, str]]) -> list[RowCost]:
     by_agent: dict[str, list[dict[str, str]]] = {}
     for r in rows:
         by_agent.setdefault(_agent(r["agent"]), []).append(r)
+    training = _training_runs(rows)
     costs = []
     for agent, mine in by_agent.items():
         timed = [r for r in mine if r.get("eval_seconds") not in (None, "")]
         eval_seconds = sum(float(r["eval_seconds"]) for r in timed)
-        runs = {r["train_seed"]: (int(float(r["train_env_steps"])), float(r["train_seconds"]))
-                for r in mine if _trained(r)}
-        train_steps = sum(steps for steps, _ in runs.values())
-        train_seconds = sum(seconds for _, seconds in runs.values())
+        runs = training.get(agent, {}).values()
+        train_steps = sum(steps for steps, _ in runs)
+        train_seconds = sum(seconds for _, seconds in runs)
         costs.append(RowCost(
             agent=agent, episodes=len(mine),
             episode_seconds=statistics.median(float(r["eval_seconds"]) for r in timed) if timed else None,
