@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: install lint docs test test-slow demo bench benchmark top30 top30-seeds confirm leads ablation fig7-horizon sweep suite \
-	suite-photos transfer-a transfer-b pilot-epochs recipe-digits transfer-c digitseg-recipe recipe-photos \
+	suite-photos transfer-a transfer-b pilot-epochs pilot-slope recipe-digits transfer-c digitseg-recipe recipe-photos \
 	pending clean
 
 $(STAMP): setup.cfg pyproject.toml
@@ -139,10 +139,16 @@ suite: $(STAMP)
 # README pre-registered; `make pending` is what a session starts in the background. Later sources of --reuse are
 # folders that ran the same bars on the same machine (the pre-registrations allow copying from any such folder).
 BARS := tuned_constant random hand_tuned
-# The recipe's keywords, as the second pilot's pre-registered rule chose them (results/recipe_pilot/, pilot 2).
+# The recipe's keywords, as the pilots' pre-registered rules chose them (results/recipe_pilot/): pilot 2 picks
+# update_epochs (EPOCHS_JSON), pilot 3 whether to add the initial prior towards small scales (RECIPE_JSON).
 PILOT2 := results/recipe_pilot/epochs4_digits_seed1001
 PILOT2_KWARGS := '{"preset": "recommended", "update_epochs": 4}'
-RECIPE_JSON := results/recipe_pilot/epochs4_decision/recipe.json
+EPOCHS_JSON := results/recipe_pilot/epochs4_decision/recipe.json
+PILOT3 := results/recipe_pilot/slope
+PILOT3_KWARGS = "$$($(PY) -c 'import json, sys; print(json.dumps({**json.load(open(sys.argv[1])), \
+	"initial_logit_slope": 0.5}))' $(EPOCHS_JSON))"
+PILOT_ENV := '{"sgd_steps_per_action": 10, "total_steps": 30, "eval_every": 0, "eval_size": 10}'
+RECIPE_JSON := results/recipe_pilot/slope_decision/recipe.json
 RECIPE_KWARGS = "{\"recipe\": $$(cat $(RECIPE_JSON))}"
 suite-photos: $(STAMP)
 	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents $(SUITE_AGENTS) --train-seeds 0 --eval-seeds 400-409 \
@@ -158,15 +164,25 @@ transfer-b: $(STAMP)
 		--reuse results/suite/ASG-Digits-v0 --out results/transfer/photos_to_digits $(RAY)
 pilot-epochs: $(STAMP)
 	$(VENV)/bin/asg-benchmark train --env ASG-Digits-v0 \
-		--env-kwargs '{"sgd_steps_per_action": 10, "total_steps": 30, "eval_every": 0, "eval_size": 10}' \
+		--env-kwargs $(PILOT_ENV) \
 		--agent-kwargs $(PILOT2_KWARGS) --episodes 134 --seed 1001 --out $(PILOT2) \
 		--no-progress --no-tensorboard --resume
 	$(PY) -m experiments.studies.pilot_decision $(PILOT2)/episodes.csv \
 		--candidate $(PILOT2_KWARGS) --fallback '{"preset": "recommended"}' \
-		--max-entropy 2.0 --min-return 1.99 --min-episodes 134 --out $(dir $(RECIPE_JSON))
+		--max-entropy 2.0 --min-return 1.99 --min-episodes 134 --out $(dir $(EPOCHS_JSON))
+# pilot 3 (pre-registered in results/recipe_pilot/README.md): pilot 2's recipe started at p(scale k) ∝ exp(-0.5 k),
+# trained on the new task and on Digits (seed 1002), adopted only if its rule holds on both
+pilot-slope: pilot-epochs
+	$(VENV)/bin/asg-benchmark train --env $(PHOTOS) --env-kwargs $(PILOT_ENV) --agent-kwargs $(PILOT3_KWARGS) \
+		--episodes 134 --seed 1002 --out $(PILOT3)_photos_seed1002 --no-progress --no-tensorboard --resume
+	$(VENV)/bin/asg-benchmark train --env ASG-Digits-v0 --env-kwargs $(PILOT_ENV) --agent-kwargs $(PILOT3_KWARGS) \
+		--episodes 134 --seed 1002 --out $(PILOT3)_digits_seed1002 --no-progress --no-tensorboard --resume
+	$(PY) -m experiments.studies.pilot_decision $(PILOT3)_photos_seed1002/episodes.csv \
+		$(PILOT3)_digits_seed1002/episodes.csv --candidate $(PILOT3_KWARGS) --fallback "$$(cat $(EPOCHS_JSON))" \
+		--max-entropy 2.0 --min-return 2.0 1.99 --min-episodes 134 --out $(dir $(RECIPE_JSON))
 # the recipe's training seed 0 is the suite's `recommended` seed 0 when the pilot keeps that preset (the label enters
 # no seed): --reuse copies its trained agent and cells, relabelled, instead of training it again
-recipe-digits: pilot-epochs
+recipe-digits: pilot-slope
 	$(VENV)/bin/asg-benchmark run --env ASG-Digits-v0 --agents $(BARS) --train-seeds 0 --eval-seeds 400-419 \
 		--budget 4000 --reuse results/suite/ASG-Digits-v0 results/transfer/photos_to_digits \
 		--out results/recipe/digits $(RAY)
@@ -185,13 +201,13 @@ transfer-c: $(STAMP)
 		--eval-seeds 400-419 --budget 4000 \
 		--agent-kwargs '{"mixture_policy": {"policy": "$(MIXTURE)/policy.pt", "deployment": "greedy"}}' \
 		--out results/transfer/digits_to_photos $(RAY)
-recipe-photos: pilot-epochs
+recipe-photos: pilot-slope
 	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents $(BARS) --train-seeds 0 --eval-seeds 400-419 \
 		--budget 4000 --reuse results/transfer/digits_to_photos --out results/recipe/photos $(RAY)
 	$(VENV)/bin/asg-benchmark run --env $(PHOTOS) --agents recipe=reinforce_lstm --train-seeds 0-4 \
 		--eval-seeds 400-419 --budget 4000 --agent-kwargs $(RECIPE_KWARGS) --reuse results/suite/$(PHOTOS) \
 		--out results/recipe/photos $(RAY)
-digitseg-recipe: pilot-epochs
+digitseg-recipe: pilot-slope
 	$(VENV)/bin/asg-benchmark run --env ASG-DigitSeg-v0 --env-kwargs '{"sgd_steps_per_action": 120, "total_steps": 10}' \
 		--agents hand_tuned tuned_constant random recipe=reinforce_lstm digits_policy=pretrained --train-seeds 0 \
 		--eval-seeds 400-409 --budget 1330 \
@@ -200,7 +216,7 @@ digitseg-recipe: pilot-epochs
 # ~70 h of CPU on 2 cores from the start (the suite ~20 h, the recipe ~39 h, DigitSeg ~12 h). On a Ray cluster
 # (`make pending RAY='--ray-address auto'`) every evaluation episode and training run of the `run` commands is a Ray
 # task: the recipe's five training seeds train side by side.
-pending: suite-photos suite transfer-a transfer-b pilot-epochs recipe-digits transfer-c digitseg-recipe recipe-photos
+pending: suite-photos suite transfer-a transfer-b pilot-epochs pilot-slope recipe-digits transfer-c digitseg-recipe recipe-photos
 
 clean:
 	rm -rf $(VENV) build *.egg-info

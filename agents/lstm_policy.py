@@ -37,11 +37,19 @@ class ReinforceLSTMPolicy(nn.Module):
     Each of the 5 scalar features (L_XE, L_KL, t/T, mean θ_n, std θ_n) has its own single-layer
     LSTM (input 1, hidden ``hidden_size``). Coordinate c's head reads the concatenated encodings
     plus a_{t-1,c} and gives 11 logits; coordinates are sampled independently given the state.
+
+    ``initial_logit_slope`` β sets each head's initial bias to ``−β·k`` for scale index k, so the
+    untrained policy draws scale k with probability ∝ exp(−β·k): 0 is the uniform start; β > 0 a prior
+    towards small scales, the usual fine-tuning prior for pretrained layers (the heads' weights are
+    small, so this is the policy's distribution at every state until it learns).
     """
 
     def __init__(self, num_coordinates: int, hidden_size: int = 20, head_gain: float = 0.01,
-                 generator: torch.Generator | None = None, lstm_init: str = "pytorch") -> None:
+                 generator: torch.Generator | None = None, lstm_init: str = "pytorch",
+                 initial_logit_slope: float = 0.0) -> None:
         super().__init__()
+        if not math.isfinite(initial_logit_slope):
+            raise ValueError(f"initial_logit_slope must be a finite number, got {initial_logit_slope}")
         self.num_coordinates, self.hidden_size = num_coordinates, hidden_size
         # nn.LSTMCell: the same single-layer LSTM (same parameters) as nn.LSTM, stepped by hand,
         # which on CPU avoids nn.LSTM's multi-threaded kernel (10× slower at this size under load).
@@ -60,11 +68,14 @@ class ReinforceLSTMPolicy(nn.Module):
                     nn.init.orthogonal_(param, generator=generator)
         else:
             raise ValueError(f"lstm_init must be 'pytorch' or 'reference', got {lstm_init!r}")
-        # Small-gain orthogonal heads: the initial policy is close to uniform over the 11 scales.
+        # Small-gain orthogonal heads: the initial policy is close to softmax(bias), uniform when β = 0.
+        prior = float(initial_logit_slope) * torch.arange(NUM_SCALES, dtype=torch.float32)
         for head in self.heads:
             assert isinstance(head, nn.Linear)
             nn.init.orthogonal_(head.weight, gain=head_gain, generator=generator)
             nn.init.zeros_(head.bias)
+            with torch.no_grad():
+                head.bias.sub_(prior)  # 0 - 0 = +0: β = 0 is the earlier init, bit for bit
 
     def initial_state(self, batch_size: int) -> LSTMState:
         """h_0 = c_0 = 0 (Algorithm 1, line 1)."""

@@ -106,7 +106,9 @@ class ReinforceLSTMAgent:
     Arguments (paper defaults): ``hidden_size`` 20, ``unroll_length`` U = 5 (``"episode"``: the env's
     decisions per episode, recorded as that number), ``learning_rate`` 0.5
     and ``momentum`` 0.9 (SGD, as the reference code), ``gamma`` 0 (immediate reward; > 0: returns
-    discounted within the unroll), ``head_gain`` 0.01 (orthogonal init), ``max_grad_norm`` None (no
+    discounted within the unroll), ``head_gain`` 0.01 (orthogonal init), ``initial_logit_slope`` 0 (the
+    uniform start; β > 0 starts the policy at p(scale index k) ∝ exp(−β·k), see
+    :class:`~agents.lstm_policy.ReinforceLSTMPolicy`), ``max_grad_norm`` None (no
     clipping), ``seed`` (parameters, sampling and episode seeds; drawn and recorded when None).
     Without ``env`` (``num_coordinates`` given) the agent can only ``predict``.
 
@@ -141,6 +143,7 @@ class ReinforceLSTMAgent:
         momentum: float = 0.9,
         gamma: float = 0.0,
         head_gain: float = 0.01,
+        initial_logit_slope: float = 0.0,
         normalize_observations: bool = False,
         max_grad_norm: float | None = None,
         optimizer: str = "sgd",
@@ -195,12 +198,14 @@ class ReinforceLSTMAgent:
         self.config: dict[str, Any] = dict(
             num_coordinates=self.num_coordinates, hidden_size=hidden_size, unroll_length=unroll_length,
             learning_rate=learning_rate, momentum=momentum, gamma=gamma, head_gain=head_gain,
+            initial_logit_slope=float(initial_logit_slope),
             normalize_observations=normalize_observations, max_grad_norm=max_grad_norm, optimizer=optimizer,
             lstm_init=lstm_init, **objective.as_dict(), paired_episodes=self.paired_episodes,
             update_epochs=self.update_epochs, clip_range=self.clip_range, seed=self.seed,
         )
         self.generator = torch.Generator().manual_seed(self.seed)
-        self.policy = ReinforceLSTMPolicy(self.num_coordinates, hidden_size, head_gain, self.generator, lstm_init)
+        self.policy = ReinforceLSTMPolicy(self.num_coordinates, hidden_size, head_gain, self.generator, lstm_init,
+                                          initial_logit_slope)
         # The released reference code trains the policy with SGD + momentum 0.9; the paper gives lr 0.5.
         self.optimizer: torch.optim.Optimizer = (
             torch.optim.SGD(self.policy.parameters(), lr=learning_rate, momentum=momentum) if optimizer == "sgd"

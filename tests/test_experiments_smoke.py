@@ -368,8 +368,15 @@ def test_a_pilot_decision_applies_its_rule_and_writes_the_chosen_recipe(tmp_path
     out = tmp_path / "decision"
     committed = pilot_decision.main([*pilot(1.5, 2.0), "--out", str(out)])
     assert committed["adopted"] and json.loads((out / "recipe.json").read_text()) == {"update_epochs": 4}
-    assert committed["measured"]["entropy_late"] == 1.5 and (out / "decision.json").is_file()
+    assert committed["runs"][0]["measured"]["entropy_late"] == 1.5 and (out / "decision.json").is_file()
     assert pilot_decision.main(pilot(2.0, 2.5))["recipe"] == {"preset": "recommended"}  # entropy not below 2.0
     assert not pilot_decision.main(pilot(1.0, 1.98))["adopted"]  # return below 1.99
     with pytest.raises(SystemExit, match="fewer than"):
         pilot_decision.main([*pilot(1.0, 2.0)[:-1], "11"])
+    # two runs (two tasks), one return bound each: adopted only where the rule holds on both
+    two_tasks = [pilot(1.0, 2.0)[0], *pilot(1.0, 2.1)[:5], "--max-entropy", "2.0", "--min-return", "2.05", "1.99"]
+    decided = pilot_decision.main(two_tasks)
+    assert [run["holds"] for run in decided["runs"]] == [False, True] and not decided["adopted"]
+    assert pilot_decision.main([*two_tasks[:-2], "1.99", "1.99"])["adopted"]
+    with pytest.raises(SystemExit, match=r"one per episodes\.csv"):
+        pilot_decision.main([*two_tasks[:-2], "1.0", "1.0", "1.0"])

@@ -135,6 +135,27 @@ def test_reference_lstm_init_is_orthogonal_with_zero_biases() -> None:
         ReinforceLSTMPolicy(3, lstm_init="xavier")
 
 
+def test_initial_logit_slope_starts_the_policy_at_a_prior_towards_small_scales(tmp_path) -> None:
+    uniform = ReinforceLSTMPolicy(3, generator=torch.Generator().manual_seed(0))
+    for head in uniform.heads:  # β = 0 is the earlier init: zero biases, +0 (bit for bit)
+        assert torch.equal(head.bias, torch.zeros(11)) and not torch.signbit(head.bias).any()
+    env = ToyLREnv(noise=0.0)
+    agent = ReinforceLSTMAgent(env, seed=0, **PRESETS["stabilized"], initial_logit_slope=0.5)
+    obs, _ = env.reset(seed=99)
+    with torch.no_grad():
+        logits, _ = agent.policy(torch.as_tensor(obs)[None, None], agent.policy.initial_state(1))
+    prior = torch.softmax(-0.5 * torch.arange(11.0), dim=0)
+    torch.testing.assert_close(torch.softmax(logits[0, 0], dim=-1), prior.expand(3, 11),
+                               atol=0.02, rtol=0)
+    drawn = np.stack([agent.predict(obs)[0] for _ in range(300)])  # sampled as deployed: mostly small scales
+    assert drawn.mean() < 2.5  # the prior's mean index is 1.5, the uniform one's 5
+    agent.learn(10)
+    loaded = ReinforceLSTMAgent.load(agent.save(tmp_path / "agent.pt"), env=ToyLREnv())
+    assert loaded.config["initial_logit_slope"] == 0.5 and loaded.config == agent.config
+    with pytest.raises(ValueError, match="initial_logit_slope"):
+        ReinforceLSTMAgent(env, initial_logit_slope=float("nan"))
+
+
 def _entropy(agent: ReinforceLSTMAgent, env: ToyLREnv) -> float:
     obs, _ = env.reset(seed=99)
     with torch.no_grad():
