@@ -213,9 +213,9 @@ digitseg-recipe: pilot-slope
 		--eval-seeds 400-409 --budget 1330 \
 		--agent-kwargs "{\"recipe\": $$(cat $(RECIPE_JSON)), \"digits_policy\": {\"policy\": \"ASG-Digits-v0\"}}" \
 		--out results/digitseg_recipe $(RAY)
-# ~70 h of CPU on 2 cores from the start (the suite ~20 h, the recipe ~39 h, DigitSeg ~12 h). On a Ray cluster
-# (`make pending RAY='--ray-address auto'`) every evaluation episode and training run of the `run` commands is a Ray
-# task: the recipe's five training seeds train side by side.
+# ~74 h of CPU on 2 cores from the start (the suite ~20 h, the pilots ~5 h, the recipe ~39 h, DigitSeg ~12 h). On a
+# Ray cluster (`make pending RAY='--ray-address auto'`) every evaluation episode and training run of the `run`
+# commands is a Ray task: the recipe's five training seeds train side by side.
 pending: suite-photos suite transfer-a transfer-b pilot-epochs pilot-slope recipe-digits transfer-c digitseg-recipe recipe-photos
 
 clean:
