@@ -380,3 +380,21 @@ def test_a_pilot_decision_applies_its_rule_and_writes_the_chosen_recipe(tmp_path
     assert pilot_decision.main([*two_tasks[:-2], "1.99", "1.99"])["adopted"]
     with pytest.raises(SystemExit, match=r"one per episodes\.csv"):
         pilot_decision.main([*two_tasks[:-2], "1.0", "1.0", "1.0"])
+
+
+def test_small_scale_prior_summarises_constant_trials_training_returns_and_the_prior(tmp_path):
+    from experiments.studies import small_scale_prior
+
+    trials = [{"action": [2] * 7, "value": 2.3}, {"action": [1] * 6 + [5], "value": 2.1},
+              {"action": [10] * 7, "value": 0.02}]
+    (tmp_path / "agent").write_text(json.dumps({"trials": trials}))
+    (tmp_path / "episodes.csv").write_text("episode,return\n0,0.05\n1,2.0\n2,0.01\n")
+    result = small_scale_prior.main(["--trials", f"task={tmp_path / 'agent'}",
+                                     "--episodes", f"run={tmp_path / 'episodes.csv'}", "--slope", "0"])
+    task = result["trials"]["task"]
+    assert task["best_action"] == [2] * 7 and task["best_median_scale"] == 0.2 and task["median_return"] == 2.1
+    assert task["all_scales_at_most_0.5"] == {"trials": 2, "mean_return": pytest.approx(2.2)}
+    assert task["below_collapse"] == [{"action": [10] * 7, "return": 0.02}]
+    assert result["episodes"]["run"] == {"episodes": 3, "below_collapse": 2}
+    assert result["prior"]["mean_scale"] == pytest.approx(0.5)  # β = 0: uniform
+    assert small_scale_prior.prior(0.5)["share_at_most_0.4"] == pytest.approx(0.9217, abs=1e-4)

@@ -51,8 +51,8 @@ def decide(rows: list[dict[str, str]], max_entropy: float, min_return: float) ->
     """Whether the rule holds on the training rows, and the values it was decided on."""
     measured = how_it_trained(rows)
     entropy, late_return = measured["entropy_late"], measured["return_late"]
-    adopted = entropy is not None and late_return is not None and entropy < max_entropy and late_return >= min_return
-    return adopted, measured
+    holds = entropy is not None and late_return is not None and entropy < max_entropy and late_return >= min_return
+    return holds, measured
 
 
 def _per_run(values: list[float], runs: int, flag: str) -> list[float]:
