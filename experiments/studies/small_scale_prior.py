@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 import tyro
 
-from asg_gym.spaces import NUM_SCALES
 from experiments.common import report_result
 
-SCALES = np.arange(NUM_SCALES) / (NUM_SCALES - 1)  # scale index k is scale k / 10
+SCALES = np.linspace(0.0, 1.0, 11)  # the env's scales: action index k of MultiDiscrete([11] * C) is k / 10
 
 
 @dataclass
@@ -70,11 +69,11 @@ def constant_trials(path: Path, collapse: float) -> dict:
 
 def prior(slope: float) -> dict:
     """The untrained policy's distribution over one coordinate's scales at ``initial_logit_slope`` β."""
-    p = np.exp(-slope * np.arange(NUM_SCALES))
+    p = np.exp(-slope * np.arange(len(SCALES)))
     p /= p.sum()
     return {"slope": slope, "mean_scale": float(p @ SCALES), "share_at_most_0.4": float(p[SCALES <= 0.4].sum()),
             "p_scale_1.0": float(p[-1]), "entropy_nats": float(-(p * np.log(p)).sum()),
-            "uniform_entropy_nats": float(np.log(NUM_SCALES))}
+            "uniform_entropy_nats": float(np.log(len(SCALES)))}
 
 
 def main(argv: list[str] | None = None) -> dict:
